@@ -1,0 +1,531 @@
+//! Reading real Spotify CSV exports into a [`Dataset`]. This is the only module that uses
+//! polars: its API moves between versions, so it stays behind this one door (pinned version).
+//!
+//! polars reads every column as text; we parse the cells ourselves so that each bad cell is
+//! reported with its row and column instead of being silently coerced to null.
+
+use std::collections::BTreeMap;
+#[cfg(feature = "csv")]
+use std::collections::HashMap;
+use std::fmt;
+#[cfg(feature = "csv")]
+use std::path::Path;
+
+#[cfg(feature = "csv")]
+use polars::prelude::*;
+use serde::{Deserialize, Serialize};
+
+#[cfg(feature = "csv")]
+use super::{feature_range, ALL_FEATURES, CORE_FEATURES};
+use super::{Dataset, FeatureSet};
+#[cfg(feature = "csv")]
+use crate::error::{Error, Result};
+
+#[cfg(feature = "csv")]
+const ID_COLUMNS: [&str; 3] = ["track_id", "id", "uri"];
+#[cfg(feature = "csv")]
+const NAME_COLUMNS: [&str; 3] = ["track_name", "track", "name"];
+#[cfg(feature = "csv")]
+const ARTIST_COLUMNS: [&str; 3] = ["artists", "artist", "track_artist"];
+#[cfg(feature = "csv")]
+const POPULARITY_COLUMNS: [&str; 2] = ["popularity", "track_popularity"];
+#[cfg(feature = "csv")]
+const GROUP_COLUMNS: [&str; 2] = ["group", "decade"];
+
+/// How the hit label is derived.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub enum LabelRule {
+    /// The `target` column if the file has one, else popularity at or above its 80th percentile.
+    #[default]
+    Auto,
+    /// A 0/1 column (`target` unless [`IngestOptions::target_column`] says otherwise).
+    Target,
+    /// Popularity at or above this value (0–100).
+    PopularityAtLeast(f64),
+    /// Popularity at or above this quantile (0–1) of the column, linear interpolation as in
+    /// pandas; the resolved cut is reported.
+    PopularityQuantile(f64),
+    /// No label: data to be scored. Every `y` is 0 and the two-class check is skipped.
+    Unlabelled,
+}
+
+/// The file layouts recognised from the header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Layout {
+    /// HitCast's own normalised CSV (`track_id`, `track_name`, ..., `target`).
+    HitCast,
+    /// The "Spotify Hit Predictor" files (`uri`, ..., `target`).
+    HitPredictor,
+    /// A popularity dataset (`popularity` or `track_popularity`).
+    Popularity,
+    /// None of the above; columns come from the mapping flags.
+    Custom,
+}
+
+impl fmt::Display for Layout {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Layout::HitCast => "hitcast (normalised)",
+            Layout::HitPredictor => "spotify hit predictor (target column)",
+            Layout::Popularity => "popularity dataset",
+            Layout::Custom => "custom",
+        })
+    }
+}
+
+/// Options of [`ingest`]. Column options left `None` are detected from the header.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IngestOptions {
+    /// How the label is derived. Default [`LabelRule::Auto`].
+    pub label: LabelRule,
+    /// Which features to use. Default the core four.
+    pub features: FeatureSet,
+    /// Keep the first row of each track id and drop the rest. Default `false`.
+    pub dedupe: bool,
+    /// Track id column. Default: the first of `track_id`, `id`, `uri`.
+    pub id_column: Option<String>,
+    /// Label column for [`LabelRule::Target`]. Default `target`.
+    pub target_column: Option<String>,
+    /// Popularity column. Default: `popularity` or `track_popularity`.
+    pub popularity_column: Option<String>,
+    /// Group column (e.g. decade). Default: `group` or `decade`.
+    pub group_column: Option<String>,
+    /// A 0/1 column marking test rows (e.g. `is_test`). Default none.
+    pub split_column: Option<String>,
+    /// Feature name → file column, for files that name features differently (`tempo=bpm`).
+    pub rename: BTreeMap<String, String>,
+}
+
+impl Default for IngestOptions {
+    fn default() -> Self {
+        IngestOptions {
+            label: LabelRule::Auto,
+            features: FeatureSet::Core,
+            dedupe: false,
+            id_column: None,
+            target_column: None,
+            popularity_column: None,
+            group_column: None,
+            split_column: None,
+            rename: BTreeMap::new(),
+        }
+    }
+}
+
+/// What [`ingest`] did, for printing and for reports.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IngestReport {
+    /// File name (no folders, so reports hold no absolute paths).
+    pub file: String,
+    pub layout: Layout,
+    /// Data rows in the file.
+    pub rows_raw: usize,
+    /// Rows kept.
+    pub rows: usize,
+    /// Rows whose track id appeared on an earlier row.
+    pub duplicate_rows: usize,
+    /// Of those, rows dropped by `dedupe`.
+    pub duplicates_dropped: usize,
+    /// Tracks whose rows carry both labels.
+    pub conflicting_tracks: Vec<String>,
+    /// The label rule in words, e.g. ``popularity >= 72 (quantile 0.8)``.
+    pub label_rule: String,
+    /// The popularity cut actually used, when the label comes from popularity.
+    pub threshold: Option<f64>,
+    /// The id column used, if any.
+    pub id_column: Option<String>,
+}
+
+/// A dataset read from a file, with the file's own test flags and row numbers.
+#[derive(Debug, Clone)]
+pub struct Ingested {
+    pub dataset: Dataset,
+    pub report: IngestReport,
+    /// From [`IngestOptions::split_column`]: `true` for test rows.
+    pub is_test: Option<Vec<bool>>,
+    /// 0-based data row of the file that each dataset row came from.
+    pub source_rows: Vec<usize>,
+}
+
+#[cfg(feature = "csv")]
+fn find<'a>(header: &'a [String], wanted: Option<&str>, candidates: &[&str]) -> Option<&'a str> {
+    match wanted {
+        Some(w) => header.iter().find(|h| h.as_str() == w).map(String::as_str),
+        None => candidates
+            .iter()
+            .find_map(|c| header.iter().find(|h| h.as_str() == *c))
+            .map(String::as_str),
+    }
+}
+
+#[cfg(feature = "csv")]
+struct Table<'a> {
+    path: &'a Path,
+    df: DataFrame,
+    header: Vec<String>,
+}
+
+#[cfg(feature = "csv")]
+impl Table<'_> {
+    fn missing(&self, column: &str) -> Error {
+        Error::MissingColumn {
+            path: self.path.to_path_buf(),
+            column: column.to_string(),
+            available: self.header.join(", "),
+        }
+    }
+
+    fn text(&self, column: &str) -> Result<Vec<Option<String>>> {
+        let col = self.df.column(column).map_err(|_| self.missing(column))?;
+        let ca = col.str().map_err(|e| Error::Csv {
+            path: self.path.to_path_buf(),
+            message: e.to_string(),
+        })?;
+        Ok(ca.iter().map(|v| v.map(str::to_string)).collect())
+    }
+
+    fn cell_error(&self, row: usize, column: &str, message: String) -> Error {
+        Error::Cell {
+            path: self.path.to_path_buf(),
+            row: row + 1,
+            column: column.to_string(),
+            message,
+        }
+    }
+
+    /// Parses a numeric column; every value must be finite and inside `range`.
+    fn numbers(&self, column: &str, range: Option<(f64, f64)>) -> Result<Vec<f64>> {
+        self.text(column)?
+            .into_iter()
+            .enumerate()
+            .map(|(row, cell)| {
+                let cell = cell.ok_or_else(|| self.cell_error(row, column, "empty cell".into()))?;
+                let value: f64 = cell.trim().parse().map_err(|_| {
+                    self.cell_error(row, column, format!("`{cell}` is not a number"))
+                })?;
+                if !value.is_finite() {
+                    return Err(self.cell_error(
+                        row,
+                        column,
+                        format!("`{cell}` is not a finite number"),
+                    ));
+                }
+                if let Some((lo, hi)) = range {
+                    if value < lo || value > hi {
+                        return Err(self.cell_error(
+                            row,
+                            column,
+                            format!("{value} is outside the valid range {lo}–{hi}"),
+                        ));
+                    }
+                }
+                Ok(value)
+            })
+            .collect()
+    }
+
+    fn strings(&self, column: Option<&str>) -> Result<Vec<String>> {
+        match column {
+            Some(c) => Ok(self
+                .text(c)?
+                .into_iter()
+                .map(Option::unwrap_or_default)
+                .collect()),
+            None => Ok(vec![String::new(); self.df.height()]),
+        }
+    }
+}
+
+#[cfg(feature = "csv")]
+/// pandas' default quantile: linear interpolation between order statistics.
+fn quantile(values: &[f64], q: f64) -> f64 {
+    let mut v = values.to_vec();
+    v.sort_by(f64::total_cmp);
+    let pos = q * (v.len() - 1) as f64;
+    let (lo, frac) = (pos.floor() as usize, pos - pos.floor());
+    if lo + 1 < v.len() {
+        v[lo] + frac * (v[lo + 1] - v[lo])
+    } else {
+        v[lo]
+    }
+}
+
+#[cfg(feature = "csv")]
+fn read(path: &Path) -> Result<Table<'_>> {
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    let mut lines = bytes
+        .split(|&b| b == b'\n')
+        .filter(|l| !l.iter().all(u8::is_ascii_whitespace));
+    let header_line = lines.next().ok_or_else(|| Error::Empty {
+        path: path.to_path_buf(),
+    })?;
+    if lines.next().is_none() {
+        return Err(Error::Empty {
+            path: path.to_path_buf(),
+        });
+    }
+    let header_text = String::from_utf8_lossy(header_line);
+    if header_text
+        .split(',')
+        .all(|h| h.trim().trim_matches('"').parse::<f64>().is_ok())
+    {
+        return Err(Error::Csv {
+            path: path.to_path_buf(),
+            message: "no header row: the first line holds only numbers, but the first line must name the columns".into(),
+        });
+    }
+    let df = CsvReadOptions::default()
+        .with_has_header(true)
+        .with_infer_schema_length(Some(0))
+        .into_reader_with_file_handle(std::io::Cursor::new(bytes))
+        .finish()
+        .map_err(|e| Error::Csv {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })?;
+    let header = df
+        .get_column_names()
+        .iter()
+        .map(|c| c.to_string())
+        .collect();
+    Ok(Table { path, df, header })
+}
+
+#[cfg(feature = "csv")]
+/// Reads a Spotify CSV export into a dataset, detecting its layout from the header.
+///
+/// # Errors
+/// [`Error::Empty`], [`Error::Csv`], [`Error::MissingColumn`], [`Error::Cell`] (naming the
+/// row and column of a non-numeric, empty, NaN or out-of-range cell) and [`Error::OneClass`].
+pub fn ingest(path: &Path, options: &IngestOptions) -> Result<Ingested> {
+    let table = read(path)?;
+    let header = &table.header;
+    let has = |c: &str| header.iter().any(|h| h == c);
+    let layout = if has("track_id") && has("track_name") && has("target") {
+        Layout::HitCast
+    } else if has("uri") && has("target") {
+        Layout::HitPredictor
+    } else if POPULARITY_COLUMNS.iter().any(|c| has(c)) {
+        Layout::Popularity
+    } else {
+        Layout::Custom
+    };
+
+    let column_of = |feature: &str| -> String {
+        options
+            .rename
+            .get(feature)
+            .cloned()
+            .unwrap_or_else(|| feature.to_string())
+    };
+    let feature_names: Vec<String> = match &options.features {
+        FeatureSet::Core => CORE_FEATURES.iter().map(|s| s.to_string()).collect(),
+        FeatureSet::All => ALL_FEATURES
+            .iter()
+            .filter(|f| has(&column_of(f)))
+            .map(|s| s.to_string())
+            .collect(),
+        FeatureSet::Named(names) => names.clone(),
+    };
+    if feature_names.is_empty() {
+        return Err(table.missing(CORE_FEATURES[0]));
+    }
+    let x = feature_names
+        .iter()
+        .map(|f| table.numbers(&column_of(f), feature_range(f)))
+        .collect::<Result<Vec<_>>>()?;
+
+    let id_column = find(header, options.id_column.as_deref(), &ID_COLUMNS);
+    if let (Some(wanted), None) = (&options.id_column, id_column) {
+        return Err(table.missing(wanted));
+    }
+    let ids = match id_column {
+        Some(c) => table.strings(Some(c))?,
+        None => (1..=table.df.height()).map(|i| format!("row{i}")).collect(),
+    };
+    let names = table.strings(find(header, None, &NAME_COLUMNS))?;
+    let artists = table.strings(find(header, None, &ARTIST_COLUMNS))?;
+    let pop_column = find(
+        header,
+        options.popularity_column.as_deref(),
+        &POPULARITY_COLUMNS,
+    );
+    if let (Some(wanted), None) = (&options.popularity_column, pop_column) {
+        return Err(table.missing(wanted));
+    }
+    let popularity = pop_column
+        .map(|c| table.numbers(c, Some((0.0, 100.0))))
+        .transpose()?;
+    let group_column = find(header, options.group_column.as_deref(), &GROUP_COLUMNS);
+    if let (Some(wanted), None) = (&options.group_column, group_column) {
+        return Err(table.missing(wanted));
+    }
+    let group = group_column.map(|c| table.strings(Some(c))).transpose()?;
+
+    let target_name = options
+        .target_column
+        .clone()
+        .unwrap_or_else(|| "target".into());
+    let rule = match (&options.label, has(&target_name), &popularity) {
+        (LabelRule::Auto, true, _) => LabelRule::Target,
+        (LabelRule::Auto, false, Some(_)) => LabelRule::PopularityQuantile(0.8),
+        (LabelRule::Auto, false, None) | (LabelRule::Target, false, _) => {
+            return Err(table.missing(&target_name))
+        }
+        (rule, _, _) => rule.clone(),
+    };
+    let (y, label_rule, threshold, label_column) = match rule {
+        LabelRule::Target => {
+            let values = table.numbers(&target_name, Some((0.0, 1.0)))?;
+            let mut y = Vec::with_capacity(values.len());
+            for (row, v) in values.into_iter().enumerate() {
+                if v != 0.0 && v != 1.0 {
+                    return Err(table.cell_error(
+                        row,
+                        &target_name,
+                        format!("label {v} is neither 0 nor 1"),
+                    ));
+                }
+                y.push(u8::from(v == 1.0));
+            }
+            (y, format!("{target_name} == 1"), None, target_name.clone())
+        }
+        LabelRule::PopularityAtLeast(_) | LabelRule::PopularityQuantile(_) => {
+            let pop = popularity.as_ref().ok_or_else(|| {
+                table.missing(options.popularity_column.as_deref().unwrap_or("popularity"))
+            })?;
+            let (cut, words) = match rule {
+                LabelRule::PopularityAtLeast(t) => {
+                    if !(0.0..=100.0).contains(&t) {
+                        return Err(Error::param(
+                            "threshold",
+                            t,
+                            "popularity threshold must be in 0–100",
+                        ));
+                    }
+                    (t, String::new())
+                }
+                LabelRule::PopularityQuantile(q) => {
+                    if !(q > 0.0 && q < 1.0) {
+                        return Err(Error::param("quantile", q, "must be in (0, 1)"));
+                    }
+                    (quantile(pop, q), format!(" (quantile {q})"))
+                }
+                _ => unreachable!("matched above"),
+            };
+            let col = pop_column.unwrap_or("popularity").to_string();
+            let y = pop.iter().map(|&p| u8::from(p >= cut)).collect();
+            (y, format!("{col} >= {cut}{words}"), Some(cut), col)
+        }
+        LabelRule::Unlabelled => (
+            vec![0; table.df.height()],
+            "unlabelled".into(),
+            None,
+            String::new(),
+        ),
+        LabelRule::Auto => unreachable!("resolved above"),
+    };
+
+    let is_test = match &options.split_column {
+        Some(c) => Some(
+            table
+                .numbers(c, Some((0.0, 1.0)))?
+                .into_iter()
+                .map(|v| v == 1.0)
+                .collect::<Vec<_>>(),
+        ),
+        None => None,
+    };
+
+    // Duplicates: count them always, drop them on request, and name tracks whose copies
+    // disagree on the label (they leak across any split).
+    let mut first_seen: HashMap<&str, usize> = HashMap::new();
+    let mut labels_of: BTreeMap<&str, [bool; 2]> = BTreeMap::new();
+    let mut keep = Vec::with_capacity(ids.len());
+    let mut duplicate_rows = 0;
+    for (row, id) in ids.iter().enumerate() {
+        labels_of.entry(id).or_default()[usize::from(y[row])] = true;
+        if first_seen.insert(id, row).is_some() {
+            duplicate_rows += 1;
+            if options.dedupe {
+                continue;
+            }
+        }
+        keep.push(row);
+    }
+    let conflicting_tracks: Vec<String> = labels_of
+        .into_iter()
+        .filter(|(_, l)| l[0] && l[1])
+        .map(|(id, _)| id.to_string())
+        .collect();
+
+    let full = Dataset {
+        feature_names,
+        x,
+        y,
+        ids,
+        names,
+        artists,
+        popularity,
+        group,
+        true_prob: None,
+    };
+    let dataset = if keep.len() == full.len() {
+        full
+    } else {
+        full.subset(&keep)
+    };
+    let is_test = is_test.map(|t| keep.iter().map(|&r| t[r]).collect());
+    if rule != LabelRule::Unlabelled {
+        dataset.check_two_classes(&format!("{}: column `{label_column}`", path.display()))?;
+    }
+
+    let report = IngestReport {
+        file: path
+            .file_name()
+            .map(|f| f.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+        layout,
+        rows_raw: table.df.height(),
+        rows: dataset.len(),
+        duplicate_rows,
+        duplicates_dropped: if options.dedupe { duplicate_rows } else { 0 },
+        conflicting_tracks,
+        label_rule,
+        threshold,
+        id_column: id_column.map(str::to_string),
+    };
+    Ok(Ingested {
+        dataset,
+        report,
+        is_test,
+        source_rows: keep,
+    })
+}
+
+#[cfg(feature = "csv")]
+/// Reads a split file (`row`, `is_test` columns; `row` is the 0-based data row of the data
+/// file, as in `split.csv` of the Billboard data) and returns the test flag of each row in
+/// `source_rows`.
+///
+/// # Errors
+/// [`Error::MissingColumn`] / [`Error::Cell`] for a malformed file, [`Error::Data`] when a
+/// data row has no entry.
+pub fn read_split_file(path: &Path, source_rows: &[usize]) -> Result<Vec<bool>> {
+    let table = read(path)?;
+    let rows = table.numbers("row", Some((0.0, 1e12)))?;
+    let flags = table.numbers("is_test", Some((0.0, 1.0)))?;
+    let by_row: HashMap<usize, bool> = rows
+        .into_iter()
+        .zip(flags)
+        .map(|(r, f)| (r as usize, f == 1.0))
+        .collect();
+    source_rows
+        .iter()
+        .map(|r| {
+            by_row.get(r).copied().ok_or_else(|| {
+                Error::Data(format!("{}: no entry for data row {r}", path.display()))
+            })
+        })
+        .collect()
+}

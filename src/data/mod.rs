@@ -1,0 +1,191 @@
+//! The in-memory [`Dataset`] every later stage consumes, how to split it, and how to write it
+//! as the normalised CSV layout.
+//!
+//! Features are stored column-major (`x[feature][row]`): trees bin one column at a time and
+//! metrics shuffle one column at a time, so columns are the natural unit.
+
+mod features;
+mod ingest;
+mod profile;
+mod source;
+mod split;
+mod synth;
+
+pub use features::{feature_range, FeatureSet, ALL_FEATURES, CORE_FEATURES};
+#[cfg(feature = "csv")]
+pub use ingest::{ingest, read_split_file};
+pub use ingest::{IngestOptions, IngestReport, Ingested, LabelRule, Layout};
+pub use profile::{profile, FeatureProfile, Profile};
+pub use source::{DataSource, Prepared, SplitOptions};
+pub use split::{split_by_group, split_by_rows, stratified_holdout, stratified_kfold, Split};
+pub use synth::{synthesize, true_hit_probability, SynthParams};
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::error::{Error, Result};
+
+/// A labelled set of tracks: features, labels and the track metadata reports need.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Dataset {
+    /// Feature names, in column order.
+    pub feature_names: Vec<String>,
+    /// Feature values, column-major: `x[j][i]` is feature `j` of track `i`.
+    pub x: Vec<Vec<f64>>,
+    /// 1 = hit, 0 = not a hit.
+    pub y: Vec<u8>,
+    /// Track ids (Spotify ids or URIs).
+    pub ids: Vec<String>,
+    /// Track names (empty strings where unknown).
+    pub names: Vec<String>,
+    /// Artist names (empty strings where unknown).
+    pub artists: Vec<String>,
+    /// Spotify popularity 0–100, when the data has it.
+    pub popularity: Option<Vec<f64>>,
+    /// A grouping column such as the decade, when the data has it.
+    pub group: Option<Vec<String>>,
+    /// The true hit probability, known only for synthetic data.
+    pub true_prob: Option<Vec<f64>>,
+}
+
+impl Dataset {
+    /// Number of tracks.
+    pub fn len(&self) -> usize {
+        self.y.len()
+    }
+
+    /// Whether the dataset has no tracks.
+    pub fn is_empty(&self) -> bool {
+        self.y.is_empty()
+    }
+
+    /// Number of features.
+    pub fn n_features(&self) -> usize {
+        self.feature_names.len()
+    }
+
+    /// The feature values of track `i`, in feature order.
+    pub fn row(&self, i: usize) -> Vec<f64> {
+        self.x.iter().map(|col| col[i]).collect()
+    }
+
+    /// Index of a feature by name.
+    pub fn feature_index(&self, name: &str) -> Option<usize> {
+        self.feature_names.iter().position(|n| n == name)
+    }
+
+    /// Number of hits.
+    pub fn positives(&self) -> usize {
+        self.y.iter().filter(|&&v| v == 1).count()
+    }
+
+    /// The tracks at `rows`, in that order, as a new dataset.
+    pub fn subset(&self, rows: &[usize]) -> Dataset {
+        let pick_s = |v: &Vec<String>| rows.iter().map(|&i| v[i].clone()).collect::<Vec<_>>();
+        let pick_f = |v: &Vec<f64>| rows.iter().map(|&i| v[i]).collect::<Vec<_>>();
+        Dataset {
+            feature_names: self.feature_names.clone(),
+            x: self.x.iter().map(pick_f).collect(),
+            y: rows.iter().map(|&i| self.y[i]).collect(),
+            ids: pick_s(&self.ids),
+            names: pick_s(&self.names),
+            artists: pick_s(&self.artists),
+            popularity: self.popularity.as_ref().map(pick_f),
+            group: self.group.as_ref().map(pick_s),
+            true_prob: self.true_prob.as_ref().map(pick_f),
+        }
+    }
+
+    /// Checks that the label has both classes.
+    ///
+    /// # Errors
+    /// [`Error::OneClass`] naming `context` when every label is the same.
+    pub fn check_two_classes(&self, context: &str) -> Result<()> {
+        let pos = self.positives();
+        if pos == 0 || pos == self.len() {
+            return Err(Error::OneClass {
+                context: context.to_string(),
+                count: self.len(),
+                class: u8::from(pos > 0),
+            });
+        }
+        Ok(())
+    }
+
+    /// A SHA-256 of the normalised CSV: identifies the exact training data in artifacts and
+    /// reports.
+    pub fn hash(&self) -> String {
+        let digest = Sha256::digest(self.to_csv().as_bytes());
+        digest.iter().fold(String::with_capacity(64), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
+    }
+
+    /// Renders the normalised CSV layout that [`ingest`] reads back:
+    /// `track_id,track_name,artists[,popularity][,group],<features>[,hit_probability],target`.
+    pub fn to_csv(&self) -> String {
+        let mut out = String::with_capacity(self.len() * 96);
+        let mut header = vec!["track_id", "track_name", "artists"];
+        if self.popularity.is_some() {
+            header.push("popularity");
+        }
+        if self.group.is_some() {
+            header.push("group");
+        }
+        header.extend(self.feature_names.iter().map(String::as_str));
+        if self.true_prob.is_some() {
+            header.push("hit_probability");
+        }
+        header.push("target");
+        out.push_str(
+            &header
+                .iter()
+                .map(|h| csv_field(h))
+                .collect::<Vec<_>>()
+                .join(","),
+        );
+        out.push('\n');
+        for i in 0..self.len() {
+            let mut cells = vec![
+                csv_field(&self.ids[i]),
+                csv_field(&self.names[i]),
+                csv_field(&self.artists[i]),
+            ];
+            if let Some(p) = &self.popularity {
+                cells.push(p[i].to_string());
+            }
+            if let Some(g) = &self.group {
+                cells.push(csv_field(&g[i]));
+            }
+            cells.extend(self.x.iter().map(|c| c[i].to_string()));
+            if let Some(t) = &self.true_prob {
+                cells.push(t[i].to_string());
+            }
+            cells.push(self.y[i].to_string());
+            out.push_str(&cells.join(","));
+            out.push('\n');
+        }
+        out
+    }
+
+    /// Writes [`Dataset::to_csv`] to `path` atomically.
+    ///
+    /// # Errors
+    /// [`Error::Io`] if the file cannot be written; the target is then left untouched.
+    pub fn write_csv(&self, path: &Path) -> Result<()> {
+        crate::atomic::write(path, self.to_csv().as_bytes())
+    }
+}
+
+/// Quotes a CSV field when it needs it (RFC 4180).
+pub fn csv_field(field: &str) -> String {
+    if field.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", field.replace('"', "\"\""))
+    } else {
+        field.to_string()
+    }
+}

@@ -1,0 +1,79 @@
+//! The one error type of the library. Every variant carries enough context (file, row,
+//! column, field) for a user to find and fix the problem without a debugger.
+
+use std::path::PathBuf;
+
+/// Everything the library can fail with.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// Reading or writing a file failed.
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The CSV could not be parsed at all (no header, bad quoting, not UTF-8, ...).
+    #[error("{path}: cannot read CSV: {message}")]
+    Csv { path: PathBuf, message: String },
+    /// The file has no data rows.
+    #[error("{path}: the file has no data rows")]
+    Empty { path: PathBuf },
+    /// A required column is absent.
+    #[error("{path}: missing column `{column}` (header has: {available})")]
+    MissingColumn {
+        path: PathBuf,
+        column: String,
+        available: String,
+    },
+    /// One cell is unusable. `row` counts data rows from 1; the header is line 1, so the
+    /// cell sits on line `row + 1`.
+    #[error("{path}: row {row} (line {line}), column `{column}`: {message}", line = row + 1)]
+    Cell {
+        path: PathBuf,
+        row: usize,
+        column: String,
+        message: String,
+    },
+    /// The label has a single class, so nothing can be learned or evaluated.
+    #[error("{context}: the label has one class only ({count} rows, all {class}); a model needs hits and non-hits")]
+    OneClass {
+        context: String,
+        count: usize,
+        class: u8,
+    },
+    /// A hyper-parameter or option is out of its allowed range.
+    #[error("invalid parameter `{name}` = {value}: {reason}")]
+    Param {
+        name: &'static str,
+        value: String,
+        reason: &'static str,
+    },
+    /// Data does not fit the request (too few rows for k folds, missing feature, ...).
+    #[error("{0}")]
+    Data(String),
+    /// A model artifact is unreadable, of another schema version, or inconsistent.
+    #[error("{path}: {message}")]
+    Artifact { path: PathBuf, message: String },
+}
+
+/// The library's result type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io {
+            path: path.into(),
+            source,
+        }
+    }
+
+    pub(crate) fn param(name: &'static str, value: impl ToString, reason: &'static str) -> Self {
+        Error::Param {
+            name,
+            value: value.to_string(),
+            reason,
+        }
+    }
+}

@@ -1,0 +1,395 @@
+//! The `hitcast` command: argument parsing and printing around library calls.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{bail, Context};
+use clap::{Args, Parser, Subcommand};
+use hitcast::data::{
+    self, DataSource, FeatureSet, IngestOptions, LabelRule, SplitOptions, SynthParams,
+};
+use hitcast::model::{Artifact, Family, Model, ModelParams, Trained};
+
+/// Predict whether a Spotify track becomes a hit from its audio features.
+#[derive(Parser)]
+#[command(name = "hitcast", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+#[allow(clippy::large_enum_variant)] // parsed once
+enum Command {
+    /// Build datasets: the synthetic demo data or a normalised copy of a real CSV.
+    #[command(subcommand)]
+    Data(DataCommand),
+    /// Train the three models and save them as artifacts.
+    Train(TrainArgs),
+    /// Score a CSV with saved models: one probability column per model.
+    Predict(PredictArgs),
+}
+
+#[derive(Subcommand)]
+#[allow(clippy::large_enum_variant)] // parsed once
+enum DataCommand {
+    /// Generate the synthetic demo dataset (seeded, with its true hit probability).
+    Synth(SynthArgs),
+    /// Read a Spotify CSV export, validate it, and write the normalised dataset.
+    Ingest(IngestArgs),
+}
+
+#[derive(Args)]
+struct SynthArgs {
+    /// Number of tracks.
+    #[arg(long, default_value_t = 20_000)]
+    rows: usize,
+    /// Expected share of hits.
+    #[arg(long, default_value_t = 0.2)]
+    hit_rate: f64,
+    /// Seed of all randomness.
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    /// Output CSV.
+    #[arg(long, default_value = "data/raw_tracks.csv")]
+    out: PathBuf,
+}
+
+/// How to read a CSV: shared by `data ingest`, `train` and `report`.
+#[derive(Args, Clone)]
+struct CsvArgs {
+    /// Label source: `auto` (a `target` column, else popularity ≥ its 80th percentile),
+    /// `target`, or `popularity` (with --threshold or --quantile).
+    #[arg(long, default_value = "auto")]
+    label: String,
+    /// Popularity at or above this value (0–100) is a hit.
+    #[arg(long, conflicts_with = "quantile")]
+    threshold: Option<f64>,
+    /// Popularity at or above this quantile (0–1) of the column is a hit.
+    #[arg(long)]
+    quantile: Option<f64>,
+    /// Features: `core` (danceability, energy, valence, tempo), `all` audio features present,
+    /// or a comma-separated list.
+    #[arg(long, default_value = "core")]
+    features: FeatureSet,
+    /// Keep one row per track id (the first) and report tracks with conflicting labels.
+    #[arg(long)]
+    dedupe: bool,
+    /// Column holding the track id (default: track_id, id or uri).
+    #[arg(long)]
+    id_column: Option<String>,
+    /// Column holding the 0/1 label (default: target).
+    #[arg(long)]
+    target_column: Option<String>,
+    /// Column holding popularity (default: popularity or track_popularity).
+    #[arg(long)]
+    popularity_column: Option<String>,
+    /// Column holding a group such as the decade (default: group or decade).
+    #[arg(long)]
+    group_column: Option<String>,
+    /// A 0/1 column marking the test rows (e.g. is_test).
+    #[arg(long)]
+    split_column: Option<String>,
+    /// A split file with `row` (0-based data row) and `is_test` columns.
+    #[arg(long)]
+    split_file: Option<PathBuf>,
+    /// Map a feature to a differently named column: `--map tempo=bpm` (repeatable).
+    #[arg(long = "map", value_name = "FEATURE=COLUMN")]
+    map: Vec<String>,
+}
+
+impl CsvArgs {
+    fn options(&self) -> anyhow::Result<IngestOptions> {
+        let label = match (self.label.as_str(), self.threshold, self.quantile) {
+            ("auto", None, None) => LabelRule::Auto,
+            ("target", None, None) => LabelRule::Target,
+            ("popularity" | "auto", Some(t), None) => LabelRule::PopularityAtLeast(t),
+            ("popularity" | "auto", None, Some(q)) => LabelRule::PopularityQuantile(q),
+            ("popularity", None, None) => LabelRule::PopularityQuantile(0.8),
+            ("target", _, _) => bail!("--threshold and --quantile apply to --label popularity"),
+            (other, _, _) => {
+                bail!("unknown --label `{other}`: expected auto, target or popularity")
+            }
+        };
+        let mut rename = BTreeMap::new();
+        for m in &self.map {
+            let (feature, column) = m
+                .split_once('=')
+                .with_context(|| format!("--map `{m}`: expected FEATURE=COLUMN"))?;
+            rename.insert(feature.trim().to_string(), column.trim().to_string());
+        }
+        Ok(IngestOptions {
+            label,
+            features: self.features.clone(),
+            dedupe: self.dedupe,
+            id_column: self.id_column.clone(),
+            target_column: self.target_column.clone(),
+            popularity_column: self.popularity_column.clone(),
+            group_column: self.group_column.clone(),
+            split_column: self.split_column.clone(),
+            rename,
+        })
+    }
+}
+
+#[derive(Args)]
+struct IngestArgs {
+    /// The CSV to read.
+    csv: PathBuf,
+    /// Output CSV (normalised layout).
+    #[arg(long, default_value = "data/tracks.csv")]
+    out: PathBuf,
+    #[command(flatten)]
+    csv_args: CsvArgs,
+}
+
+/// Which data a run uses: the synthetic default or `--data <csv>`.
+#[derive(Args, Clone)]
+struct SourceArgs {
+    /// A Spotify CSV to use instead of the embedded synthetic data.
+    #[arg(long)]
+    data: Option<PathBuf>,
+    /// Rows of synthetic data (ignored with --data).
+    #[arg(long, default_value_t = 20_000)]
+    rows: usize,
+    /// Share of each class held out for testing (when the data gives no split).
+    #[arg(long, default_value_t = 0.25)]
+    test_fraction: f64,
+    /// Test on these groups (e.g. `--test-group 2010`) instead of a random holdout.
+    #[arg(long = "test-group")]
+    test_groups: Vec<String>,
+    /// Seed of all randomness: data, split, models.
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    #[command(flatten)]
+    csv_args: CsvArgs,
+}
+
+impl SourceArgs {
+    fn source(&self) -> anyhow::Result<DataSource> {
+        Ok(match &self.data {
+            None => DataSource::Synthetic(SynthParams {
+                n_tracks: self.rows,
+                seed: self.seed,
+                ..SynthParams::default()
+            }),
+            Some(path) => DataSource::Csv {
+                path: path.clone(),
+                options: self.csv_args.options()?,
+                split_file: self.csv_args.split_file.clone(),
+            },
+        })
+    }
+
+    fn split(&self) -> SplitOptions {
+        SplitOptions {
+            test_fraction: self.test_fraction,
+            test_groups: self.test_groups.clone(),
+        }
+    }
+}
+
+#[derive(Args)]
+struct TrainArgs {
+    #[command(flatten)]
+    source: SourceArgs,
+    /// Folder the artifacts are written to.
+    #[arg(long, default_value = "models")]
+    models: PathBuf,
+}
+
+#[derive(Args)]
+struct PredictArgs {
+    /// The CSV to score (needs the models' feature columns).
+    csv: PathBuf,
+    /// Folder holding model_<family>.json artifacts.
+    #[arg(long, default_value = "models")]
+    models: PathBuf,
+    /// Output CSV: the track id and one probability column per model.
+    #[arg(long, default_value = "data/predictions.csv")]
+    out: PathBuf,
+}
+
+fn synth(args: &SynthArgs, out: &mut impl Write) -> anyhow::Result<()> {
+    let params = SynthParams {
+        n_tracks: args.rows,
+        hit_rate: args.hit_rate,
+        seed: args.seed,
+    };
+    let (dataset, _) = data::synthesize(&params)?;
+    dataset.write_csv(&args.out)?;
+    writeln!(
+        out,
+        "wrote {} ({} tracks, seed {})",
+        args.out.display(),
+        dataset.len(),
+        args.seed
+    )?;
+    write!(out, "{}", data::profile(&dataset))?;
+    Ok(())
+}
+
+fn ingest(args: &IngestArgs, out: &mut impl Write) -> anyhow::Result<()> {
+    let ing = data::ingest(&args.csv, &args.csv_args.options()?)?;
+    let r = &ing.report;
+    ing.dataset.write_csv(&args.out)?;
+    writeln!(
+        out,
+        "read {} ({}): {} rows",
+        args.csv.display(),
+        r.layout,
+        r.rows_raw
+    )?;
+    writeln!(out, "label: {}", r.label_rule)?;
+    if let Some(t) = r.threshold {
+        writeln!(out, "resolved popularity cut: {t}")?;
+    }
+    match &r.id_column {
+        Some(c) => writeln!(
+            out,
+            "duplicates: {} rows repeat an earlier `{c}`; {} dropped{}",
+            r.duplicate_rows,
+            r.duplicates_dropped,
+            if args.csv_args.dedupe || r.duplicate_rows == 0 {
+                ""
+            } else {
+                " (use --dedupe: duplicates across a split leak)"
+            }
+        )?,
+        None => writeln!(out, "duplicates: no id column, not checked")?,
+    }
+    if !r.conflicting_tracks.is_empty() {
+        let shown: Vec<&str> = r
+            .conflicting_tracks
+            .iter()
+            .take(5)
+            .map(String::as_str)
+            .collect();
+        writeln!(
+            out,
+            "conflicting labels: {} tracks carry both labels (e.g. {})",
+            r.conflicting_tracks.len(),
+            shown.join(", ")
+        )?;
+    }
+    writeln!(out, "wrote {}", args.out.display())?;
+    write!(out, "{}", data::profile(&ing.dataset))?;
+    Ok(())
+}
+
+fn train(args: &TrainArgs, out: &mut impl Write) -> anyhow::Result<()> {
+    let prepared = args
+        .source
+        .source()?
+        .prepare(&args.source.split(), args.source.seed)?;
+    let params = ModelParams::default();
+    let d = &prepared.dataset;
+    writeln!(
+        out,
+        "training on {} of {} tracks ({})",
+        prepared.split.train.len(),
+        d.len(),
+        prepared.split_rule
+    )?;
+    let test = d.subset(&prepared.split.test);
+    for family in Family::ALL {
+        let model = Trained::fit(family, d, &prepared.split.train, &params, args.source.seed)?;
+        let auc = hitcast::eval::roc_auc(&test.y, &model.predict_proba(&test)?)?;
+        let path = args.models.join(Artifact::file_name(family));
+        Artifact::new(model, d, &prepared.split.train, &params, args.source.seed).save(&path)?;
+        writeln!(
+            out,
+            "{:<20} holdout ROC AUC {auc:.4}  → {}",
+            family.title(),
+            path.display()
+        )?;
+    }
+    Ok(())
+}
+
+fn predict(args: &PredictArgs, out: &mut impl Write) -> anyhow::Result<()> {
+    let mut artifacts = Vec::new();
+    for family in Family::ALL {
+        let path = args.models.join(Artifact::file_name(family));
+        if path.exists() {
+            artifacts.push(Artifact::load(&path)?);
+        }
+    }
+    if artifacts.is_empty() {
+        bail!(
+            "{}: no model_*.json artifacts; run `hitcast train` first",
+            args.models.display()
+        );
+    }
+    let mut features: Vec<String> = Vec::new();
+    for a in &artifacts {
+        for f in &a.feature_names {
+            if !features.contains(f) {
+                features.push(f.clone());
+            }
+        }
+    }
+    let options = IngestOptions {
+        features: FeatureSet::Named(features),
+        label: LabelRule::Unlabelled,
+        ..IngestOptions::default()
+    };
+    let scored = data::ingest(&args.csv, &options)?.dataset;
+    let columns: Vec<Vec<f64>> = artifacts
+        .iter()
+        .map(|a| a.model.predict_proba(&scored))
+        .collect::<hitcast::Result<_>>()?;
+    let mut csv = String::from("track_id");
+    for a in &artifacts {
+        csv.push_str(&format!(",p_{}", a.family));
+    }
+    csv.push('\n');
+    for i in 0..scored.len() {
+        csv.push_str(&data::csv_field(&scored.ids[i]));
+        for c in &columns {
+            csv.push_str(&format!(",{}", c[i]));
+        }
+        csv.push('\n');
+    }
+    hitcast::atomic::write(&args.out, csv.as_bytes())?;
+    writeln!(
+        out,
+        "scored {} tracks with {} models → {}",
+        scored.len(),
+        artifacts.len(),
+        args.out.display()
+    )?;
+    Ok(())
+}
+
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    match &cli.command {
+        Command::Data(DataCommand::Synth(a)) => synth(a, &mut out)?,
+        Command::Data(DataCommand::Ingest(a)) => ingest(a, &mut out)?,
+        Command::Train(a) => train(a, &mut out)?,
+        Command::Predict(a) => predict(a, &mut out)?,
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            // A closed pipe (`hitcast … | head`) is not an error.
+            if e.chain().any(|c| {
+                c.downcast_ref::<std::io::Error>()
+                    .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            }) {
+                return ExitCode::SUCCESS;
+            }
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,216 @@
+//! The three model families behind one trait, [`Model`]: fit on a [`Dataset`] with checked
+//! hyper-parameters, then `predict_proba` gives each track's probability of being a hit.
+//!
+//! - [`Logistic`]: standardised L2 logistic regression, fitted exactly by Newton's method.
+//! - [`Forest`]: a histogram random forest (bootstrap, features sampled per split).
+//! - [`Boost`]: XGBoost-style gradient-boosted trees (second-order logistic loss).
+//!
+//! [`Trained`] holds any of them; [`artifact`] saves and loads it.
+
+pub mod artifact;
+mod boost;
+mod forest;
+mod logistic;
+mod tree;
+
+pub use artifact::{Artifact, FeatureRange};
+pub use boost::{Boost, BoostParams};
+pub use forest::{Forest, ForestParams};
+pub use logistic::{Logistic, LogisticParams};
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+use crate::data::Dataset;
+use crate::error::{Error, Result};
+
+/// The model families, in the order reports list them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Family {
+    Logistic,
+    Forest,
+    Boost,
+}
+
+impl Family {
+    pub const ALL: [Family; 3] = [Family::Logistic, Family::Forest, Family::Boost];
+
+    /// Short name used in files and on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Family::Logistic => "logistic",
+            Family::Forest => "forest",
+            Family::Boost => "boost",
+        }
+    }
+
+    /// Human name used in figures and reports.
+    pub fn title(self) -> &'static str {
+        match self {
+            Family::Logistic => "Logistic regression",
+            Family::Forest => "Random forest",
+            Family::Boost => "Gradient boosting",
+        }
+    }
+}
+
+impl fmt::Display for Family {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Family {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        Family::ALL
+            .into_iter()
+            .find(|f| f.name() == s)
+            .ok_or_else(|| Error::param("model", s, "expected logistic, forest or boost"))
+    }
+}
+
+/// Fitting: every family implements it with its own checked hyper-parameters.
+pub trait Fit: Model + Sized {
+    /// Checked hyper-parameters.
+    type Params;
+
+    /// Fits on the tracks `rows` of `data`. All randomness comes from `seed`; the result does
+    /// not depend on the number of threads.
+    ///
+    /// # Errors
+    /// [`Error::Param`] for invalid parameters, [`Error::OneClass`] / [`Error::Data`] when the
+    /// rows cannot be learned from.
+    fn fit(data: &Dataset, rows: &[usize], params: &Self::Params, seed: u64) -> Result<Self>;
+}
+
+/// What every fitted model does. Rows passed to `predict_*` hold the model's features in
+/// [`Model::feature_names`] order. Object-safe, so `&dyn Model` works across families.
+pub trait Model {
+    fn family(&self) -> Family;
+
+    fn feature_names(&self) -> &[String];
+
+    /// Probability of a hit for each row of column-major `x` (columns in model order).
+    fn predict_proba_columns(&self, x: &[&[f64]]) -> Vec<f64>;
+
+    /// Importance of each feature, summing to 1, where the family has a native measure
+    /// (absolute standardised coefficients, impurity decrease, total gain).
+    fn importances(&self) -> Vec<f64>;
+
+    /// Probability of a hit for one track.
+    fn predict_proba_one(&self, row: &[f64]) -> f64 {
+        let cols: Vec<[f64; 1]> = row.iter().map(|&v| [v]).collect();
+        let refs: Vec<&[f64]> = cols.iter().map(|c| &c[..]).collect();
+        self.predict_proba_columns(&refs)[0]
+    }
+
+    /// Probability of a hit for every track of `data`, matching features by name.
+    ///
+    /// # Errors
+    /// [`Error::Data`] naming the first model feature `data` lacks.
+    fn predict_proba(&self, data: &Dataset) -> Result<Vec<f64>> {
+        let cols = self
+            .feature_names()
+            .iter()
+            .map(|name| {
+                data.feature_index(name)
+                    .map(|j| &data.x[j][..])
+                    .ok_or_else(|| {
+                        Error::Data(format!("the data lacks the model's feature `{name}`"))
+                    })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(self.predict_proba_columns(&cols))
+    }
+
+    /// 0/1 decisions at `threshold`.
+    ///
+    /// # Errors
+    /// As [`Model::predict_proba`].
+    fn predict(&self, data: &Dataset, threshold: f64) -> Result<Vec<u8>> {
+        Ok(self
+            .predict_proba(data)?
+            .into_iter()
+            .map(|p| u8::from(p >= threshold))
+            .collect())
+    }
+}
+
+/// Hyper-parameters of all three families, as one serialisable value.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct ModelParams {
+    pub logistic: LogisticParams,
+    pub forest: ForestParams,
+    pub boost: BoostParams,
+}
+
+/// A fitted model of any family.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "family", rename_all = "lowercase")]
+pub enum Trained {
+    Logistic(Logistic),
+    Forest(Forest),
+    Boost(Boost),
+}
+
+impl Trained {
+    /// Fits the family `family` with its parameters from `params`.
+    ///
+    /// # Errors
+    /// As [`Model::fit`].
+    pub fn fit(
+        family: Family,
+        data: &Dataset,
+        rows: &[usize],
+        params: &ModelParams,
+        seed: u64,
+    ) -> Result<Trained> {
+        Ok(match family {
+            Family::Logistic => {
+                Trained::Logistic(Logistic::fit(data, rows, &params.logistic, seed)?)
+            }
+            Family::Forest => Trained::Forest(Forest::fit(data, rows, &params.forest, seed)?),
+            Family::Boost => Trained::Boost(Boost::fit(data, rows, &params.boost, seed)?),
+        })
+    }
+
+    fn as_model(&self) -> &dyn Model {
+        match self {
+            Trained::Logistic(m) => m,
+            Trained::Forest(m) => m,
+            Trained::Boost(m) => m,
+        }
+    }
+}
+
+impl Model for Trained {
+    fn family(&self) -> Family {
+        self.as_model().family()
+    }
+    fn feature_names(&self) -> &[String] {
+        self.as_model().feature_names()
+    }
+    fn predict_proba_columns(&self, x: &[&[f64]]) -> Vec<f64> {
+        self.as_model().predict_proba_columns(x)
+    }
+    fn importances(&self) -> Vec<f64> {
+        self.as_model().importances()
+    }
+}
+
+/// Scales `v` to sum to 1 (all zeros stay zeros).
+pub(crate) fn normalise(mut v: Vec<f64>) -> Vec<f64> {
+    let total: f64 = v.iter().sum();
+    if total > 0.0 {
+        v.iter_mut().for_each(|x| *x /= total);
+    }
+    v
+}
+
+pub(crate) fn sigmoid(z: f64) -> f64 {
+    1.0 / (1.0 + (-z).exp())
+}

@@ -1,0 +1,421 @@
+//! Histogram decision trees shared by the forest and the boosted model.
+//!
+//! Features are cut into at most 256 quantile bins once per fit; a split is "bin ≤ b", stored
+//! as the raw-value threshold halfway between the largest training value in bin `b` and the
+//! smallest in bin `b + 1`, so prediction on raw values reproduces training exactly.
+//!
+//! One builder serves both families: it maximises the second-order gain
+//! `G_L²/(H_L+λ) + G_R²/(H_R+λ) − G²/(H+λ)` and sets leaves to `−G/(H+λ)`. With gradient
+//! `−y·w`, hessian `w` and `λ = 0` that is exactly CART's variance (Gini) reduction with leaf
+//! = weighted hit fraction, which is what the forest uses; the boosted model passes logistic
+//! gradients.
+
+use rand::Rng;
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+
+/// Most bins per feature (they index a `u8`).
+pub const MAX_BINS: usize = 256;
+
+/// Features cut into bins: `bins[j][i]` is the bin of row `i` for feature `j`.
+pub struct Binned {
+    pub bins: Vec<Vec<u8>>,
+    /// `cuts[j][b]`: raw threshold between bin `b` and `b + 1` of feature `j`.
+    pub cuts: Vec<Vec<f64>>,
+}
+
+impl Binned {
+    /// Bins each column by its quantiles (every distinct value its own bin when there are at
+    /// most `MAX_BINS` of them).
+    pub fn new(x: &[Vec<f64>]) -> Binned {
+        let mut bins = Vec::with_capacity(x.len());
+        let mut cuts = Vec::with_capacity(x.len());
+        for col in x {
+            let mut sorted = col.clone();
+            sorted.sort_by(f64::total_cmp);
+            sorted.dedup();
+            let c: Vec<f64> = if sorted.len() <= MAX_BINS {
+                sorted.windows(2).map(|w| 0.5 * (w[0] + w[1])).collect()
+            } else {
+                // Quantile edges over the rows (not the distinct values), deduplicated.
+                let mut all = col.clone();
+                all.sort_by(f64::total_cmp);
+                let mut edges = Vec::with_capacity(MAX_BINS - 1);
+                for k in 1..MAX_BINS {
+                    let v = all[k * all.len() / MAX_BINS];
+                    // Midpoint between v's predecessor among distinct values and v.
+                    let pos = sorted.partition_point(|&s| s < v);
+                    if pos == 0 {
+                        continue;
+                    }
+                    let edge = 0.5 * (sorted[pos - 1] + sorted[pos]);
+                    if edges.last().is_none_or(|&l| edge > l) {
+                        edges.push(edge);
+                    }
+                }
+                edges
+            };
+            bins.push(
+                col.iter()
+                    .map(|&v| c.partition_point(|&e| e < v) as u8)
+                    .collect(),
+            );
+            cuts.push(c);
+        }
+        Binned { bins, cuts }
+    }
+
+    pub fn n_bins(&self, j: usize) -> usize {
+        self.cuts[j].len() + 1
+    }
+}
+
+/// One node of a fitted tree, 16 bytes so that trees stay cache-resident when scoring.
+/// An internal node sends a row to `left` if `x[feature] <= value`, else to `left + 1`;
+/// `left == 0` marks a leaf, whose `value` is its output.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Node {
+    pub value: f64,
+    pub feature: u32,
+    pub left: u32,
+}
+
+/// A fitted tree. Node 0 is the root. Serialised as parallel arrays, which keeps artifacts
+/// compact and readable.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(into = "TreeArrays", try_from = "TreeArrays")]
+pub struct Tree {
+    pub nodes: Vec<Node>,
+}
+
+/// The serialised form of [`Tree`]: `feature`, `left` and `value` per node (threshold for
+/// internal nodes, output for leaves).
+#[derive(Serialize, Deserialize)]
+struct TreeArrays {
+    feature: Vec<u32>,
+    left: Vec<u32>,
+    value: Vec<f64>,
+}
+
+impl From<Tree> for TreeArrays {
+    fn from(t: Tree) -> Self {
+        TreeArrays {
+            feature: t.nodes.iter().map(|n| n.feature).collect(),
+            left: t.nodes.iter().map(|n| n.left).collect(),
+            value: t.nodes.iter().map(|n| n.value).collect(),
+        }
+    }
+}
+
+impl TryFrom<TreeArrays> for Tree {
+    type Error = String;
+    fn try_from(a: TreeArrays) -> Result<Self, String> {
+        let n = a.value.len();
+        if a.feature.len() != n || a.left.len() != n || n == 0 {
+            return Err("tree arrays differ in length or are empty".into());
+        }
+        // Children must exist and come after their parent, so traversal always ends.
+        for (i, &l) in a.left.iter().enumerate() {
+            if l != 0 && (l as usize <= i || l as usize + 1 >= n) {
+                return Err(format!("node {i} points to missing child {l}"));
+            }
+        }
+        Ok(Tree {
+            nodes: (0..n)
+                .map(|i| Node {
+                    value: a.value[i],
+                    feature: a.feature[i],
+                    left: a.left[i],
+                })
+                .collect(),
+        })
+    }
+}
+
+impl Tree {
+    /// The leaf value reached by a row (features in model order).
+    #[inline]
+    pub fn eval(&self, row: &[f64]) -> f64 {
+        let mut node = self.nodes[0];
+        while node.left != 0 {
+            let right = row[node.feature as usize] > node.value;
+            node = self.nodes[node.left as usize + usize::from(right)];
+        }
+        node.value
+    }
+
+    /// The largest feature index the tree reads (to check inputs once, not per row).
+    pub fn max_feature(&self) -> usize {
+        self.nodes
+            .iter()
+            .filter(|n| n.left != 0)
+            .map(|n| n.feature as usize)
+            .max()
+            .unwrap_or(0)
+    }
+
+    pub fn n_leaves(&self) -> usize {
+        self.nodes.iter().filter(|n| n.left == 0).count()
+    }
+}
+
+/// Sums the outputs of `trees` for every row of column-major `x`, starting from `init`.
+/// Rows are scored in parallel blocks, but each row adds its trees in order, so the sums are
+/// bit-identical whatever the number of threads.
+pub fn sum_trees(trees: &[Tree], x: &[&[f64]], init: f64) -> Vec<f64> {
+    use rayon::prelude::*;
+    const BLOCK: usize = 512;
+    let n = x.first().map_or(0, |c| c.len());
+    let p = x.len();
+    let mut out = vec![init; n];
+    out.par_chunks_mut(BLOCK)
+        .enumerate()
+        .for_each(|(b, chunk)| {
+            let start = b * BLOCK;
+            // Row-major copy of the block: each traversal then reads one contiguous row.
+            let mut rows = vec![0.0; chunk.len() * p];
+            for (j, col) in x.iter().enumerate() {
+                for (k, v) in col[start..start + chunk.len()].iter().enumerate() {
+                    rows[k * p + j] = *v;
+                }
+            }
+            for tree in trees {
+                for (k, o) in chunk.iter_mut().enumerate() {
+                    *o += tree.eval(&rows[k * p..(k + 1) * p]);
+                }
+            }
+        });
+    out
+}
+
+/// Settings of one tree (checked by the owning model's parameters).
+#[derive(Debug, Clone)]
+pub struct GrowParams {
+    pub max_depth: usize,
+    /// Least hessian sum (weighted row count for the forest) in a child.
+    pub min_child_weight: f64,
+    /// L2 penalty on leaf values.
+    pub lambda: f64,
+    /// Least gain for a split to be made.
+    pub min_gain: f64,
+    /// Features tried per split (all when `None`).
+    pub features_per_split: Option<usize>,
+    /// Multiplier on leaf values (the learning rate).
+    pub leaf_scale: f64,
+    /// Stop at nodes whose rows all have the same label (forest: `g = y·w`, `h = w`).
+    pub stop_when_pure: bool,
+}
+
+struct Best {
+    gain: f64,
+    feature: usize,
+    bin: u8,
+    left: (f64, f64),
+}
+
+/// Grows one tree over `rows` (each listed once; weights live in `h`).
+/// `gain_by_feature` accumulates the gain of every split, for importances.
+pub fn grow(
+    binned: &Binned,
+    rows: &mut [u32],
+    g: &[f64],
+    h: &[f64],
+    params: &GrowParams,
+    rng: &mut ChaCha8Rng,
+    gain_by_feature: &mut [f64],
+) -> Tree {
+    let p = binned.bins.len();
+    let mut nodes = vec![Node {
+        value: 0.0,
+        feature: 0,
+        left: 0,
+    }];
+    let mut hist = vec![(0.0f64, 0.0f64); MAX_BINS];
+    let mut order: Vec<usize> = (0..p).collect();
+    let mut pairs: Vec<(u8, f64, f64)> = Vec::new();
+    let mut present: Vec<(u8, f64, f64)> = Vec::with_capacity(MAX_BINS);
+    let root = rows.iter().fold((0.0, 0.0), |(a, b), &r| {
+        (a + g[r as usize], b + h[r as usize])
+    });
+    // (node, start, end, depth, G, H)
+    let mut stack = vec![(0usize, 0usize, rows.len(), 0usize, root.0, root.1)];
+    while let Some((node, start, end, depth, sg, sh)) = stack.pop() {
+        nodes[node].value = -sg / (sh + params.lambda) * params.leaf_scale;
+        let pure = params.stop_when_pure && (sg <= 0.0 || sg >= sh);
+        if pure
+            || depth >= params.max_depth
+            || sh < 2.0 * params.min_child_weight
+            || end - start < 2
+        {
+            continue;
+        }
+        let node_rows = &rows[start..end];
+        let parent_score = sg * sg / (sh + params.lambda);
+        let n_try = params.features_per_split.unwrap_or(p).min(p);
+        if n_try < p {
+            // Partial Fisher–Yates: the first n_try entries are a uniform sample.
+            for k in 0..n_try {
+                let pick = rng.gen_range(k..p);
+                order.swap(k, pick);
+            }
+        }
+        let mut best = Best {
+            gain: params.min_gain,
+            feature: usize::MAX,
+            bin: 0,
+            left: (0.0, 0.0),
+        };
+        for &j in &order[..n_try] {
+            let col = &binned.bins[j];
+            let n_bins = binned.n_bins(j);
+            present.clear();
+            if node_rows.len() < n_bins {
+                // Small node: sort its few rows instead of clearing a whole histogram.
+                pairs.clear();
+                pairs.extend(
+                    node_rows
+                        .iter()
+                        .map(|&r| (col[r as usize], g[r as usize], h[r as usize])),
+                );
+                pairs.sort_unstable_by_key(|t| t.0);
+                for &(b, bg, bh) in &pairs {
+                    match present.last_mut() {
+                        Some(last) if last.0 == b => {
+                            last.1 += bg;
+                            last.2 += bh;
+                        }
+                        _ => present.push((b, bg, bh)),
+                    }
+                }
+            } else {
+                hist[..n_bins].fill((0.0, 0.0));
+                for &r in node_rows {
+                    let bin = &mut hist[col[r as usize] as usize];
+                    bin.0 += g[r as usize];
+                    bin.1 += h[r as usize];
+                }
+                present.extend(
+                    hist[..n_bins]
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, v)| v.1 > 0.0)
+                        .map(|(b, v)| (b as u8, v.0, v.1)),
+                );
+            }
+            // Candidate splits lie between consecutive occupied bins; the cut goes halfway
+            // between them so unseen values in the gap are split evenly (as CART's midpoint).
+            let (mut gl, mut hl) = (0.0, 0.0);
+            let mut prev: Option<u8> = None;
+            for &(b, bg, bh) in &present {
+                if let Some(pb) = prev {
+                    let (gr, hr) = (sg - gl, sh - hl);
+                    if hl >= params.min_child_weight && hr >= params.min_child_weight {
+                        let gain = gl * gl / (hl + params.lambda) + gr * gr / (hr + params.lambda)
+                            - parent_score;
+                        if gain > best.gain {
+                            let mid = ((u16::from(pb) + u16::from(b)) / 2) as u8;
+                            best = Best {
+                                gain,
+                                feature: j,
+                                bin: mid,
+                                left: (gl, hl),
+                            };
+                        }
+                    }
+                }
+                gl += bg;
+                hl += bh;
+                prev = Some(b);
+            }
+        }
+        if best.feature == usize::MAX {
+            continue;
+        }
+        gain_by_feature[best.feature] += best.gain;
+        // Partition rows in place: bin ≤ best.bin to the left.
+        let col = &binned.bins[best.feature];
+        let slice = &mut rows[start..end];
+        let mut mid = 0;
+        for k in 0..slice.len() {
+            if col[slice[k] as usize] <= best.bin {
+                slice.swap(k, mid);
+                mid += 1;
+            }
+        }
+        let left = nodes.len();
+        nodes[node].feature = best.feature as u32;
+        nodes[node].left = left as u32;
+        let leaf = Node {
+            value: 0.0,
+            feature: 0,
+            left: 0,
+        };
+        nodes.push(leaf);
+        nodes.push(leaf);
+        let (gl, hl) = best.left;
+        stack.push((left + 1, start + mid, end, depth + 1, sg - gl, sh - hl));
+        stack.push((left, start, start + mid, depth + 1, gl, hl));
+        // Internal nodes store their threshold in `value` (set after the stack entries, since
+        // the node's own value was only needed as a leaf candidate).
+        nodes[node].value = binned.cuts[best.feature][best.bin as usize];
+    }
+    Tree { nodes }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+
+    #[test]
+    fn bins_reproduce_raw_thresholds() {
+        let x = vec![(0..1000)
+            .map(|i| ((i * 37) % 1000) as f64 / 7.0)
+            .collect::<Vec<_>>()];
+        let b = Binned::new(&x);
+        assert!(b.n_bins(0) <= MAX_BINS);
+        for (i, &v) in x[0].iter().enumerate() {
+            let bin = b.bins[0][i] as usize;
+            if bin > 0 {
+                assert!(v > b.cuts[0][bin - 1]);
+            }
+            if bin < b.cuts[0].len() {
+                assert!(v <= b.cuts[0][bin]);
+            }
+        }
+    }
+
+    #[test]
+    fn separable_data_is_learned_exactly() {
+        let x = vec![(0..200).map(|i| i as f64).collect::<Vec<_>>()];
+        let y: Vec<f64> = (0..200).map(|i| f64::from(u8::from(i >= 120))).collect();
+        let binned = Binned::new(&x);
+        let g: Vec<f64> = y.iter().map(|v| -v).collect();
+        let h = vec![1.0; 200];
+        let mut rows: Vec<u32> = (0..200).collect();
+        let params = GrowParams {
+            max_depth: 3,
+            min_child_weight: 1.0,
+            lambda: 0.0,
+            min_gain: 1e-12,
+            features_per_split: None,
+            leaf_scale: 1.0,
+            stop_when_pure: false,
+        };
+        let mut imp = vec![0.0];
+        let tree = grow(
+            &binned,
+            &mut rows,
+            &g,
+            &h,
+            &params,
+            &mut ChaCha8Rng::seed_from_u64(1),
+            &mut imp,
+        );
+        assert_eq!(tree.n_leaves(), 2);
+        assert_eq!(tree.nodes[0].value, 119.5);
+        assert_eq!(tree.eval(&[119.0]), 0.0);
+        assert_eq!(tree.eval(&[120.0]), 1.0);
+        assert!(imp[0] > 0.0);
+    }
+}

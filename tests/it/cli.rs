@@ -1,0 +1,170 @@
+use std::path::Path;
+use std::process::{Command, Output};
+
+use super::fixture;
+
+fn hitcast(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_hitcast"))
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap()
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+#[test]
+fn every_subcommand_has_help() {
+    let dir = tempfile::tempdir().unwrap();
+    for args in [
+        vec!["--help"],
+        vec!["data", "--help"],
+        vec!["data", "synth", "--help"],
+        vec!["data", "ingest", "--help"],
+        vec!["train", "--help"],
+        vec!["predict", "--help"],
+    ] {
+        let o = hitcast(dir.path(), &args);
+        assert!(o.status.success(), "{args:?}");
+        assert!(text(&o).contains("Usage"), "{args:?}");
+    }
+}
+
+#[test]
+fn synth_writes_the_same_bytes_for_the_same_seed() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = hitcast(dir.path(), &["data", "synth", "--rows", "500"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("rows 500"));
+    let first = std::fs::read(dir.path().join("data/raw_tracks.csv")).unwrap();
+    hitcast(
+        dir.path(),
+        &["data", "synth", "--rows", "500", "--out", "again.csv"],
+    );
+    assert_eq!(first, std::fs::read(dir.path().join("again.csv")).unwrap());
+    hitcast(
+        dir.path(),
+        &[
+            "data",
+            "synth",
+            "--rows",
+            "500",
+            "--seed",
+            "7",
+            "--out",
+            "other.csv",
+        ],
+    );
+    assert_ne!(first, std::fs::read(dir.path().join("other.csv")).unwrap());
+}
+
+#[test]
+fn ingest_prints_a_profile_and_dedupes() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = fixture("hit_predictor.csv");
+    let o = hitcast(
+        dir.path(),
+        &["data", "ingest", csv.to_str().unwrap(), "--dedupe"],
+    );
+    let t = text(&o);
+    assert!(o.status.success(), "{t}");
+    assert!(
+        t.contains("2 rows repeat an earlier `uri`; 2 dropped"),
+        "{t}"
+    );
+    assert!(t.contains("conflicting labels: 1 tracks"), "{t}");
+    assert!(t.contains("rows 40, hits"), "{t}");
+    assert!(t.contains("danceability"), "{t}");
+    assert!(dir.path().join("data/tracks.csv").exists());
+
+    let songs = fixture("spotify_songs.csv");
+    let o = hitcast(
+        dir.path(),
+        &[
+            "data",
+            "ingest",
+            songs.to_str().unwrap(),
+            "--label",
+            "popularity",
+            "--quantile",
+            "0.5",
+            "--out",
+            "songs.csv",
+        ],
+    );
+    assert!(
+        text(&o).contains("resolved popularity cut:"),
+        "{}",
+        text(&o)
+    );
+}
+
+#[test]
+fn bad_input_exits_non_zero_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.csv");
+    std::fs::write(
+        &bad,
+        "id,danceability,energy,valence,tempo,target\na,0.5,0.5,0.5,120,1\nb,1.3,0.3,0.2,99,0\n",
+    )
+    .unwrap();
+    let o = hitcast(
+        dir.path(),
+        &["data", "ingest", "bad.csv", "--out", "out.csv"],
+    );
+    assert!(!o.status.success());
+    let t = text(&o);
+    assert!(
+        t.contains("bad.csv: row 2 (line 3), column `danceability`"),
+        "{t}"
+    );
+    assert!(!dir.path().join("out.csv").exists());
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+    assert_eq!(leftovers.len(), 1, "only the input should be there");
+
+    let o = hitcast(dir.path(), &["data", "synth", "--hit-rate", "2"]);
+    assert!(!o.status.success());
+    assert!(text(&o).contains("hit_rate"));
+}
+
+#[test]
+fn train_then_predict_writes_one_column_per_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = hitcast(dir.path(), &["train", "--rows", "1500"]);
+    assert!(o.status.success(), "{}", text(&o));
+    for f in ["logistic", "forest", "boost"] {
+        assert!(dir.path().join(format!("models/model_{f}.json")).exists());
+    }
+    hitcast(
+        dir.path(),
+        &["data", "synth", "--rows", "50", "--seed", "9"],
+    );
+    let o = hitcast(
+        dir.path(),
+        &["predict", "data/raw_tracks.csv", "--out", "p.csv"],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let out = std::fs::read_to_string(dir.path().join("p.csv")).unwrap();
+    let mut lines = out.lines();
+    assert_eq!(lines.next(), Some("track_id,p_logistic,p_forest,p_boost"));
+    assert_eq!(lines.count(), 50);
+
+    std::fs::write(
+        dir.path().join("models/model_boost.json"),
+        "{\"schema_version\":",
+    )
+    .unwrap();
+    let o = hitcast(
+        dir.path(),
+        &["predict", "data/raw_tracks.csv", "--out", "q.csv"],
+    );
+    assert!(!o.status.success());
+    assert!(text(&o).contains("model_boost.json"), "{}", text(&o));
+    assert!(!dir.path().join("q.csv").exists());
+}

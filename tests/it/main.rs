@@ -1,0 +1,13 @@
+//! Integration tests: one binary, a module per feature area.
+
+mod cli;
+mod data;
+mod model;
+
+use std::path::PathBuf;
+
+pub fn fixture(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+}
