@@ -64,10 +64,6 @@ impl Binned {
         }
         Binned { bins, cuts }
     }
-
-    pub fn n_bins(&self, j: usize) -> usize {
-        self.cuts[j].len() + 1
-    }
 }
 
 /// One node of a fitted tree, 16 bytes so that trees stay cache-resident when scoring.
@@ -232,7 +228,6 @@ pub fn grow(
     }];
     let mut hist = vec![(0.0f64, 0.0f64); MAX_BINS];
     let mut order: Vec<usize> = (0..p).collect();
-    let mut pairs: Vec<(u8, f64, f64)> = Vec::new();
     let mut present: Vec<(u8, f64, f64)> = Vec::with_capacity(MAX_BINS);
     let root = rows.iter().fold((0.0, 0.0), |(a, b), &r| {
         (a + g[r as usize], b + h[r as usize])
@@ -267,40 +262,24 @@ pub fn grow(
         };
         for &j in &order[..n_try] {
             let col = &binned.bins[j];
-            let n_bins = binned.n_bins(j);
+            // Histogram over the node's rows; a bitmap of touched bins lists the occupied
+            // ones in order without sorting or clearing all 256 bins.
+            let mut touched = [0u64; MAX_BINS / 64];
+            for &r in node_rows {
+                let b = col[r as usize] as usize;
+                touched[b >> 6] |= 1 << (b & 63);
+                let bin = &mut hist[b];
+                bin.0 += g[r as usize];
+                bin.1 += h[r as usize];
+            }
             present.clear();
-            if node_rows.len() < n_bins {
-                // Small node: sort its few rows instead of clearing a whole histogram.
-                pairs.clear();
-                pairs.extend(
-                    node_rows
-                        .iter()
-                        .map(|&r| (col[r as usize], g[r as usize], h[r as usize])),
-                );
-                pairs.sort_unstable_by_key(|t| t.0);
-                for &(b, bg, bh) in &pairs {
-                    match present.last_mut() {
-                        Some(last) if last.0 == b => {
-                            last.1 += bg;
-                            last.2 += bh;
-                        }
-                        _ => present.push((b, bg, bh)),
-                    }
+            for (word_index, mut word) in touched.into_iter().enumerate() {
+                while word != 0 {
+                    let b = word_index * 64 + word.trailing_zeros() as usize;
+                    word &= word - 1;
+                    present.push((b as u8, hist[b].0, hist[b].1));
+                    hist[b] = (0.0, 0.0);
                 }
-            } else {
-                hist[..n_bins].fill((0.0, 0.0));
-                for &r in node_rows {
-                    let bin = &mut hist[col[r as usize] as usize];
-                    bin.0 += g[r as usize];
-                    bin.1 += h[r as usize];
-                }
-                present.extend(
-                    hist[..n_bins]
-                        .iter()
-                        .enumerate()
-                        .filter(|(_, v)| v.1 > 0.0)
-                        .map(|(b, v)| (b as u8, v.0, v.1)),
-                );
             }
             // Candidate splits lie between consecutive occupied bins; the cut goes halfway
             // between them so unseen values in the gap are split evenly (as CART's midpoint).
@@ -373,7 +352,7 @@ mod tests {
             .map(|i| ((i * 37) % 1000) as f64 / 7.0)
             .collect::<Vec<_>>()];
         let b = Binned::new(&x);
-        assert!(b.n_bins(0) <= MAX_BINS);
+        assert!(b.cuts[0].len() < MAX_BINS);
         for (i, &v) in x[0].iter().enumerate() {
             let bin = b.bins[0][i] as usize;
             if bin > 0 {
