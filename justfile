@@ -1,5 +1,9 @@
 # HitCast: common steps. `just --list` shows them.
 
+# The main job: the full report on the embedded synthetic data (or --data <csv>) → reports/.
+report *ARGS:
+    cargo run --release -- report {{ARGS}}
+
 # Generate the synthetic demo dataset into data/raw_tracks.csv.
 synth *ARGS:
     cargo run --release -- data synth {{ARGS}}

@@ -35,5 +35,7 @@ pub mod data;
 mod error;
 pub mod eval;
 pub mod model;
+pub mod plot;
+pub mod report;
 
 pub use error::{Error, Result};

@@ -30,6 +30,8 @@ enum Command {
     Train(TrainArgs),
     /// Score a CSV with saved models: one probability column per model.
     Predict(PredictArgs),
+    /// The main job: data → three models → evaluation → figures → reports/.
+    Report(ReportArgs),
 }
 
 #[derive(Subcommand)]
@@ -201,6 +203,21 @@ struct TrainArgs {
 }
 
 #[derive(Args)]
+struct ReportArgs {
+    #[command(flatten)]
+    source: SourceArgs,
+    /// Folder the report is written to (replaced as a whole).
+    #[arg(long, default_value = "reports")]
+    out: PathBuf,
+    /// Folds of the cross-validation on the training rows.
+    #[arg(long, default_value_t = 5)]
+    folds: usize,
+    /// Shuffles per feature in permutation importance.
+    #[arg(long, default_value_t = 5)]
+    repeats: usize,
+}
+
+#[derive(Args)]
 struct PredictArgs {
     /// The CSV to score (needs the models' feature columns).
     csv: PathBuf,
@@ -364,6 +381,71 @@ fn predict(args: &PredictArgs, out: &mut impl Write) -> anyhow::Result<()> {
     Ok(())
 }
 
+fn report(args: &ReportArgs, out: &mut impl Write) -> anyhow::Result<()> {
+    use std::io::IsTerminal;
+    let source = args.source.source()?;
+    let name = match &args.source.data {
+        None => "synthetic".to_string(),
+        Some(p) => p
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+    };
+    let show = std::io::stderr().is_terminal();
+    let started = std::time::Instant::now();
+    let mut progress = |step: &str| {
+        if show {
+            eprintln!("[{:>5.1} s] {step}", started.elapsed().as_secs_f64());
+        }
+    };
+    progress("loading data");
+    let prepared = source.prepare(&args.source.split(), args.source.seed)?;
+    let options = hitcast::report::ReportOptions {
+        cv_folds: args.folds,
+        permutation_repeats: args.repeats,
+        ..Default::default()
+    };
+    let (rep, figures) =
+        hitcast::report::build(&prepared, &name, args.source.seed, &options, &mut progress)?;
+    hitcast::report::write(&args.out, &rep, &figures)?;
+    writeln!(
+        out,
+        "{} tracks ({} train / {} holdout), seed {}",
+        rep.meta.rows, rep.meta.train_rows, rep.meta.test_rows, rep.meta.seed
+    )?;
+    writeln!(
+        out,
+        "{:<20} {:>8} {:>16} {:>8} {:>8}",
+        "model", "ROC AUC", "CV ROC AUC", "Brier", "ECE"
+    )?;
+    for m in &rep.models {
+        writeln!(
+            out,
+            "{:<20} {:>8.4} {:>8.4} ± {:.4} {:>8.4} {:>8.4}",
+            m.title,
+            m.holdout.roc_auc,
+            m.cv.roc_auc_mean,
+            m.cv.roc_auc_sd,
+            m.holdout.brier,
+            m.calibration.ece
+        )?;
+    }
+    if let Some(o) = rep.oracle_roc_auc {
+        writeln!(out, "{:<20} {o:>8.4}", "oracle")?;
+    }
+    for w in &rep.warnings {
+        writeln!(out, "warning: {w}")?;
+    }
+    writeln!(out, "{}", hitcast::report::takeaway(&rep))?;
+    writeln!(
+        out,
+        "wrote {}/ (metrics.json, REPORT.md, report.html, {} figures)",
+        args.out.display(),
+        figures.len()
+    )?;
+    Ok(())
+}
+
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
@@ -372,6 +454,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Data(DataCommand::Ingest(a)) => ingest(a, &mut out)?,
         Command::Train(a) => train(a, &mut out)?,
         Command::Predict(a) => predict(a, &mut out)?,
+        Command::Report(a) => report(a, &mut out)?,
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -1,7 +1,13 @@
-//! Evaluation: pure functions from labels and probabilities to numbers.
+//! Evaluation: pure functions from labels, probabilities and models to numbers.
 
+mod analysis;
 mod metrics;
 
+pub use analysis::{
+    calibration, cross_validate, partial_dependence, permutation_importance, top_profile,
+    Calibration, CalibrationBin, CrossValidation, PartialDependence, PermutationImportance,
+    TopFeature, TopProfile,
+};
 pub use metrics::{
     average_precision, brier, f1_optimal_threshold, log_loss, pr_curve, roc_auc, roc_curve,
     Confusion,

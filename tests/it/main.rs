@@ -3,6 +3,7 @@
 mod cli;
 mod data;
 mod model;
+mod report;
 
 use std::path::PathBuf;
 

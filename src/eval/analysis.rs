@@ -1,0 +1,300 @@
+//! Model-level evaluation: cross-validation, calibration, permutation importance, partial
+//! dependence and Top-100 profiles. Pure functions; all randomness from explicit seeds.
+
+use rand::seq::SliceRandom;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+
+use super::roc_auc;
+use crate::data::{stratified_kfold, Dataset};
+use crate::error::Result;
+use crate::model::{Family, Model, ModelParams, Trained};
+
+/// Stratified k-fold cross-validation of one family on `rows`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CrossValidation {
+    pub k: usize,
+    /// ROC AUC of each fold's held-out part.
+    pub roc_auc_folds: Vec<f64>,
+    pub roc_auc_mean: f64,
+    /// Sample standard deviation over folds.
+    pub roc_auc_sd: f64,
+    /// Out-of-fold probability for each of `rows`, in the order of `rows`.
+    #[serde(skip)]
+    pub out_of_fold: Vec<f64>,
+}
+
+/// Runs stratified k-fold CV of `family` on `rows` of `data`.
+///
+/// # Errors
+/// [`crate::Error::Data`] if a class has fewer than `k` rows; model errors.
+pub fn cross_validate(
+    family: Family,
+    data: &Dataset,
+    rows: &[usize],
+    params: &ModelParams,
+    k: usize,
+    seed: u64,
+) -> Result<CrossValidation> {
+    let folds = stratified_kfold(&data.y, rows, k, seed)?;
+    let mut position = vec![usize::MAX; data.len()];
+    for (pos, &r) in rows.iter().enumerate() {
+        position[r] = pos;
+    }
+    let mut out_of_fold = vec![0.0; rows.len()];
+    let mut aucs = Vec::with_capacity(k);
+    for (f, fold) in folds.iter().enumerate() {
+        let model = Trained::fit(
+            family,
+            data,
+            &fold.train,
+            params,
+            seed.wrapping_add(f as u64 + 1),
+        )?;
+        let test = data.subset(&fold.test);
+        let p = model.predict_proba(&test)?;
+        aucs.push(roc_auc(&test.y, &p)?);
+        for (&r, &v) in fold.test.iter().zip(&p) {
+            out_of_fold[position[r]] = v;
+        }
+    }
+    let mean = aucs.iter().sum::<f64>() / k as f64;
+    let sd = (aucs.iter().map(|a| (a - mean).powi(2)).sum::<f64>() / (k as f64 - 1.0)).sqrt();
+    Ok(CrossValidation {
+        k,
+        roc_auc_folds: aucs,
+        roc_auc_mean: mean,
+        roc_auc_sd: sd,
+        out_of_fold,
+    })
+}
+
+/// One bin of a reliability curve.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CalibrationBin {
+    pub lower: f64,
+    pub upper: f64,
+    pub count: usize,
+    pub mean_predicted: f64,
+    pub fraction_hits: f64,
+}
+
+/// Reliability curve over equal-width probability bins, and the expected calibration error
+/// (count-weighted mean |fraction of hits − mean prediction|).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Calibration {
+    pub bins: Vec<CalibrationBin>,
+    pub ece: f64,
+}
+
+/// Computes the reliability curve with `n_bins` equal-width bins (empty bins are omitted).
+pub fn calibration(y: &[u8], p: &[f64], n_bins: usize) -> Calibration {
+    let n_bins = n_bins.max(1);
+    let mut acc = vec![(0usize, 0.0, 0.0); n_bins];
+    for (&t, &q) in y.iter().zip(p) {
+        let b = ((q * n_bins as f64) as usize).min(n_bins - 1);
+        acc[b].0 += 1;
+        acc[b].1 += q;
+        acc[b].2 += f64::from(t);
+    }
+    let total = y.len().max(1) as f64;
+    let mut ece = 0.0;
+    let bins = acc
+        .iter()
+        .enumerate()
+        .filter(|(_, a)| a.0 > 0)
+        .map(|(b, &(count, sp, sy))| {
+            let (mp, fy) = (sp / count as f64, sy / count as f64);
+            ece += count as f64 / total * (fy - mp).abs();
+            CalibrationBin {
+                lower: b as f64 / n_bins as f64,
+                upper: (b + 1) as f64 / n_bins as f64,
+                count,
+                mean_predicted: mp,
+                fraction_hits: fy,
+            }
+        })
+        .collect();
+    Calibration { bins, ece }
+}
+
+/// Drop in ROC AUC when one feature's values are shuffled, over several seeded repeats.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PermutationImportance {
+    pub feature: String,
+    pub mean: f64,
+    pub sd: f64,
+}
+
+/// Permutation importance of every model feature on `data` (usually the holdout).
+///
+/// # Errors
+/// As [`Model::predict_proba`] and [`roc_auc`].
+pub fn permutation_importance(
+    model: &dyn Model,
+    data: &Dataset,
+    repeats: usize,
+    seed: u64,
+) -> Result<Vec<PermutationImportance>> {
+    let base = roc_auc(&data.y, &model.predict_proba(data)?)?;
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut out = Vec::new();
+    let mut shuffled = data.clone();
+    for name in model.feature_names() {
+        let j = data.feature_index(name).ok_or_else(|| {
+            crate::Error::Data(format!("the data lacks the model's feature `{name}`"))
+        })?;
+        let mut drops = Vec::with_capacity(repeats);
+        for _ in 0..repeats.max(1) {
+            let mut perm: Vec<usize> = (0..data.len()).collect();
+            perm.shuffle(&mut rng);
+            shuffled.x[j] = perm.iter().map(|&i| data.x[j][i]).collect();
+            drops.push(base - roc_auc(&data.y, &model.predict_proba(&shuffled)?)?);
+        }
+        shuffled.x[j] = data.x[j].clone();
+        let mean = drops.iter().sum::<f64>() / drops.len() as f64;
+        let sd = if drops.len() > 1 {
+            (drops.iter().map(|d| (d - mean).powi(2)).sum::<f64>() / (drops.len() - 1) as f64)
+                .sqrt()
+        } else {
+            0.0
+        };
+        out.push(PermutationImportance {
+            feature: name.clone(),
+            mean,
+            sd,
+        });
+    }
+    Ok(out)
+}
+
+/// Partial dependence of a model on one feature: the mean predicted probability when every
+/// track of `data` gets the value `grid[k]` for that feature.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PartialDependence {
+    pub feature: String,
+    pub grid: Vec<f64>,
+    pub mean_probability: Vec<f64>,
+}
+
+/// Computes partial dependence on `feature` over `points` evenly spaced values between the
+/// 2nd and 98th percentiles, averaging over at most `max_rows` tracks of `data` (a seeded
+/// sample).
+///
+/// # Errors
+/// [`crate::Error::Data`] if the data lacks the feature.
+pub fn partial_dependence(
+    model: &dyn Model,
+    data: &Dataset,
+    feature: &str,
+    points: usize,
+    max_rows: usize,
+    seed: u64,
+) -> Result<PartialDependence> {
+    let j = data
+        .feature_index(feature)
+        .ok_or_else(|| crate::Error::Data(format!("the data lacks feature `{feature}`")))?;
+    let sample = if data.len() > max_rows {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let mut rows: Vec<usize> = (0..max_rows)
+            .map(|_| rng.gen_range(0..data.len()))
+            .collect();
+        rows.sort_unstable();
+        data.subset(&rows)
+    } else {
+        data.clone()
+    };
+    let mut sorted = data.x[j].clone();
+    sorted.sort_by(f64::total_cmp);
+    let q = |f: f64| sorted[((sorted.len() - 1) as f64 * f) as usize];
+    let (lo, hi) = (q(0.02), q(0.98));
+    let points = points.max(2);
+    let grid: Vec<f64> = (0..points)
+        .map(|k| lo + (hi - lo) * k as f64 / (points - 1) as f64)
+        .collect();
+    let mut probe = sample.clone();
+    let mut mean_probability = Vec::with_capacity(points);
+    for &v in &grid {
+        probe.x[j].iter_mut().for_each(|x| *x = v);
+        let p = model.predict_proba(&probe)?;
+        mean_probability.push(p.iter().sum::<f64>() / p.len() as f64);
+    }
+    Ok(PartialDependence {
+        feature: feature.to_string(),
+        grid,
+        mean_probability,
+    })
+}
+
+/// Mean of each feature over the Top-100 tracks and over all tracks.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TopProfile {
+    /// How the Top-100 was chosen, in words.
+    pub rule: String,
+    pub top_n: usize,
+    pub features: Vec<TopFeature>,
+}
+
+/// One feature's mean among the Top-100 and among all tracks.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TopFeature {
+    pub feature: String,
+    pub top_mean: f64,
+    pub all_mean: f64,
+}
+
+/// The Top-100 by popularity (ties broken by row order), or the first 100 hits when the
+/// data has no popularity.
+pub fn top_profile(data: &Dataset, n: usize) -> TopProfile {
+    let (rows, rule): (Vec<usize>, String) = match &data.popularity {
+        Some(pop) => {
+            let mut idx: Vec<usize> = (0..data.len()).collect();
+            idx.sort_by(|&a, &b| pop[b].total_cmp(&pop[a]).then(a.cmp(&b)));
+            idx.truncate(n);
+            (idx, format!("the {n} most popular tracks"))
+        }
+        None => (
+            (0..data.len())
+                .filter(|&i| data.y[i] == 1)
+                .take(n)
+                .collect(),
+            format!("the first {n} hits (the data has no popularity)"),
+        ),
+    };
+    let mean = |col: &[f64], rows: &mut dyn Iterator<Item = usize>| {
+        let (s, c) = rows.fold((0.0, 0usize), |(s, c), i| (s + col[i], c + 1));
+        s / c.max(1) as f64
+    };
+    TopProfile {
+        rule,
+        top_n: rows.len(),
+        features: data
+            .feature_names
+            .iter()
+            .zip(&data.x)
+            .map(|(name, col)| TopFeature {
+                feature: name.clone(),
+                top_mean: mean(col, &mut rows.iter().copied()),
+                all_mean: mean(col, &mut (0..data.len())),
+            })
+            .collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn perfectly_calibrated_bins_have_zero_error() {
+        let y = [0, 1, 0, 1];
+        let p = [0.5, 0.5, 0.5, 0.5];
+        let c = calibration(&y, &p, 10);
+        assert_eq!(c.bins.len(), 1);
+        assert_eq!(c.bins[0].fraction_hits, 0.5);
+        assert_eq!(c.ece, 0.0);
+        let c = calibration(&[0, 0], &[0.9, 0.9], 10);
+        assert!((c.ece - 0.9).abs() < 1e-12);
+    }
+}

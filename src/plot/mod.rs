@@ -1,0 +1,193 @@
+//! Figures drawn with plotters into SVG strings. They take evaluation outputs (points, bars),
+//! never models. Text is laid out with a vendored DejaVu Sans through ab_glyph, so output is
+//! byte-identical on every machine (no system fonts).
+
+use std::sync::Once;
+
+use plotters::prelude::*;
+use plotters::style::FontStyle;
+
+use crate::error::{Error, Result};
+
+const FONT: &str = "sans-serif";
+const SIZE: (u32, u32) = (720, 480);
+/// Colour-blind-safe palette (Okabe–Ito).
+pub const PALETTE: [RGBColor; 6] = [
+    RGBColor(0, 114, 178),
+    RGBColor(213, 94, 0),
+    RGBColor(0, 158, 115),
+    RGBColor(204, 121, 167),
+    RGBColor(230, 159, 0),
+    RGBColor(86, 180, 233),
+];
+
+fn register_font() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        let bytes: &'static [u8] = include_bytes!("../../assets/DejaVuSans.ttf");
+        // The font is vendored and valid; a failure would show as missing text, not a panic.
+        let _ = plotters::style::register_font(FONT, FontStyle::Normal, bytes);
+    });
+}
+
+fn plot_error(e: impl std::fmt::Display) -> Error {
+    Error::Data(format!("drawing a figure failed: {e}"))
+}
+
+/// A named series of points for [`lines`].
+pub struct Series {
+    pub name: String,
+    pub points: Vec<(f64, f64)>,
+}
+
+/// A line chart with a legend. `diagonal` draws the y = x reference (ROC, calibration).
+///
+/// # Errors
+/// [`Error::Data`] if plotters fails.
+pub fn lines(
+    title: &str,
+    x_label: &str,
+    y_label: &str,
+    series: &[Series],
+    x_range: (f64, f64),
+    y_range: (f64, f64),
+    diagonal: bool,
+) -> Result<String> {
+    register_font();
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
+        root.fill(&WHITE).map_err(plot_error)?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(title, (FONT, 22))
+            .margin(12)
+            .x_label_area_size(48)
+            .y_label_area_size(64)
+            .build_cartesian_2d(x_range.0..x_range.1, y_range.0..y_range.1)
+            .map_err(plot_error)?;
+        chart
+            .configure_mesh()
+            .x_desc(x_label)
+            .y_desc(y_label)
+            .label_style((FONT, 14))
+            .axis_desc_style((FONT, 16))
+            .light_line_style(RGBColor(235, 235, 235))
+            .draw()
+            .map_err(plot_error)?;
+        if diagonal {
+            let lo = x_range.0.max(y_range.0);
+            let hi = x_range.1.min(y_range.1);
+            chart
+                .draw_series(LineSeries::new(
+                    vec![(lo, lo), (hi, hi)],
+                    RGBColor(150, 150, 150).stroke_width(1),
+                ))
+                .map_err(plot_error)?;
+        }
+        for (k, s) in series.iter().enumerate() {
+            let color = PALETTE[k % PALETTE.len()];
+            chart
+                .draw_series(LineSeries::new(
+                    s.points.iter().copied(),
+                    color.stroke_width(2),
+                ))
+                .map_err(plot_error)?
+                .label(s.name.clone())
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(3))
+                });
+        }
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::LowerRight)
+            .label_font((FONT, 14))
+            .background_style(WHITE.mix(0.85))
+            .border_style(RGBColor(200, 200, 200))
+            .draw()
+            .map_err(plot_error)?;
+        root.present().map_err(plot_error)?;
+    }
+    Ok(svg)
+}
+
+/// Grouped horizontal bars: one group per category, one bar per series.
+///
+/// # Errors
+/// [`Error::Data`] if plotters fails.
+pub fn bars(
+    title: &str,
+    value_label: &str,
+    categories: &[String],
+    series: &[(String, Vec<f64>)],
+) -> Result<String> {
+    register_font();
+    let max = series
+        .iter()
+        .flat_map(|(_, v)| v.iter().copied())
+        .fold(0.0f64, f64::max)
+        .max(1e-9)
+        * 1.1;
+    let min = series
+        .iter()
+        .flat_map(|(_, v)| v.iter().copied())
+        .fold(0.0f64, f64::min)
+        * 1.1;
+    let n_series = series.len().max(1);
+    let height = (80 + categories.len() * (12 * n_series + 16)).max(300) as u32;
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (SIZE.0, height)).into_drawing_area();
+        root.fill(&WHITE).map_err(plot_error)?;
+        let n = categories.len() as f64;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(title, (FONT, 22))
+            .margin(12)
+            .x_label_area_size(44)
+            .y_label_area_size(130)
+            .build_cartesian_2d(min..max, 0.0..n)
+            .map_err(plot_error)?;
+        let cats = categories.to_vec();
+        chart
+            .configure_mesh()
+            .disable_y_mesh()
+            .y_labels(categories.len() * 2 + 1)
+            .y_label_formatter(&move |v: &f64| {
+                let k = v - 0.5;
+                if (k - k.round()).abs() < 1e-6 && k >= 0.0 && (k.round() as usize) < cats.len() {
+                    cats[cats.len() - 1 - k.round() as usize].clone()
+                } else {
+                    String::new()
+                }
+            })
+            .x_desc(value_label)
+            .label_style((FONT, 14))
+            .axis_desc_style((FONT, 16))
+            .light_line_style(RGBColor(235, 235, 235))
+            .draw()
+            .map_err(plot_error)?;
+        let band = 0.8 / n_series as f64;
+        for (s, (name, values)) in series.iter().enumerate() {
+            let color = PALETTE[s % PALETTE.len()];
+            chart
+                .draw_series(values.iter().enumerate().map(|(c, &v)| {
+                    let y0 = (n - 1.0 - c as f64) + 0.1 + band * (n_series - 1 - s) as f64;
+                    Rectangle::new([(0.0, y0), (v, y0 + band * 0.9)], color.filled())
+                }))
+                .map_err(plot_error)?
+                .label(name.clone())
+                .legend(move |(x, y)| {
+                    Rectangle::new([(x, y - 5), (x + 14, y + 5)], color.filled())
+                });
+        }
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::LowerRight)
+            .label_font((FONT, 14))
+            .background_style(WHITE.mix(0.85))
+            .border_style(RGBColor(200, 200, 200))
+            .draw()
+            .map_err(plot_error)?;
+        root.present().map_err(plot_error)?;
+    }
+    Ok(svg)
+}

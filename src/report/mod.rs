@@ -1,0 +1,530 @@
+//! The report: every model measured the same way on the same rows, rendered as
+//! `metrics.json` (the stable schema below), `REPORT.md`, a self-contained `report.html` and
+//! SVG figures. Rendering is pure; [`write`] swaps the whole folder in at once.
+//!
+//! `metrics.json` schema (version 1): `schema_version`, `meta` (crate version, seed, data
+//! source, file name, SHA-256, row counts, split rule, hyper-parameters), `oracle_roc_auc`
+//! (synthetic data only), `models[]` with `name`, `title`, `holdout.{accuracy, precision,
+//! recall, f1, roc_auc, pr_auc, brier, log_loss, confusion_at_05, f1_threshold,
+//! confusion_at_f1_threshold}`, `cv.{k, roc_auc_folds, roc_auc_mean, roc_auc_sd}`,
+//! `calibration.{bins, ece}`, `importance.{native_kind, native, permutation}`, and
+//! `top100` and `warnings`.
+
+mod render;
+
+pub use render::{render_html, render_markdown, takeaway};
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::data::{Dataset, Prepared};
+use crate::error::{Error, Result};
+use crate::eval::{
+    self, Calibration, Confusion, CrossValidation, PartialDependence, PermutationImportance,
+    TopProfile,
+};
+use crate::model::{Family, Model, ModelParams, Trained};
+use crate::plot::{self, Series};
+
+/// Version of the `metrics.json` schema.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// Settings of a report run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReportOptions {
+    /// Folds of the cross-validation on the training rows. Default 5.
+    pub cv_folds: usize,
+    /// Shuffles per feature in permutation importance. Default 5.
+    pub permutation_repeats: usize,
+    /// Bins of the reliability curve. Default 10.
+    pub calibration_bins: usize,
+    /// Grid points of partial dependence. Default 25.
+    pub pd_points: usize,
+    pub params: ModelParams,
+}
+
+impl Default for ReportOptions {
+    fn default() -> Self {
+        ReportOptions {
+            cv_folds: 5,
+            permutation_repeats: 5,
+            calibration_bins: 10,
+            pd_points: 25,
+            params: ModelParams::default(),
+        }
+    }
+}
+
+/// Where the data came from and how it was used.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Meta {
+    pub crate_version: String,
+    pub seed: u64,
+    /// `synthetic` or the CSV file name (never a full path).
+    pub data_source: String,
+    pub data_sha256: String,
+    pub rows: usize,
+    pub train_rows: usize,
+    pub test_rows: usize,
+    pub hit_rate: f64,
+    pub features: Vec<String>,
+    pub split_rule: String,
+    pub options: ReportOptions,
+}
+
+/// Holdout metrics of one model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Holdout {
+    pub accuracy: f64,
+    pub precision: f64,
+    pub recall: f64,
+    pub f1: f64,
+    pub roc_auc: f64,
+    pub pr_auc: f64,
+    pub brier: f64,
+    pub log_loss: f64,
+    pub confusion_at_05: Confusion,
+    /// Chosen on the training folds' out-of-fold predictions, never on the holdout.
+    pub f1_threshold: f64,
+    pub confusion_at_f1_threshold: Confusion,
+}
+
+/// Importances of one model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Importance {
+    /// What `native` measures.
+    pub native_kind: String,
+    /// Feature → share of the native importance.
+    pub native: BTreeMap<String, f64>,
+    /// Drop in holdout ROC AUC when the feature is shuffled, in feature order.
+    pub permutation: Vec<PermutationImportance>,
+}
+
+/// Everything measured about one model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelReport {
+    pub name: String,
+    pub title: String,
+    pub holdout: Holdout,
+    pub cv: CrossValidation,
+    pub calibration: Calibration,
+    pub importance: Importance,
+    pub partial_dependence: Vec<PartialDependence>,
+}
+
+/// The whole report, serialised as `metrics.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    pub schema_version: u32,
+    pub meta: Meta,
+    /// ROC AUC of the true probabilities on the holdout (synthetic data only).
+    pub oracle_roc_auc: Option<f64>,
+    pub models: Vec<ModelReport>,
+    pub top100: TopProfile,
+    pub warnings: Vec<String>,
+}
+
+impl Report {
+    /// The model report of `family`.
+    pub fn model(&self, family: Family) -> Option<&ModelReport> {
+        self.models.iter().find(|m| m.name == family.name())
+    }
+
+    /// `metrics.json` text: pretty JSON with a trailing newline.
+    pub fn to_json(&self) -> String {
+        let mut s = serde_json::to_string_pretty(self).expect("reports hold only JSON values");
+        s.push('\n');
+        s
+    }
+}
+
+/// Figures by file name (`roc.svg`, …), in name order.
+pub type Figures = BTreeMap<String, String>;
+
+/// Curves kept for the figures.
+struct Curves {
+    roc: Vec<Series>,
+    pr: Vec<Series>,
+    calibration: Vec<Series>,
+}
+
+fn warnings_for(data: &Dataset) -> Vec<String> {
+    let mut w = Vec::new();
+    for (name, col) in data.feature_names.iter().zip(&data.x) {
+        if col.iter().all(|v| *v == col[0]) {
+            w.push(format!(
+                "feature `{name}` is constant ({}): it cannot help any model",
+                col[0]
+            ));
+        }
+    }
+    w
+}
+
+/// Runs the evaluation: trains the three models on the training rows, measures them on the
+/// holdout, cross-validates on the training rows, and draws the figures. `progress` is told
+/// about each long step.
+///
+/// # Errors
+/// Any data, model or metric error (e.g. too few rows of a class for the folds).
+pub fn build(
+    prepared: &Prepared,
+    data_source: &str,
+    seed: u64,
+    options: &ReportOptions,
+    progress: &mut dyn FnMut(&str),
+) -> Result<(Report, Figures)> {
+    let data = &prepared.dataset;
+    let split = &prepared.split;
+    let test = data.subset(&split.test);
+    test.check_two_classes("the holdout")?;
+    let oracle_roc_auc = match &test.true_prob {
+        Some(t) => Some(eval::roc_auc(&test.y, t)?),
+        None => None,
+    };
+    let mut models = Vec::new();
+    let mut curves = Curves {
+        roc: Vec::new(),
+        pr: Vec::new(),
+        calibration: Vec::new(),
+    };
+    let mut fitted = Vec::new();
+    for family in Family::ALL {
+        progress(&format!("{}: training", family.title()));
+        let model = Trained::fit(family, data, &split.train, &options.params, seed)?;
+        let p = model.predict_proba(&test)?;
+        progress(&format!(
+            "{}: {}-fold cross-validation",
+            family.title(),
+            options.cv_folds
+        ));
+        let cv = eval::cross_validate(
+            family,
+            data,
+            &split.train,
+            &options.params,
+            options.cv_folds,
+            seed,
+        )?;
+        let train_y: Vec<u8> = split.train.iter().map(|&i| data.y[i]).collect();
+        let f1_threshold = eval::f1_optimal_threshold(&train_y, &cv.out_of_fold);
+        let c05 = Confusion::at(&test.y, &p, 0.5);
+        let holdout = Holdout {
+            accuracy: c05.accuracy(),
+            precision: c05.precision(),
+            recall: c05.recall(),
+            f1: c05.f1(),
+            roc_auc: eval::roc_auc(&test.y, &p)?,
+            pr_auc: eval::average_precision(&test.y, &p)?,
+            brier: eval::brier(&test.y, &p),
+            log_loss: eval::log_loss(&test.y, &p),
+            confusion_at_05: c05,
+            f1_threshold,
+            confusion_at_f1_threshold: Confusion::at(&test.y, &p, f1_threshold),
+        };
+        progress(&format!("{}: permutation importance", family.title()));
+        let permutation =
+            eval::permutation_importance(&model, &test, options.permutation_repeats, seed)?;
+        let native = model
+            .feature_names()
+            .iter()
+            .cloned()
+            .zip(model.importances())
+            .collect();
+        let native_kind = match family {
+            Family::Logistic => "|standardised coefficient| share",
+            Family::Forest => "impurity (Gini) decrease share",
+            Family::Boost => "total split gain share",
+        };
+        let partial_dependence = model
+            .feature_names()
+            .iter()
+            .map(|f| eval::partial_dependence(&model, &test, f, options.pd_points, 2000, seed))
+            .collect::<Result<Vec<_>>>()?;
+        let calibration = eval::calibration(&test.y, &p, options.calibration_bins);
+        curves.roc.push(Series {
+            name: format!("{} (AUC {:.3})", family.title(), holdout.roc_auc),
+            points: eval::roc_curve(&test.y, &p)?,
+        });
+        curves.pr.push(Series {
+            name: format!("{} (AP {:.3})", family.title(), holdout.pr_auc),
+            points: eval::pr_curve(&test.y, &p)?,
+        });
+        curves.calibration.push(Series {
+            name: format!("{} (ECE {:.3})", family.title(), calibration.ece),
+            points: calibration
+                .bins
+                .iter()
+                .map(|b| (b.mean_predicted, b.fraction_hits))
+                .collect(),
+        });
+        models.push(ModelReport {
+            name: family.name().to_string(),
+            title: family.title().to_string(),
+            holdout,
+            cv,
+            calibration,
+            importance: Importance {
+                native_kind: native_kind.to_string(),
+                native,
+                permutation,
+            },
+            partial_dependence,
+        });
+        fitted.push(model);
+    }
+    let report = Report {
+        schema_version: SCHEMA_VERSION,
+        meta: Meta {
+            crate_version: env!("CARGO_PKG_VERSION").to_string(),
+            seed,
+            data_source: data_source.to_string(),
+            data_sha256: data.hash(),
+            rows: data.len(),
+            train_rows: split.train.len(),
+            test_rows: split.test.len(),
+            hit_rate: data.positives() as f64 / data.len() as f64,
+            features: data.feature_names.clone(),
+            split_rule: prepared.split_rule.clone(),
+            options: options.clone(),
+        },
+        oracle_roc_auc,
+        models,
+        top100: eval::top_profile(data, 100),
+        warnings: warnings_for(data),
+    };
+    progress("drawing figures");
+    let figures = figures(&report, data, curves)?;
+    Ok((report, figures))
+}
+
+fn figures(report: &Report, data: &Dataset, curves: Curves) -> Result<Figures> {
+    let mut f = Figures::new();
+    f.insert(
+        "roc.svg".into(),
+        plot::lines(
+            "ROC curves on the holdout",
+            "false positive rate",
+            "true positive rate",
+            &curves.roc,
+            (0.0, 1.0),
+            (0.0, 1.0),
+            true,
+        )?,
+    );
+    f.insert(
+        "pr.svg".into(),
+        plot::lines(
+            "Precision–recall on the holdout",
+            "recall",
+            "precision",
+            &curves.pr,
+            (0.0, 1.0),
+            (0.0, 1.0),
+            false,
+        )?,
+    );
+    f.insert(
+        "calibration.svg".into(),
+        plot::lines(
+            "Calibration (reliability) on the holdout",
+            "mean predicted hit probability",
+            "observed share of hits",
+            &curves.calibration,
+            (0.0, 1.0),
+            (0.0, 1.0),
+            true,
+        )?,
+    );
+    let features = &report.meta.features;
+    let titles: Vec<String> = report.models.iter().map(|m| m.title.clone()).collect();
+    f.insert(
+        "importance_permutation.svg".into(),
+        plot::bars(
+            "Permutation importance (holdout ROC AUC drop)",
+            "ROC AUC drop when the feature is shuffled",
+            features,
+            &report
+                .models
+                .iter()
+                .zip(&titles)
+                .map(|(m, t)| {
+                    (
+                        t.clone(),
+                        m.importance.permutation.iter().map(|p| p.mean).collect(),
+                    )
+                })
+                .collect::<Vec<_>>(),
+        )?,
+    );
+    f.insert(
+        "importance_native.svg".into(),
+        plot::bars(
+            "Native importance (share per model)",
+            "share of the model's importance",
+            features,
+            &report
+                .models
+                .iter()
+                .zip(&titles)
+                .map(|(m, t)| {
+                    (
+                        t.clone(),
+                        features
+                            .iter()
+                            .map(|x| m.importance.native.get(x).copied().unwrap_or(0.0))
+                            .collect(),
+                    )
+                })
+                .collect::<Vec<_>>(),
+        )?,
+    );
+    let top = &report.top100;
+    let ratio = |v: f64, all: f64| if all.abs() > 1e-12 { v / all } else { 1.0 };
+    f.insert(
+        "top100_profile.svg".into(),
+        plot::bars(
+            "Top-100 vs all tracks (feature mean ÷ all-data mean)",
+            "mean relative to all tracks (1 = same)",
+            features,
+            &[
+                (
+                    "Top-100".to_string(),
+                    top.features
+                        .iter()
+                        .map(|t| ratio(t.top_mean, t.all_mean))
+                        .collect(),
+                ),
+                (
+                    "All tracks".to_string(),
+                    top.features.iter().map(|_| 1.0).collect(),
+                ),
+            ],
+        )?,
+    );
+    for (j, name) in features.iter().enumerate() {
+        let col = &data.x[j];
+        let (lo, hi) = col
+            .iter()
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &v| {
+                (a.min(v), b.max(v))
+            });
+        let bins = 30;
+        let width = ((hi - lo) / bins as f64).max(1e-12);
+        let mut hist = [vec![0.0; bins], vec![0.0; bins]];
+        for (i, &v) in col.iter().enumerate() {
+            let b = (((v - lo) / width) as usize).min(bins - 1);
+            hist[usize::from(data.y[i])][b] += 1.0;
+        }
+        let series: Vec<Series> = [("non-hits", 0), ("hits", 1)]
+            .iter()
+            .map(|&(label, c)| {
+                let total: f64 = hist[c].iter().sum::<f64>().max(1.0);
+                Series {
+                    name: label.to_string(),
+                    points: hist[c]
+                        .iter()
+                        .enumerate()
+                        .map(|(b, n)| (lo + width * (b as f64 + 0.5), n / total))
+                        .collect(),
+                }
+            })
+            .collect();
+        let ymax = series
+            .iter()
+            .flat_map(|s| s.points.iter().map(|p| p.1))
+            .fold(0.0, f64::max)
+            * 1.15;
+        f.insert(
+            format!("distribution_{name}.svg"),
+            plot::lines(
+                &format!("{name}: hits vs non-hits"),
+                name,
+                "share of tracks",
+                &series,
+                (lo, hi.max(lo + 1e-9)),
+                (0.0, ymax.max(1e-3)),
+                false,
+            )?,
+        );
+        let pd: Vec<Series> = report
+            .models
+            .iter()
+            .map(|m| Series {
+                name: m.title.clone(),
+                points: m.partial_dependence[j]
+                    .grid
+                    .iter()
+                    .copied()
+                    .zip(m.partial_dependence[j].mean_probability.iter().copied())
+                    .collect(),
+            })
+            .collect();
+        let (pmin, pmax) = pd
+            .iter()
+            .flat_map(|s| s.points.iter().map(|p| p.1))
+            .fold((1.0f64, 0.0f64), |(a, b), v| (a.min(v), b.max(v)));
+        let grid = &report.models[0].partial_dependence[j].grid;
+        f.insert(
+            format!("partial_dependence_{name}.svg"),
+            plot::lines(
+                &format!("Partial dependence on {name}"),
+                name,
+                "mean predicted hit probability",
+                &pd,
+                (grid[0], grid[grid.len() - 1].max(grid[0] + 1e-9)),
+                ((pmin - 0.05).max(0.0), (pmax + 0.05).min(1.0)),
+                false,
+            )?,
+        );
+    }
+    Ok(f)
+}
+
+/// Writes `metrics.json`, `REPORT.md`, `report.html` and `figures/` into `dir`, replacing
+/// it as a whole: everything is written to a sibling temporary folder first, so a failure
+/// never leaves a half-written report.
+///
+/// # Errors
+/// [`Error::Io`] naming the path that could not be written.
+pub fn write(dir: &Path, report: &Report, figures: &Figures) -> Result<()> {
+    let parent = match dir.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => std::path::PathBuf::from("."),
+    };
+    let name = dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "reports".into());
+    let tmp = parent.join(format!(".{name}.tmp{}", std::process::id()));
+    let old = parent.join(format!(".{name}.old{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&tmp);
+    let result = (|| -> Result<()> {
+        std::fs::create_dir_all(tmp.join("figures")).map_err(|e| Error::io(&tmp, e))?;
+        let put = |rel: &str, text: &str| {
+            let p = tmp.join(rel);
+            std::fs::write(&p, text).map_err(|e| Error::io(dir.join(rel), e))
+        };
+        put("metrics.json", &report.to_json())?;
+        put("REPORT.md", &render_markdown(report, figures))?;
+        put("report.html", &render_html(report, figures))?;
+        for (file, svg) in figures {
+            put(&format!("figures/{file}"), svg)?;
+        }
+        if dir.exists() {
+            std::fs::rename(dir, &old).map_err(|e| Error::io(dir, e))?;
+        }
+        std::fs::rename(&tmp, dir).map_err(|e| Error::io(dir, e))?;
+        let _ = std::fs::remove_dir_all(&old);
+        Ok(())
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_dir_all(&tmp);
+        if old.exists() && !dir.exists() {
+            let _ = std::fs::rename(&old, dir);
+        }
+    }
+    result
+}
