@@ -177,6 +177,7 @@ impl Fit for Boost {
             features_per_split: Some(((params.colsample * p as f64).ceil() as usize).clamp(1, p)),
             leaf_scale: params.learning_rate,
             stop_when_pure: false,
+            subtract_histograms: true,
         };
         let row_major: Vec<f64> = (0..n).flat_map(|i| train.row(i)).collect();
         let mut margin = vec![base_score; n];
@@ -185,6 +186,8 @@ impl Fit for Boost {
         let mut gains = vec![0.0; p];
         let mut trees = Vec::with_capacity(params.n_rounds);
         let mut rows_buf: Vec<u32> = Vec::with_capacity(n);
+        let mut left_out: Vec<u32> = Vec::with_capacity(n);
+        let mut leaves: Vec<(usize, usize, usize)> = Vec::new();
         let valid_rows: Option<(Vec<Vec<f64>>, Vec<f64>)> = valid.as_ref().map(|v| {
             (
                 (0..v.len()).map(|i| v.row(i)).collect(),
@@ -200,11 +203,15 @@ impl Fit for Boost {
                 h[i] = (pi * (1.0 - pi)).max(1e-16);
             }
             rows_buf.clear();
-            if params.subsample < 1.0 {
-                rows_buf.extend((0..n as u32).filter(|_| rng.gen::<f64>() < params.subsample));
-            } else {
-                rows_buf.extend(0..n as u32);
+            left_out.clear();
+            for i in 0..n as u32 {
+                if params.subsample >= 1.0 || rng.gen::<f64>() < params.subsample {
+                    rows_buf.push(i);
+                } else {
+                    left_out.push(i);
+                }
             }
+            leaves.clear();
             let tree = grow(
                 &binned,
                 &mut rows_buf,
@@ -213,9 +220,18 @@ impl Fit for Boost {
                 &grow_params,
                 &mut rng,
                 &mut gains,
+                Some(&mut leaves),
             );
-            for (m, row) in margin.iter_mut().zip(row_major.chunks_exact(p)) {
-                *m += tree.eval(row);
+            // Sampled rows already know their leaf; only the rows left out walk the tree.
+            for &(leaf, start, end) in &leaves {
+                let value = tree.nodes[leaf].value;
+                for &r in &rows_buf[start..end] {
+                    margin[r as usize] += value;
+                }
+            }
+            for &r in &left_out {
+                let i = r as usize;
+                margin[i] += tree.eval(&row_major[i * p..(i + 1) * p]);
             }
             trees.push(tree);
             if let (Some((vrows, vy)), Some(vm), Some(patience)) = (

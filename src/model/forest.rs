@@ -29,8 +29,11 @@ pub struct ForestParams {
     pub min_samples_leaf: usize,
     /// Features tried at each split. Default `None`: ⌊√p⌋ (at least 1).
     pub max_features: Option<usize>,
-    /// Draw a bootstrap sample per tree. Default `true` (needed for the out-of-bag score).
+    /// Draw a bootstrap sample per tree. Default `true`.
     pub bootstrap: bool,
+    /// Score each tree's out-of-bag rows and report their ROC AUC (needs `bootstrap`).
+    /// Default `false`, as scikit-learn: it costs about a sixth of the fit time.
+    pub oob_score: bool,
 }
 
 impl Default for ForestParams {
@@ -41,6 +44,7 @@ impl Default for ForestParams {
             min_samples_leaf: 5,
             max_features: None,
             bootstrap: true,
+            oob_score: false,
         }
     }
 }
@@ -80,7 +84,7 @@ pub struct Forest {
     pub trees: Vec<Tree>,
     /// Impurity (Gini) decrease per feature, normalised to sum to 1.
     pub impurity_importance: Vec<f64>,
-    /// ROC AUC of the out-of-bag predictions on the training rows (bootstrap only).
+    /// ROC AUC of the out-of-bag predictions on the training rows (with `oob_score`).
     pub oob_roc_auc: Option<f64>,
 }
 
@@ -106,6 +110,7 @@ impl Fit for Forest {
             ),
             leaf_scale: -1.0,
             stop_when_pure: true,
+            subtract_histograms: false,
         };
         // Seeds are drawn up front, in tree order, so threads cannot change any tree.
         let mut master = ChaCha8Rng::seed_from_u64(seed);
@@ -143,8 +148,9 @@ impl Fit for Forest {
                     &grow_params,
                     &mut rng,
                     &mut gains,
+                    None,
                 );
-                let oob = if params.bootstrap {
+                let oob = if params.bootstrap && params.oob_score {
                     (0..n)
                         .filter(|&i| counts[i] == 0)
                         .map(|i| (i as u32, tree.eval(&row_major[i * p..(i + 1) * p])))
@@ -167,7 +173,7 @@ impl Fit for Forest {
                 oob_sum[i as usize].1 += 1;
             }
         }
-        let oob_roc_auc = if params.bootstrap {
+        let oob_roc_auc = if params.bootstrap && params.oob_score {
             let (scores, labels): (Vec<f64>, Vec<u8>) = oob_sum
                 .iter()
                 .zip(&sub.y)

@@ -200,6 +200,9 @@ pub struct GrowParams {
     pub leaf_scale: f64,
     /// Stop at nodes whose rows all have the same label (forest: `g = y·w`, `h = w`).
     pub stop_when_pure: bool,
+    /// Derive the larger child's histograms by subtraction (when every feature is tried at
+    /// every split; boosting). Halves the histogram work of shallow trees.
+    pub subtract_histograms: bool,
 }
 
 struct Best {
@@ -209,8 +212,81 @@ struct Best {
     left: (f64, f64),
 }
 
+/// One histogram bin: gradient sum, hessian sum and row count (the count is exact under
+/// subtraction, so it alone decides whether a bin is occupied).
+type Bin = (f64, f64, u32);
+
+/// What a split search at one node needs to know.
+struct SplitContext<'a> {
+    sg: f64,
+    sh: f64,
+    parent_score: f64,
+    params: &'a GrowParams,
+}
+
+/// Adds the rows' gradients into `hist` (one feature, `MAX_BINS` bins).
+fn accumulate(col: &[u8], rows: &[u32], g: &[f64], h: &[f64], hist: &mut [Bin]) {
+    for &r in rows {
+        let bin = &mut hist[col[r as usize] as usize];
+        bin.0 += g[r as usize];
+        bin.1 += h[r as usize];
+        bin.2 += 1;
+    }
+}
+
+impl SplitContext<'_> {
+    /// The best split on feature `j` given its histogram, if its gain beats `floor`.
+    /// Candidate splits lie between consecutive occupied bins; the cut goes halfway between
+    /// them so unseen values in the gap are split evenly (as CART's midpoint).
+    fn scan(
+        &self,
+        j: usize,
+        occupied: impl Iterator<Item = (usize, f64, f64)>,
+        floor: f64,
+    ) -> Option<Best> {
+        let params = self.params;
+        let mut best: Option<Best> = None;
+        let mut best_gain = floor;
+        let (mut gl, mut hl) = (0.0, 0.0);
+        let mut prev: Option<u8> = None;
+        for (b, bg, bh) in occupied {
+            if let Some(pb) = prev {
+                let (gr, hr) = (self.sg - gl, self.sh - hl);
+                if hl >= params.min_child_weight && hr >= params.min_child_weight {
+                    let gain = gl * gl / (hl + params.lambda) + gr * gr / (hr + params.lambda)
+                        - self.parent_score;
+                    if gain > best_gain {
+                        best_gain = gain;
+                        best = Some(Best {
+                            gain,
+                            feature: j,
+                            bin: ((u16::from(pb) + b as u16) / 2) as u8,
+                            left: (gl, hl),
+                        });
+                    }
+                }
+            }
+            gl += bg;
+            hl += bh;
+            prev = Some(b as u8);
+        }
+        best
+    }
+}
+
+/// Histograms of every feature over `rows`, feature-major (`p × MAX_BINS`).
+fn all_histograms(binned: &Binned, rows: &[u32], g: &[f64], h: &[f64]) -> Vec<Bin> {
+    let mut hist = vec![(0.0, 0.0, 0); binned.bins.len() * MAX_BINS];
+    for (col, out) in binned.bins.iter().zip(hist.chunks_exact_mut(MAX_BINS)) {
+        accumulate(col, rows, g, h, out);
+    }
+    hist
+}
+
 /// Grows one tree over `rows` (each listed once; weights live in `h`).
-/// `gain_by_feature` accumulates the gain of every split, for importances.
+/// `gain_by_feature` accumulates the gain of every split, for importances. When `leaves` is
+/// given, it receives `(leaf node, start, end)`: `rows[start..end]` ended in that leaf.
+#[allow(clippy::too_many_arguments)] // distinct inputs of one hot loop; a struct would only rename them
 pub fn grow(
     binned: &Binned,
     rows: &mut [u32],
@@ -219,6 +295,7 @@ pub fn grow(
     params: &GrowParams,
     rng: &mut ChaCha8Rng,
     gain_by_feature: &mut [f64],
+    mut leaves: Option<&mut Vec<(usize, usize, usize)>>,
 ) -> Tree {
     let p = binned.bins.len();
     let mut nodes = vec![Node {
@@ -226,15 +303,28 @@ pub fn grow(
         feature: 0,
         left: 0,
     }];
-    let mut hist = vec![(0.0f64, 0.0f64); MAX_BINS];
+    let mut hist: Vec<Bin> = vec![(0.0, 0.0, 0); MAX_BINS];
     let mut order: Vec<usize> = (0..p).collect();
-    let mut present: Vec<(u8, f64, f64)> = Vec::with_capacity(MAX_BINS);
+    let mut scratch: Vec<u32> = Vec::new();
+    let mut present: Vec<(usize, f64, f64)> = Vec::with_capacity(MAX_BINS);
+    let n_try = params.features_per_split.unwrap_or(p).min(p);
+    // Subtraction needs every feature's histogram at every node.
+    let subtract = params.subtract_histograms && n_try == p;
     let root = rows.iter().fold((0.0, 0.0), |(a, b), &r| {
         (a + g[r as usize], b + h[r as usize])
     });
-    // (node, start, end, depth, G, H)
-    let mut stack = vec![(0usize, 0usize, rows.len(), 0usize, root.0, root.1)];
-    while let Some((node, start, end, depth, sg, sh)) = stack.pop() {
+    let root_hist = subtract.then(|| all_histograms(binned, rows, g, h));
+    // (node, start, end, depth, G, H, the node's histograms when subtracting)
+    let mut stack = vec![(
+        0usize,
+        0usize,
+        rows.len(),
+        0usize,
+        root.0,
+        root.1,
+        root_hist,
+    )];
+    while let Some((node, start, end, depth, sg, sh, node_hist)) = stack.pop() {
         nodes[node].value = -sg / (sh + params.lambda) * params.leaf_scale;
         let pure = params.stop_when_pure && (sg <= 0.0 || sg >= sh);
         if pure
@@ -242,11 +332,13 @@ pub fn grow(
             || sh < 2.0 * params.min_child_weight
             || end - start < 2
         {
+            if let Some(out) = leaves.as_deref_mut() {
+                out.push((node, start, end));
+            }
             continue;
         }
         let node_rows = &rows[start..end];
         let parent_score = sg * sg / (sh + params.lambda);
-        let n_try = params.features_per_split.unwrap_or(p).min(p);
         if n_try < p {
             // Partial Fisher–Yates: the first n_try entries are a uniform sample.
             for k in 0..n_try {
@@ -260,67 +352,78 @@ pub fn grow(
             bin: 0,
             left: (0.0, 0.0),
         };
+        let ctx = SplitContext {
+            sg,
+            sh,
+            parent_score,
+            params,
+        };
         for &j in &order[..n_try] {
-            let col = &binned.bins[j];
-            // Histogram over the node's rows; a bitmap of touched bins lists the occupied
-            // ones in order without sorting or clearing all 256 bins.
-            let mut touched = [0u64; MAX_BINS / 64];
-            for &r in node_rows {
-                let b = col[r as usize] as usize;
-                touched[b >> 6] |= 1 << (b & 63);
-                let bin = &mut hist[b];
-                bin.0 += g[r as usize];
-                bin.1 += h[r as usize];
-            }
-            present.clear();
-            for (word_index, mut word) in touched.into_iter().enumerate() {
-                while word != 0 {
-                    let b = word_index * 64 + word.trailing_zeros() as usize;
-                    word &= word - 1;
-                    present.push((b as u8, hist[b].0, hist[b].1));
-                    hist[b] = (0.0, 0.0);
+            let found = match &node_hist {
+                Some(all) => {
+                    let occupied = all[j * MAX_BINS..(j + 1) * MAX_BINS]
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, bin)| bin.2 > 0)
+                        .map(|(b, bin)| (b, bin.0, bin.1));
+                    ctx.scan(j, occupied, best.gain)
                 }
-            }
-            // Candidate splits lie between consecutive occupied bins; the cut goes halfway
-            // between them so unseen values in the gap are split evenly (as CART's midpoint).
-            let (mut gl, mut hl) = (0.0, 0.0);
-            let mut prev: Option<u8> = None;
-            for &(b, bg, bh) in &present {
-                if let Some(pb) = prev {
-                    let (gr, hr) = (sg - gl, sh - hl);
-                    if hl >= params.min_child_weight && hr >= params.min_child_weight {
-                        let gain = gl * gl / (hl + params.lambda) + gr * gr / (hr + params.lambda)
-                            - parent_score;
-                        if gain > best.gain {
-                            let mid = ((u16::from(pb) + u16::from(b)) / 2) as u8;
-                            best = Best {
-                                gain,
-                                feature: j,
-                                bin: mid,
-                                left: (gl, hl),
-                            };
+                None => {
+                    // Deep trees have many small nodes: a bitmap of touched bins lists the
+                    // occupied ones in order without scanning or clearing all 256.
+                    let col = &binned.bins[j];
+                    let mut touched = [0u64; MAX_BINS / 64];
+                    for &r in node_rows {
+                        let b = col[r as usize] as usize;
+                        touched[b >> 6] |= 1 << (b & 63);
+                        let bin = &mut hist[b];
+                        bin.0 += g[r as usize];
+                        bin.1 += h[r as usize];
+                    }
+                    present.clear();
+                    for (word_index, mut word) in touched.into_iter().enumerate() {
+                        while word != 0 {
+                            let b = word_index * 64 + word.trailing_zeros() as usize;
+                            word &= word - 1;
+                            present.push((b, hist[b].0, hist[b].1));
+                            hist[b] = (0.0, 0.0, 0);
                         }
                     }
+                    ctx.scan(j, present.iter().copied(), best.gain)
                 }
-                gl += bg;
-                hl += bh;
-                prev = Some(b);
+            };
+            if let Some(b) = found {
+                best = b;
             }
         }
         if best.feature == usize::MAX {
+            if let Some(out) = leaves.as_deref_mut() {
+                out.push((node, start, end));
+            }
             continue;
         }
         gain_by_feature[best.feature] += best.gain;
-        // Partition rows in place: bin ≤ best.bin to the left.
+        // Partition rows (bin ≤ best.bin to the left), branch-free: each row is written to
+        // both sides and only one cursor advances, which beats a mispredicted swap.
         let col = &binned.bins[best.feature];
         let slice = &mut rows[start..end];
+        scratch.resize(slice.len(), 0);
         let mut mid = 0;
+        let mut right = slice.len();
         for k in 0..slice.len() {
-            if col[slice[k] as usize] <= best.bin {
-                slice.swap(k, mid);
-                mid += 1;
-            }
+            let r = slice[k];
+            let go_left = usize::from(col[r as usize] <= best.bin);
+            slice[mid] = r;
+            scratch[right - 1] = r;
+            mid += go_left;
+            right -= 1 - go_left;
         }
+        // Right-side rows were stacked from the end of `scratch`; restore their order.
+        let n_right = slice.len() - mid;
+        for (k, &r) in scratch[right..].iter().rev().enumerate() {
+            slice[mid + k] = r;
+        }
+        debug_assert_eq!(right, slice.len() - n_right);
         let left = nodes.len();
         nodes[node].feature = best.feature as u32;
         nodes[node].left = left as u32;
@@ -332,8 +435,39 @@ pub fn grow(
         nodes.push(leaf);
         nodes.push(leaf);
         let (gl, hl) = best.left;
-        stack.push((left + 1, start + mid, end, depth + 1, sg - gl, sh - hl));
-        stack.push((left, start, start + mid, depth + 1, gl, hl));
+        let (left_hist, right_hist) = match node_hist {
+            Some(mut parent) => {
+                // Build the smaller child's histograms from its rows; the larger child's are
+                // the parent's minus the smaller's.
+                let (small, left_is_small) = if mid <= end - start - mid {
+                    (&rows[start..start + mid], true)
+                } else {
+                    (&rows[start + mid..end], false)
+                };
+                let small_hist = all_histograms(binned, small, g, h);
+                for (a, b) in parent.iter_mut().zip(&small_hist) {
+                    a.0 -= b.0;
+                    a.1 -= b.1;
+                    a.2 -= b.2;
+                }
+                if left_is_small {
+                    (Some(small_hist), Some(parent))
+                } else {
+                    (Some(parent), Some(small_hist))
+                }
+            }
+            None => (None, None),
+        };
+        stack.push((
+            left + 1,
+            start + mid,
+            end,
+            depth + 1,
+            sg - gl,
+            sh - hl,
+            right_hist,
+        ));
+        stack.push((left, start, start + mid, depth + 1, gl, hl, left_hist));
         // Internal nodes store their threshold in `value` (set after the stack entries, since
         // the node's own value was only needed as a leaf candidate).
         nodes[node].value = binned.cuts[best.feature][best.bin as usize];
@@ -380,6 +514,7 @@ mod tests {
             features_per_split: None,
             leaf_scale: 1.0,
             stop_when_pure: false,
+            subtract_histograms: false,
         };
         let mut imp = vec![0.0];
         let tree = grow(
@@ -390,6 +525,7 @@ mod tests {
             &params,
             &mut ChaCha8Rng::seed_from_u64(1),
             &mut imp,
+            None,
         );
         assert_eq!(tree.n_leaves(), 2);
         assert_eq!(tree.nodes[0].value, 119.5);

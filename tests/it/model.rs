@@ -323,6 +323,7 @@ fn forest_reports_an_out_of_bag_score() {
         &rows,
         &ForestParams {
             n_trees: 50,
+            oob_score: true,
             ..Default::default()
         },
         4,
