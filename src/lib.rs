@@ -31,6 +31,7 @@
 //! ```
 
 pub mod atomic;
+pub mod bench;
 pub mod data;
 mod error;
 pub mod eval;

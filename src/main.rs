@@ -32,6 +32,8 @@ enum Command {
     Predict(PredictArgs),
     /// The main job: data → three models → evaluation → figures → reports/.
     Report(ReportArgs),
+    /// Time fitting, scoring and the whole report (see docs/benchmarks.md).
+    Bench(BenchArgs),
 }
 
 #[derive(Subcommand)]
@@ -214,6 +216,15 @@ struct ReportArgs {
     folds: usize,
     /// Shuffles per feature in permutation importance.
     #[arg(long, default_value_t = 5)]
+    repeats: usize,
+}
+
+#[derive(Args)]
+struct BenchArgs {
+    #[command(flatten)]
+    source: SourceArgs,
+    /// Runs per measurement (the median is reported).
+    #[arg(long, default_value_t = 3)]
     repeats: usize,
 }
 
@@ -446,6 +457,34 @@ fn report(args: &ReportArgs, out: &mut impl Write) -> anyhow::Result<()> {
     Ok(())
 }
 
+fn bench(args: &BenchArgs, out: &mut impl Write) -> anyhow::Result<()> {
+    let started = std::time::Instant::now();
+    let prepared = args
+        .source
+        .source()?
+        .prepare(&args.source.split(), args.source.seed)?;
+    let load_s = started.elapsed().as_secs_f64();
+    let b = hitcast::bench::run(
+        &prepared,
+        &ModelParams::default(),
+        args.repeats,
+        args.source.seed,
+    )?;
+    write!(out, "{b}")?;
+    writeln!(out, "data loading: {load_s:.3} s")?;
+    // Peak resident memory of this process (Linux), for the memory comparison.
+    if let Ok(status) = std::fs::read_to_string("/proc/self/status") {
+        if let Some(line) = status.lines().find(|l| l.starts_with("VmHWM:")) {
+            writeln!(
+                out,
+                "peak memory: {}",
+                line.trim_start_matches("VmHWM:").trim()
+            )?;
+        }
+    }
+    Ok(())
+}
+
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
@@ -455,6 +494,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Train(a) => train(a, &mut out)?,
         Command::Predict(a) => predict(a, &mut out)?,
         Command::Report(a) => report(a, &mut out)?,
+        Command::Bench(a) => bench(a, &mut out)?,
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -224,7 +224,7 @@ impl Fit for Boost {
             );
             // Sampled rows already know their leaf; only the rows left out walk the tree.
             for &(leaf, start, end) in &leaves {
-                let value = tree.nodes[leaf].value;
+                let value = tree.values[leaf];
                 for &r in &rows_buf[start..end] {
                     margin[r as usize] += value;
                 }

@@ -24,8 +24,10 @@ pub struct ForestParams {
     pub n_trees: usize,
     /// Deepest level a tree may reach. Default 32.
     pub max_depth: usize,
-    /// Least (bootstrap-weighted) rows in a leaf. Default 5: on the Billboard data it scores
-    /// a higher holdout AUC than scikit-learn's 1 and makes trees 45 % smaller.
+    /// Least (bootstrap-weighted) rows in a leaf. Default 10: on the Billboard data it scores
+    /// a higher holdout AUC than scikit-learn's 1 with four features (0.765 vs 0.757) and
+    /// about the same with fifteen (0.868 vs 0.871), with trees a third the size, which makes
+    /// scoring (permutation importance, partial dependence, the dashboard) much faster.
     pub min_samples_leaf: usize,
     /// Features tried at each split. Default `None`: ⌊√p⌋ (at least 1).
     pub max_features: Option<usize>,
@@ -41,7 +43,7 @@ impl Default for ForestParams {
         ForestParams {
             n_trees: 300,
             max_depth: 32,
-            min_samples_leaf: 5,
+            min_samples_leaf: 10,
             max_features: None,
             bootstrap: true,
             oob_score: false,

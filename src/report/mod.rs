@@ -241,7 +241,7 @@ pub fn build(
         let partial_dependence = model
             .feature_names()
             .iter()
-            .map(|f| eval::partial_dependence(&model, &test, f, options.pd_points, 2000, seed))
+            .map(|f| eval::partial_dependence(&model, &test, f, options.pd_points, 500, seed))
             .collect::<Result<Vec<_>>>()?;
         let calibration = eval::calibration(&test.y, &p, options.calibration_bins);
         curves.roc.push(Series {

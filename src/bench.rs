@@ -1,0 +1,122 @@
+//! `hitcast bench`: fit and scoring times of the three models and of the whole report, for
+//! comparison with the Python peer on the same machine. Timing lives here, never in tests.
+
+use std::fmt;
+use std::time::Instant;
+
+use serde::Serialize;
+
+use crate::data::Prepared;
+use crate::error::Result;
+use crate::model::{Family, Model, ModelParams, Trained};
+use crate::report::{build, ReportOptions};
+
+/// Timings of one family.
+#[derive(Debug, Clone, Serialize)]
+pub struct FamilyTiming {
+    pub family: Family,
+    /// Median seconds of one fit on the training rows.
+    pub fit_s: f64,
+    /// Median seconds to score `predict_rows` rows.
+    pub predict_s: f64,
+    pub predict_rows: usize,
+    pub holdout_roc_auc: f64,
+}
+
+/// All timings of a bench run.
+#[derive(Debug, Clone, Serialize)]
+pub struct Bench {
+    pub train_rows: usize,
+    pub features: usize,
+    pub repeats: usize,
+    pub families: Vec<FamilyTiming>,
+    /// Seconds of the whole report (all models, CV, permutation importance, figures),
+    /// excluding data loading.
+    pub report_s: f64,
+    pub threads: usize,
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+/// Times each family `repeats` times (median) and one full report.
+///
+/// # Errors
+/// Any model or report error.
+pub fn run(prepared: &Prepared, params: &ModelParams, repeats: usize, seed: u64) -> Result<Bench> {
+    let data = &prepared.dataset;
+    let test = data.subset(&prepared.split.test);
+    // Score exactly 10,000 rows (repeating the holdout if it is smaller).
+    let predict_rows: Vec<usize> = (0..10_000).map(|i| i % test.len()).collect();
+    let scored = test.subset(&predict_rows);
+    let mut families = Vec::new();
+    for family in Family::ALL {
+        let mut fits = Vec::new();
+        let mut predicts = Vec::new();
+        let mut auc = 0.0;
+        for _ in 0..repeats.max(1) {
+            let t = Instant::now();
+            let model = Trained::fit(family, data, &prepared.split.train, params, seed)?;
+            fits.push(t.elapsed().as_secs_f64());
+            let t = Instant::now();
+            let p = model.predict_proba(&scored)?;
+            predicts.push(t.elapsed().as_secs_f64());
+            std::hint::black_box(&p);
+            auc = crate::eval::roc_auc(&test.y, &model.predict_proba(&test)?)?;
+        }
+        families.push(FamilyTiming {
+            family,
+            fit_s: median(fits),
+            predict_s: median(predicts),
+            predict_rows: scored.len(),
+            holdout_roc_auc: auc,
+        });
+    }
+    let t = Instant::now();
+    let options = ReportOptions {
+        params: params.clone(),
+        ..ReportOptions::default()
+    };
+    std::hint::black_box(build(prepared, "bench", seed, &options, &mut |_| {})?);
+    let report_s = t.elapsed().as_secs_f64();
+    Ok(Bench {
+        train_rows: prepared.split.train.len(),
+        features: data.n_features(),
+        repeats,
+        families,
+        report_s,
+        threads: rayon::current_num_threads(),
+    })
+}
+
+impl fmt::Display for Bench {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "{} training rows × {} features, {} threads, median of {} runs",
+            self.train_rows, self.features, self.threads, self.repeats
+        )?;
+        writeln!(
+            f,
+            "{:<10} {:>10} {:>16} {:>10}",
+            "model", "fit s", "predict 10k ms", "ROC AUC"
+        )?;
+        for t in &self.families {
+            writeln!(
+                f,
+                "{:<10} {:>10.3} {:>16.2} {:>10.4}",
+                t.family.name(),
+                t.fit_s,
+                t.predict_s * 1e3,
+                t.holdout_roc_auc
+            )?;
+        }
+        writeln!(
+            f,
+            "full report (3 models, 5-fold CV, permutation importance, figures): {:.2} s",
+            self.report_s
+        )
+    }
+}
