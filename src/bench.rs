@@ -41,7 +41,8 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
-/// Times each family `repeats` times (median) and one full report.
+/// Times each family `repeats` times (median) and one full report. The boosted model runs
+/// all its rounds (no early stopping), as XGBoost does in the peer.
 ///
 /// # Errors
 /// Any model or report error.
@@ -51,6 +52,8 @@ pub fn run(prepared: &Prepared, params: &ModelParams, repeats: usize, seed: u64)
     // Score exactly 10,000 rows (repeating the holdout if it is smaller).
     let predict_rows: Vec<usize> = (0..10_000).map(|i| i % test.len()).collect();
     let scored = test.subset(&predict_rows);
+    let mut fixed = params.clone();
+    fixed.boost.early_stopping_rounds = None;
     let mut families = Vec::new();
     for family in Family::ALL {
         let mut fits = Vec::new();
@@ -58,7 +61,7 @@ pub fn run(prepared: &Prepared, params: &ModelParams, repeats: usize, seed: u64)
         let mut auc = 0.0;
         for _ in 0..repeats.max(1) {
             let t = Instant::now();
-            let model = Trained::fit(family, data, &prepared.split.train, params, seed)?;
+            let model = Trained::fit(family, data, &prepared.split.train, &fixed, seed)?;
             fits.push(t.elapsed().as_secs_f64());
             let t = Instant::now();
             let p = model.predict_proba(&scored)?;

@@ -146,7 +146,9 @@ impl TryFrom<TreeArrays> for Tree {
                 },
             })
             .collect();
-        let values = (0..n).map(|i| if leaf(i) { a.value[i] } else { 0.0 }).collect();
+        let values = (0..n)
+            .map(|i| if leaf(i) { a.value[i] } else { 0.0 })
+            .collect();
         let mut depth_of = vec![0u32; n];
         let mut depth = 0;
         for i in 0..n {

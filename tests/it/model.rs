@@ -332,3 +332,15 @@ fn forest_reports_an_out_of_bag_score() {
     let oob = m.oob_roc_auc.unwrap();
     assert!(oob > 0.6 && oob < 0.95, "{oob}");
 }
+
+/// The quality bar on the synthetic default: boosting within 0.01 of the oracle ROC AUC.
+#[test]
+fn boosting_comes_within_a_hundredth_of_the_oracle() {
+    let d = synth(20_000);
+    let s = stratified_holdout(&d.y, 0.25, 42).unwrap();
+    let test = d.subset(&s.test);
+    let oracle = roc_auc(&test.y, test.true_prob.as_ref().unwrap()).unwrap();
+    let m = Boost::fit(&d, &s.train, &BoostParams::default(), 42).unwrap();
+    let auc = roc_auc(&test.y, &m.predict_proba(&test).unwrap()).unwrap();
+    assert!(oracle - auc < 0.01, "oracle {oracle:.4}, boosting {auc:.4}");
+}
