@@ -38,5 +38,6 @@ pub mod eval;
 pub mod model;
 pub mod plot;
 pub mod report;
+pub mod sql;
 
 pub use error::{Error, Result};

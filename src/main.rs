@@ -34,6 +34,8 @@ enum Command {
     Report(ReportArgs),
     /// Time fitting, scoring and the whole report (see docs/benchmarks.md).
     Bench(BenchArgs),
+    /// Export a trained model as SQL (a function and a SELECT) for a warehouse.
+    ExportSql(ExportSqlArgs),
 }
 
 #[derive(Subcommand)]
@@ -226,6 +228,28 @@ struct BenchArgs {
     /// Runs per measurement (the median is reported).
     #[arg(long, default_value_t = 3)]
     repeats: usize,
+}
+
+#[derive(Args)]
+struct ExportSqlArgs {
+    /// Which model: logistic, forest or boost.
+    #[arg(long)]
+    model: Family,
+    /// SQL dialect: snowflake, duckdb, postgres or sqlite.
+    #[arg(long)]
+    dialect: hitcast::sql::Dialect,
+    /// Folder holding the model_<family>.json artifacts.
+    #[arg(long, default_value = "models")]
+    models: PathBuf,
+    /// Table the SELECT scores (`schema.table` allowed).
+    #[arg(long, default_value = "tracks")]
+    table: String,
+    /// The table's columns, comma-separated: checked against the model's features.
+    #[arg(long, value_delimiter = ',')]
+    columns: Vec<String>,
+    /// Write the SQL here instead of standard output.
+    #[arg(long)]
+    out: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -485,6 +509,44 @@ fn bench(args: &BenchArgs, out: &mut impl Write) -> anyhow::Result<()> {
     Ok(())
 }
 
+fn export_sql(args: &ExportSqlArgs, out: &mut impl Write) -> anyhow::Result<()> {
+    let path = args.models.join(Artifact::file_name(args.model));
+    let artifact = Artifact::load(&path)?;
+    if !args.columns.is_empty() {
+        let missing: Vec<&String> = artifact
+            .feature_names
+            .iter()
+            .filter(|f| !args.columns.contains(f))
+            .collect();
+        if !missing.is_empty() {
+            bail!(
+                "table `{}` lacks the model's feature column(s): {}",
+                args.table,
+                missing
+                    .iter()
+                    .map(|m| m.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+        }
+    }
+    let sql = hitcast::sql::export(&artifact.model, args.dialect, &args.table)?;
+    match &args.out {
+        Some(p) => {
+            hitcast::atomic::write(p, sql.as_bytes())?;
+            writeln!(
+                out,
+                "wrote {} ({} dialect, {} bytes)",
+                p.display(),
+                args.dialect,
+                sql.len()
+            )?;
+        }
+        None => out.write_all(sql.as_bytes())?,
+    }
+    Ok(())
+}
+
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
@@ -495,6 +557,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Predict(a) => predict(a, &mut out)?,
         Command::Report(a) => report(a, &mut out)?,
         Command::Bench(a) => bench(a, &mut out)?,
+        Command::ExportSql(a) => export_sql(a, &mut out)?,
     }
     Ok(ExitCode::SUCCESS)
 }

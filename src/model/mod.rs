@@ -17,6 +17,7 @@ pub use artifact::{Artifact, FeatureRange};
 pub use boost::{Boost, BoostParams};
 pub use forest::{Forest, ForestParams};
 pub use logistic::{Logistic, LogisticParams};
+pub use tree::{Node, Tree};
 
 use std::fmt;
 use std::str::FromStr;

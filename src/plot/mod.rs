@@ -40,19 +40,33 @@ pub struct Series {
     pub points: Vec<(f64, f64)>,
 }
 
-/// A line chart with a legend. `diagonal` draws the y = x reference (ROC, calibration).
+/// Where a chart's legend goes: the corner its data leaves empty.
+pub use plotters::chart::SeriesLabelPosition as Legend;
+
+/// Axes of a line chart.
+pub struct Axes<'a> {
+    pub x_label: &'a str,
+    pub y_label: &'a str,
+    pub x_range: (f64, f64),
+    pub y_range: (f64, f64),
+    /// Draw the y = x reference (ROC, calibration).
+    pub diagonal: bool,
+    pub legend: Legend,
+}
+
+/// A line chart with a legend.
 ///
 /// # Errors
 /// [`Error::Data`] if plotters fails.
-pub fn lines(
-    title: &str,
-    x_label: &str,
-    y_label: &str,
-    series: &[Series],
-    x_range: (f64, f64),
-    y_range: (f64, f64),
-    diagonal: bool,
-) -> Result<String> {
+pub fn lines(title: &str, axes: &Axes, series: &[Series]) -> Result<String> {
+    let Axes {
+        x_label,
+        y_label,
+        x_range,
+        y_range,
+        diagonal,
+        ..
+    } = *axes;
     register_font();
     let mut svg = String::new();
     {
@@ -99,7 +113,7 @@ pub fn lines(
         }
         chart
             .configure_series_labels()
-            .position(SeriesLabelPosition::LowerRight)
+            .position(axes.legend.clone())
             .label_font((FONT, 14))
             .background_style(WHITE.mix(0.85))
             .border_style(RGBColor(200, 200, 200))
@@ -126,7 +140,8 @@ pub fn bars(
         .flat_map(|(_, v)| v.iter().copied())
         .fold(0.0f64, f64::max)
         .max(1e-9)
-        * 1.1;
+        // Room on the right for the legend, clear of the longest bar.
+        * 1.5;
     let min = series
         .iter()
         .flat_map(|(_, v)| v.iter().copied())
@@ -181,7 +196,7 @@ pub fn bars(
         }
         chart
             .configure_series_labels()
-            .position(SeriesLabelPosition::LowerRight)
+            .position(SeriesLabelPosition::UpperRight)
             .label_font((FONT, 14))
             .background_style(WHITE.mix(0.85))
             .border_style(RGBColor(200, 200, 200))

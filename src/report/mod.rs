@@ -26,7 +26,7 @@ use crate::eval::{
     TopProfile,
 };
 use crate::model::{Family, Model, ModelParams, Trained};
-use crate::plot::{self, Series};
+use crate::plot::{self, Axes, Legend, Series};
 
 /// Version of the `metrics.json` schema.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -300,42 +300,63 @@ pub fn build(
     Ok((report, figures))
 }
 
+fn unit_axes<'a>(x_label: &'a str, y_label: &'a str, diagonal: bool, legend: Legend) -> Axes<'a> {
+    Axes {
+        x_label,
+        y_label,
+        x_range: (0.0, 1.0),
+        y_range: (0.0, 1.0),
+        diagonal,
+        legend,
+    }
+}
+
+/// An axis title with the feature's unit where it has one.
+fn axis_name(feature: &str) -> String {
+    match feature {
+        "tempo" => "tempo (BPM)".into(),
+        "loudness" => "loudness (dB)".into(),
+        "duration_ms" => "duration (ms)".into(),
+        "chorus_hit" => "chorus start (s)".into(),
+        other if crate::data::feature_range(other) == Some((0.0, 1.0)) => format!("{other} (0–1)"),
+        other => other.to_string(),
+    }
+}
+
 fn figures(report: &Report, data: &Dataset, curves: Curves) -> Result<Figures> {
     let mut f = Figures::new();
     f.insert(
         "roc.svg".into(),
         plot::lines(
             "ROC curves on the holdout",
-            "false positive rate",
-            "true positive rate",
+            &unit_axes(
+                "false positive rate",
+                "true positive rate",
+                true,
+                Legend::LowerRight,
+            ),
             &curves.roc,
-            (0.0, 1.0),
-            (0.0, 1.0),
-            true,
         )?,
     );
     f.insert(
         "pr.svg".into(),
         plot::lines(
             "Precision–recall on the holdout",
-            "recall",
-            "precision",
+            &unit_axes("recall", "precision", false, Legend::LowerLeft),
             &curves.pr,
-            (0.0, 1.0),
-            (0.0, 1.0),
-            false,
         )?,
     );
     f.insert(
         "calibration.svg".into(),
         plot::lines(
             "Calibration (reliability) on the holdout",
-            "mean predicted hit probability",
-            "observed share of hits",
+            &unit_axes(
+                "mean predicted hit probability",
+                "observed share of hits",
+                true,
+                Legend::UpperLeft,
+            ),
             &curves.calibration,
-            (0.0, 1.0),
-            (0.0, 1.0),
-            true,
         )?,
     );
     let features = &report.meta.features;
@@ -441,12 +462,15 @@ fn figures(report: &Report, data: &Dataset, curves: Curves) -> Result<Figures> {
             format!("distribution_{name}.svg"),
             plot::lines(
                 &format!("{name}: hits vs non-hits"),
-                name,
-                "share of tracks",
+                &Axes {
+                    x_label: &axis_name(name),
+                    y_label: "share of the class's tracks",
+                    x_range: (lo, hi.max(lo + 1e-9)),
+                    y_range: (0.0, ymax.max(1e-3)),
+                    diagonal: false,
+                    legend: Legend::UpperRight,
+                },
                 &series,
-                (lo, hi.max(lo + 1e-9)),
-                (0.0, ymax.max(1e-3)),
-                false,
             )?,
         );
         let pd: Vec<Series> = report
@@ -471,12 +495,16 @@ fn figures(report: &Report, data: &Dataset, curves: Curves) -> Result<Figures> {
             format!("partial_dependence_{name}.svg"),
             plot::lines(
                 &format!("Partial dependence on {name}"),
-                name,
-                "mean predicted hit probability",
+                &Axes {
+                    x_label: &axis_name(name),
+                    y_label: "mean predicted hit probability",
+                    x_range: (grid[0], grid[grid.len() - 1].max(grid[0] + 1e-9)),
+                    // Headroom above the curves keeps the legend off them.
+                    y_range: ((pmin - 0.05).max(0.0), (pmax + 0.12).min(1.0)),
+                    diagonal: false,
+                    legend: Legend::UpperLeft,
+                },
                 &pd,
-                (grid[0], grid[grid.len() - 1].max(grid[0] + 1e-9)),
-                ((pmin - 0.05).max(0.0), (pmax + 0.05).min(1.0)),
-                false,
             )?,
         );
     }
