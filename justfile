@@ -20,6 +20,18 @@ train *ARGS:
 predict CSV *ARGS:
     cargo run --release -- predict {{CSV}} {{ARGS}}
 
+# The what-if dashboard on http://127.0.0.1:8501/.
+serve *ARGS:
+    cargo run --release -- serve {{ARGS}}
+
+# Execute the notebooks headlessly (installs the evcxr kernel on first use).
+notebooks:
+    bash .ci/notebooks
+
+# Export a model as SQL, e.g. `just export-sql boost snowflake`.
+export-sql MODEL DIALECT *ARGS:
+    cargo run --release -- export-sql --model {{MODEL}} --dialect {{DIALECT}} {{ARGS}}
+
 # Run the test suite.
 test:
     cargo test

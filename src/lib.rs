@@ -36,8 +36,12 @@ pub mod data;
 mod error;
 pub mod eval;
 pub mod model;
+#[cfg(feature = "notebook")]
+pub mod notebook;
 pub mod plot;
 pub mod report;
+#[cfg(feature = "serve")]
+pub mod serve;
 pub mod sql;
 
 pub use error::{Error, Result};

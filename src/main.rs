@@ -36,6 +36,9 @@ enum Command {
     Bench(BenchArgs),
     /// Export a trained model as SQL (a function and a SELECT) for a warehouse.
     ExportSql(ExportSqlArgs),
+    /// The what-if dashboard: a slider per feature, each model's hit probability.
+    #[cfg(feature = "serve")]
+    Serve(ServeArgs),
 }
 
 #[derive(Subcommand)]
@@ -250,6 +253,19 @@ struct ExportSqlArgs {
     /// Write the SQL here instead of standard output.
     #[arg(long)]
     out: Option<PathBuf>,
+}
+
+#[cfg(feature = "serve")]
+#[derive(Args)]
+struct ServeArgs {
+    #[command(flatten)]
+    source: SourceArgs,
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8501")]
+    addr: std::net::SocketAddr,
+    /// Folder of model artifacts (trained on the data first if missing or stale).
+    #[arg(long, default_value = "models")]
+    models: PathBuf,
 }
 
 #[derive(Args)]
@@ -547,6 +563,43 @@ fn export_sql(args: &ExportSqlArgs, out: &mut impl Write) -> anyhow::Result<()> 
     Ok(())
 }
 
+#[cfg(feature = "serve")]
+fn serve(args: &ServeArgs, out: &mut impl Write) -> anyhow::Result<()> {
+    let prepared = args
+        .source
+        .source()?
+        .prepare(&args.source.split(), args.source.seed)?;
+    let name = match &args.source.data {
+        None => "synthetic".to_string(),
+        Some(p) => p
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+    };
+    let mut notes = Vec::new();
+    let artifacts = Artifact::load_or_train(
+        &args.models,
+        &prepared,
+        &ModelParams::default(),
+        args.source.seed,
+        &mut |m| notes.push(m.to_string()),
+    )?;
+    for n in notes {
+        writeln!(out, "{n}")?;
+    }
+    let dashboard =
+        hitcast::serve::Dashboard::build(&prepared, &name, artifacts, args.source.seed)?;
+    let mut ready = |addr: std::net::SocketAddr| {
+        let _ = writeln!(
+            out,
+            "HitCast dashboard on http://{addr}/  (Ctrl-C stops it)"
+        );
+        let _ = out.flush();
+    };
+    hitcast::serve::run(args.addr, dashboard, &mut ready)?;
+    Ok(())
+}
+
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
@@ -558,6 +611,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Report(a) => report(a, &mut out)?,
         Command::Bench(a) => bench(a, &mut out)?,
         Command::ExportSql(a) => export_sql(a, &mut out)?,
+        #[cfg(feature = "serve")]
+        Command::Serve(a) => serve(a, &mut out)?,
     }
     Ok(ExitCode::SUCCESS)
 }

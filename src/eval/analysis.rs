@@ -298,3 +298,68 @@ mod tests {
         assert!((c.ece - 0.9).abs() < 1e-12);
     }
 }
+
+/// One track's hit probability under each model as one feature varies, the others fixed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WhatIf {
+    pub feature: String,
+    /// The track's feature values (model feature order).
+    pub base: Vec<f64>,
+    pub grid: Vec<f64>,
+    /// `(model title, probability at each grid value)`.
+    pub curves: Vec<(String, Vec<f64>)>,
+}
+
+/// Varies `feature` of the track `base` over `points` values from `lo` to `hi` and scores
+/// each variant with every model.
+///
+/// # Errors
+/// [`crate::Error::Data`] if a model lacks the feature or `base` has the wrong length.
+pub fn what_if(
+    models: &[Trained],
+    base: &[f64],
+    feature: &str,
+    lo: f64,
+    hi: f64,
+    points: usize,
+) -> Result<WhatIf> {
+    let points = points.max(2);
+    let grid: Vec<f64> = (0..points)
+        .map(|k| lo + (hi - lo) * k as f64 / (points - 1) as f64)
+        .collect();
+    let mut curves = Vec::new();
+    for m in models {
+        let names = m.feature_names();
+        if base.len() != names.len() {
+            return Err(crate::Error::Data(format!(
+                "the track has {} values but the model reads {} features",
+                base.len(),
+                names.len()
+            )));
+        }
+        let j = names
+            .iter()
+            .position(|n| n == feature)
+            .ok_or_else(|| crate::Error::Data(format!("the model has no feature `{feature}`")))?;
+        let cols: Vec<Vec<f64>> = (0..names.len())
+            .map(|c| {
+                if c == j {
+                    grid.clone()
+                } else {
+                    vec![base[c]; points]
+                }
+            })
+            .collect();
+        let refs: Vec<&[f64]> = cols.iter().map(|c| &c[..]).collect();
+        curves.push((
+            m.family().title().to_string(),
+            m.predict_proba_columns(&refs),
+        ));
+    }
+    Ok(WhatIf {
+        feature: feature.to_string(),
+        base: base.to_vec(),
+        grid,
+        curves,
+    })
+}

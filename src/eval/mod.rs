@@ -4,9 +4,9 @@ mod analysis;
 mod metrics;
 
 pub use analysis::{
-    calibration, cross_validate, partial_dependence, permutation_importance, top_profile,
+    calibration, cross_validate, partial_dependence, permutation_importance, top_profile, what_if,
     Calibration, CalibrationBin, CrossValidation, PartialDependence, PermutationImportance,
-    TopFeature, TopProfile,
+    TopFeature, TopProfile, WhatIf,
 };
 pub use metrics::{
     average_precision, brier, f1_optimal_threshold, log_loss, pr_curve, roc_auc, roc_curve,

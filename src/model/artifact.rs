@@ -152,6 +152,43 @@ impl Artifact {
         Ok(artifact)
     }
 
+    /// The artifacts of all three families in `dir`, trained on `prepared` with `params`
+    /// and saved first when any is missing, unreadable or trained on other data (their
+    /// `data_hash` differs). `notify` hears why models are being trained.
+    ///
+    /// # Errors
+    /// Training and IO errors.
+    pub fn load_or_train(
+        dir: &Path,
+        prepared: &crate::data::Prepared,
+        params: &ModelParams,
+        seed: u64,
+        notify: &mut dyn FnMut(&str),
+    ) -> Result<Vec<Artifact>> {
+        let data = &prepared.dataset;
+        let hash = data.hash();
+        let mut out = Vec::new();
+        for family in Family::ALL {
+            let path = dir.join(Artifact::file_name(family));
+            let reason = match Artifact::load(&path) {
+                Ok(a) if a.data_hash == hash => {
+                    out.push(a);
+                    continue;
+                }
+                Ok(_) => "was trained on other data",
+                Err(Error::Io { .. }) => "does not exist",
+                Err(_) => "is unreadable",
+            };
+            notify(&format!("{} {reason}: training it now", path.display()));
+            let model =
+                crate::model::Trained::fit(family, data, &prepared.split.train, params, seed)?;
+            let artifact = Artifact::new(model, data, &prepared.split.train, params, seed);
+            artifact.save(&path)?;
+            out.push(artifact);
+        }
+        Ok(out)
+    }
+
     /// Reads and checks an artifact file.
     ///
     /// # Errors

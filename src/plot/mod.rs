@@ -206,3 +206,33 @@ pub fn bars(
     }
     Ok(svg)
 }
+
+impl crate::eval::WhatIf {
+    /// The what-if curves as an SVG line chart.
+    ///
+    /// # Errors
+    /// [`Error::Data`] if plotters fails.
+    pub fn to_svg(&self) -> Result<String> {
+        let series: Vec<Series> = self
+            .curves
+            .iter()
+            .map(|(name, p)| Series {
+                name: name.clone(),
+                points: self.grid.iter().copied().zip(p.iter().copied()).collect(),
+            })
+            .collect();
+        let (lo, hi) = (self.grid[0], self.grid[self.grid.len() - 1]);
+        lines(
+            &format!("What if {} changes?", self.feature),
+            &Axes {
+                x_label: &self.feature,
+                y_label: "hit probability",
+                x_range: (lo, hi.max(lo + 1e-9)),
+                y_range: (0.0, 1.0),
+                diagonal: false,
+                legend: Legend::UpperLeft,
+            },
+            &series,
+        )
+    }
+}

@@ -168,3 +168,79 @@ fn train_then_predict_writes_one_column_per_model() {
     assert!(text(&o).contains("model_boost.json"), "{}", text(&o));
     assert!(!dir.path().join("q.csv").exists());
 }
+
+#[test]
+fn export_sql_errors_are_clear() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = hitcast(
+        dir.path(),
+        &["export-sql", "--model", "tree", "--dialect", "sqlite"],
+    );
+    assert!(!o.status.success());
+    assert!(
+        text(&o).contains("expected logistic, forest or boost"),
+        "{}",
+        text(&o)
+    );
+    let o = hitcast(
+        dir.path(),
+        &["export-sql", "--model", "boost", "--dialect", "oracle"],
+    );
+    assert!(!o.status.success());
+    assert!(
+        text(&o).contains("expected snowflake, duckdb, postgres or sqlite"),
+        "{}",
+        text(&o)
+    );
+    let o = hitcast(
+        dir.path(),
+        &["export-sql", "--model", "boost", "--dialect", "sqlite"],
+    );
+    assert!(!o.status.success());
+    assert!(text(&o).contains("model_boost.json"), "{}", text(&o));
+
+    assert!(hitcast(dir.path(), &["train", "--rows", "800"])
+        .status
+        .success());
+    let o = hitcast(
+        dir.path(),
+        &[
+            "export-sql",
+            "--model",
+            "logistic",
+            "--dialect",
+            "postgres",
+            "--columns",
+            "danceability,energy,valence",
+        ],
+    );
+    assert!(!o.status.success());
+    assert!(
+        text(&o).contains("lacks the model's feature column(s): tempo"),
+        "{}",
+        text(&o)
+    );
+    let o = hitcast(
+        dir.path(),
+        &[
+            "export-sql",
+            "--model",
+            "logistic",
+            "--dialect",
+            "duckdb",
+            "--out",
+            "m.sql",
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let sql = std::fs::read_to_string(dir.path().join("m.sql")).unwrap();
+    assert!(sql.contains("CREATE OR REPLACE MACRO hitcast_logistic(\"danceability\", \"energy\", \"valence\", \"tempo\")"), "{sql}");
+
+    std::fs::write(dir.path().join("models/model_forest.json"), "garbage").unwrap();
+    let o = hitcast(
+        dir.path(),
+        &["export-sql", "--model", "forest", "--dialect", "sqlite"],
+    );
+    assert!(!o.status.success());
+    assert!(text(&o).contains("corrupt or truncated"), "{}", text(&o));
+}

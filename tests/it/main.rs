@@ -4,6 +4,7 @@ mod cli;
 mod data;
 mod model;
 mod report;
+mod serve;
 mod sql;
 
 use std::path::PathBuf;
