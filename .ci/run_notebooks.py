@@ -13,7 +13,10 @@ failed = []
 for path in sys.argv[1:]:
     started = time.time()
     nb = nbformat.read(path, as_version=4)
-    client = NotebookClient(nb, kernel_name="rust", timeout=1800, startup_timeout=120,
+    for cell in nb.cells:
+        cell.metadata.pop("execution", None)
+    # No timing metadata: the executed notebooks are committed and must be reproducible.
+    client = NotebookClient(nb, kernel_name="rust", timeout=1800, startup_timeout=120, record_timing=False,
                             resources={"metadata": {"path": "notebooks"}})
     try:
         client.execute()

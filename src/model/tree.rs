@@ -209,33 +209,51 @@ pub fn sum_trees(trees: &[Tree], x: &[&[f64]], init: f64) -> Vec<f64> {
     let n = x.first().map_or(0, |c| c.len());
     let p = x.len();
     let mut out = vec![init; n];
-    out.par_chunks_mut(BLOCK)
-        .enumerate()
-        .for_each(|(b, chunk)| {
-            let start = b * BLOCK;
-            let m = chunk.len();
-            // Row-major copy of the block: each step then reads one contiguous row.
-            let mut rows = vec![0.0; m * p];
-            for (j, col) in x.iter().enumerate() {
-                for (k, v) in col[start..start + m].iter().enumerate() {
-                    rows[k * p + j] = *v;
+    let score_block = |b: usize, chunk: &mut [f64]| {
+        let start = b * BLOCK;
+        let m = chunk.len();
+        // Row-major copy of the block: each step then reads one contiguous row.
+        let mut rows = vec![0.0; m * p];
+        for (j, col) in x.iter().enumerate() {
+            for (k, v) in col[start..start + m].iter().enumerate() {
+                rows[k * p + j] = *v;
+            }
+        }
+        if m < 8 {
+            // Too few rows to overlap: walk each row and stop at its leaf. Trees are added
+            // one by one onto `init`, as below, so a row's score never depends on its block.
+            for (k, o) in chunk.iter_mut().enumerate() {
+                let row = &rows[k * p..(k + 1) * p];
+                for t in trees {
+                    *o += t.eval(row);
                 }
             }
-            let mut at = vec![0u32; m];
-            for tree in trees {
-                at.fill(0);
-                for _ in 0..tree.depth {
-                    for (k, i) in at.iter_mut().enumerate() {
-                        let node = tree.nodes[*i as usize];
-                        *i = node.left
-                            + u32::from(rows[k * p + node.feature as usize] > node.threshold);
-                    }
-                }
-                for (o, &i) in chunk.iter_mut().zip(&at) {
-                    *o += tree.values[i as usize];
+            return;
+        }
+        let mut at = vec![0u32; m];
+        for tree in trees {
+            at.fill(0);
+            for _ in 0..tree.depth {
+                for (k, i) in at.iter_mut().enumerate() {
+                    let node = tree.nodes[*i as usize];
+                    *i =
+                        node.left + u32::from(rows[k * p + node.feature as usize] > node.threshold);
                 }
             }
-        });
+            for (o, &i) in chunk.iter_mut().zip(&at) {
+                *o += tree.values[i as usize];
+            }
+        }
+    };
+    if n <= BLOCK {
+        // One block (a dashboard request): handing it to the thread pool costs more than
+        // it saves.
+        score_block(0, &mut out);
+    } else {
+        out.par_chunks_mut(BLOCK)
+            .enumerate()
+            .for_each(|(b, chunk)| score_block(b, chunk));
+    }
     out
 }
 

@@ -344,3 +344,23 @@ fn boosting_comes_within_a_hundredth_of_the_oracle() {
     let auc = roc_auc(&test.y, &m.predict_proba(&test).unwrap()).unwrap();
     assert!(oracle - auc < 0.01, "oracle {oracle:.4}, boosting {auc:.4}");
 }
+
+/// A track scores the same alone, in a small batch and in a large one.
+#[test]
+fn a_row_scores_the_same_in_any_batch() {
+    let d = synth(1200);
+    let rows: Vec<usize> = (0..d.len()).collect();
+    for family in Family::ALL {
+        let m = Trained::fit(family, &d, &rows, &small_params(), 1).unwrap();
+        let all = m.predict_proba(&d).unwrap();
+        let few = m.predict_proba(&d.subset(&[5, 6, 7])).unwrap();
+        for (k, i) in [5, 6, 7].into_iter().enumerate() {
+            assert_eq!(
+                m.predict_proba_one(&d.row(i)).to_bits(),
+                all[i].to_bits(),
+                "{family}"
+            );
+            assert_eq!(few[k].to_bits(), all[i].to_bits(), "{family}");
+        }
+    }
+}
