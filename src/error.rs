@@ -53,6 +53,9 @@ pub enum Error {
     /// Data does not fit the request (too few rows for k folds, missing feature, ...).
     #[error("{0}")]
     Data(String),
+    /// The Spotify Web API refused or failed a request (never includes credentials).
+    #[error("Spotify: {0}")]
+    Spotify(String),
     /// A model artifact is unreadable, of another schema version, or inconsistent.
     #[error("{path}: {message}")]
     Artifact { path: PathBuf, message: String },

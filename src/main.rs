@@ -39,6 +39,10 @@ enum Command {
     /// The what-if dashboard: a slider per feature, each model's hit probability.
     #[cfg(feature = "serve")]
     Serve(ServeArgs),
+    /// Fetch tracks, popularity and audio features from the Spotify Web API into a CSV.
+    /// Needs SPOTIFY_CLIENT_ID and SPOTIFY_CLIENT_SECRET (environment or a `.env` file).
+    #[cfg(feature = "spotify")]
+    Fetch(FetchArgs),
 }
 
 #[derive(Subcommand)]
@@ -266,6 +270,42 @@ struct ServeArgs {
     /// Folder of model artifacts (trained on the data first if missing or stale).
     #[arg(long, default_value = "models")]
     models: PathBuf,
+}
+
+#[cfg(feature = "spotify")]
+#[derive(Args)]
+struct FetchArgs {
+    /// Playlist ids, URIs or open.spotify.com links (repeatable).
+    #[arg(long = "playlist")]
+    playlists: Vec<String>,
+    /// Track ids, URIs or links (repeatable).
+    #[arg(long = "track")]
+    tracks: Vec<String>,
+    /// Label: a track of this playlist is a hit, any other is not.
+    #[arg(long, conflicts_with = "threshold")]
+    hit_playlist: Option<String>,
+    /// Label: popularity at or above this value (0–100) is a hit.
+    #[arg(long)]
+    threshold: Option<f64>,
+    /// Output CSV (the normalised layout `data ingest` reads).
+    #[arg(long, default_value = "data/spotify_tracks.csv")]
+    out: PathBuf,
+    /// Ignore cached responses and ask the API again.
+    #[arg(long)]
+    refresh: bool,
+    /// Response cache folder.
+    #[arg(long, default_value = "data/spotify-cache")]
+    cache: PathBuf,
+    /// API base URL (for testing against a local server).
+    #[arg(long, default_value = "https://api.spotify.com/v1", hide = true)]
+    api_url: String,
+    /// Token URL (for testing against a local server).
+    #[arg(
+        long,
+        default_value = "https://accounts.spotify.com/api/token",
+        hide = true
+    )]
+    token_url: String,
 }
 
 #[derive(Args)]
@@ -600,6 +640,76 @@ fn serve(args: &ServeArgs, out: &mut impl Write) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Reads a credential from the environment, then from a git-ignored `.env` file.
+#[cfg(feature = "spotify")]
+fn credential(name: &str) -> Option<String> {
+    if let Ok(v) = std::env::var(name) {
+        return Some(v);
+    }
+    let text = std::fs::read_to_string(".env").ok()?;
+    text.lines()
+        .filter_map(|l| l.split_once('='))
+        .find(|(k, _)| k.trim() == name)
+        .map(|(_, v)| v.trim().trim_matches('"').to_string())
+}
+
+#[cfg(feature = "spotify")]
+fn fetch(args: &FetchArgs, out: &mut impl Write) -> anyhow::Result<()> {
+    use hitcast::data::spotify::{Client, ClientOptions, Credentials, FetchLabel};
+    use std::io::IsTerminal;
+    if args.playlists.is_empty() && args.tracks.is_empty() {
+        bail!("nothing to fetch: give --playlist and/or --track");
+    }
+    let (Some(client_id), Some(client_secret)) = (
+        credential("SPOTIFY_CLIENT_ID"),
+        credential("SPOTIFY_CLIENT_SECRET"),
+    ) else {
+        bail!("set SPOTIFY_CLIENT_ID and SPOTIFY_CLIENT_SECRET (environment or .env) to your Spotify app's credentials");
+    };
+    let mut client = Client::new(
+        Credentials {
+            client_id,
+            client_secret,
+        },
+        ClientOptions {
+            api_url: args.api_url.clone(),
+            token_url: args.token_url.clone(),
+            cache_dir: Some(args.cache.clone()),
+            refresh: args.refresh,
+            ..ClientOptions::default()
+        },
+    );
+    let show = std::io::stderr().is_terminal();
+    let fetched = client.fetch(&args.playlists, &args.tracks, &mut |m| {
+        if show {
+            eprintln!("{m}");
+        }
+    })?;
+    let label = match (&args.hit_playlist, args.threshold) {
+        (Some(p), _) => FetchLabel::InPlaylist(p.clone()),
+        (None, Some(t)) => FetchLabel::PopularityAtLeast(t),
+        (None, None) => FetchLabel::None,
+    };
+    hitcast::atomic::write(&args.out, fetched.to_csv(&label).as_bytes())?;
+    writeln!(
+        out,
+        "fetched {} tracks ({} requests from the cache, {} from the API) → {}",
+        fetched.tracks.len(),
+        fetched.from_cache,
+        fetched.from_network,
+        args.out.display()
+    )?;
+    if fetched.audio_features_denied {
+        writeln!(
+            out,
+            "warning: Spotify refused audio features (HTTP 403): since November 2024 new apps do not get them. \
+             The CSV has tracks and popularity only; add features from a CSV export that has them \
+             (e.g. the Spotify Hit Predictor files) and join on track_id."
+        )?;
+    }
+    Ok(())
+}
+
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
@@ -613,6 +723,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::ExportSql(a) => export_sql(a, &mut out)?,
         #[cfg(feature = "serve")]
         Command::Serve(a) => serve(a, &mut out)?,
+        #[cfg(feature = "spotify")]
+        Command::Fetch(a) => fetch(a, &mut out)?,
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -9,6 +9,8 @@ mod ingest;
 mod profile;
 mod source;
 mod split;
+#[cfg(feature = "spotify")]
+pub mod spotify;
 mod synth;
 
 pub use features::{feature_range, FeatureSet, ALL_FEATURES, CORE_FEATURES};

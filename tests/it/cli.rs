@@ -244,3 +244,22 @@ fn export_sql_errors_are_clear() {
     assert!(!o.status.success());
     assert!(text(&o).contains("corrupt or truncated"), "{}", text(&o));
 }
+
+#[test]
+fn fetch_without_credentials_says_what_to_set() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_hitcast"))
+        .args(["fetch", "--playlist", "37i9dQZEVXbMDoHDwVN2tF"])
+        .current_dir(dir.path())
+        .env_remove("SPOTIFY_CLIENT_ID")
+        .env_remove("SPOTIFY_CLIENT_SECRET")
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    assert!(
+        text(&o).contains("set SPOTIFY_CLIENT_ID and SPOTIFY_CLIENT_SECRET"),
+        "{}",
+        text(&o)
+    );
+    assert!(!dir.path().join("data/spotify_tracks.csv").exists());
+}

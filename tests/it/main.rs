@@ -5,6 +5,7 @@ mod data;
 mod model;
 mod report;
 mod serve;
+mod spotify;
 mod sql;
 
 use std::path::PathBuf;
