@@ -3,6 +3,7 @@
 evcxr reports a `?` error or a panic as stderr text and carries on, so a clean exit of the
 kernel proves nothing: every cell's outputs are scanned as well.
 """
+import os
 import sys
 import time
 
@@ -17,7 +18,7 @@ for path in sys.argv[1:]:
         cell.metadata.pop("execution", None)
     # No timing metadata: the executed notebooks are committed and must be reproducible.
     client = NotebookClient(nb, kernel_name="rust", timeout=1800, startup_timeout=120, record_timing=False,
-                            resources={"metadata": {"path": "notebooks"}})
+                            resources={"metadata": {"path": os.path.dirname(os.path.abspath(path))}})
     try:
         client.execute()
     except Exception as e:  # a compile error or a panic with preserve_vars_on_panic 0

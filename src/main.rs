@@ -196,6 +196,17 @@ impl SourceArgs {
         })
     }
 
+    /// The data's name in reports: `synthetic` or the CSV's file name (never a full path).
+    fn name(&self) -> String {
+        match &self.data {
+            None => "synthetic".to_string(),
+            Some(p) => p
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+        }
+    }
+
     fn split(&self) -> SplitOptions {
         SplitOptions {
             test_fraction: self.test_fraction,
@@ -475,13 +486,7 @@ fn predict(args: &PredictArgs, out: &mut impl Write) -> anyhow::Result<()> {
 fn report(args: &ReportArgs, out: &mut impl Write) -> anyhow::Result<()> {
     use std::io::IsTerminal;
     let source = args.source.source()?;
-    let name = match &args.source.data {
-        None => "synthetic".to_string(),
-        Some(p) => p
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default(),
-    };
+    let name = args.source.name();
     let show = std::io::stderr().is_terminal();
     let started = std::time::Instant::now();
     let mut progress = |step: &str| {
@@ -609,13 +614,7 @@ fn serve(args: &ServeArgs, out: &mut impl Write) -> anyhow::Result<()> {
         .source
         .source()?
         .prepare(&args.source.split(), args.source.seed)?;
-    let name = match &args.source.data {
-        None => "synthetic".to_string(),
-        Some(p) => p
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default(),
-    };
+    let name = args.source.name();
     let mut notes = Vec::new();
     let artifacts = Artifact::load_or_train(
         &args.models,

@@ -20,22 +20,11 @@ use sha2::{Digest, Sha256};
 use crate::data::csv_field;
 use crate::error::{Error, Result};
 
-/// The audio features the API returns, in HitCast's order.
-const AUDIO_FEATURES: [&str; 13] = [
-    "danceability",
-    "energy",
-    "key",
-    "loudness",
-    "mode",
-    "speechiness",
-    "acousticness",
-    "instrumentalness",
-    "liveness",
-    "valence",
-    "tempo",
-    "duration_ms",
-    "time_signature",
-];
+/// The audio features the API returns: all of HitCast's but the Hit Predictor's own
+/// `chorus_hit` and `sections`, which come last.
+fn audio_features() -> &'static [&'static str] {
+    &crate::data::ALL_FEATURES[..13]
+}
 
 /// Credentials; `Debug` never shows the secret.
 #[derive(Clone)]
@@ -451,7 +440,7 @@ impl Client {
             }
             for f in body["audio_features"].as_array().into_iter().flatten() {
                 if let Some(id) = f["id"].as_str() {
-                    let values = AUDIO_FEATURES
+                    let values = audio_features()
                         .iter()
                         .filter_map(|name| f[*name].as_f64().map(|v| (name.to_string(), v)))
                         .collect();
@@ -477,7 +466,7 @@ impl Fetched {
     /// The normalised CSV `hitcast data ingest` reads: `track_id, track_name, artists,
     /// popularity, playlist`, the audio features every track has, and `target` when labelled.
     pub fn to_csv(&self, label: &FetchLabel) -> String {
-        let names: Vec<&str> = AUDIO_FEATURES
+        let names: Vec<&str> = audio_features()
             .iter()
             .copied()
             .filter(|n| {

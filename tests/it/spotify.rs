@@ -213,6 +213,18 @@ fn pages_batches_auth_and_labels() {
         csv.lines().last().unwrap().ends_with(",0"),
         "t9 is not in pl1"
     );
+    // The CSV is the normalised layout `data ingest` reads.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("fetched.csv");
+    std::fs::write(&path, &csv).unwrap();
+    let opts = hitcast::data::IngestOptions {
+        features: hitcast::data::FeatureSet::All,
+        ..Default::default()
+    };
+    let back = hitcast::data::ingest(&path, &opts).unwrap();
+    assert_eq!(back.dataset.ids, ["t1", "t2", "t3", "t9"]);
+    assert_eq!(back.dataset.y, [1, 1, 1, 0]);
+    assert_eq!(back.dataset.n_features(), 13);
     let by_pop = f.to_csv(&FetchLabel::PopularityAtLeast(50.0));
     let targets: Vec<&str> = by_pop
         .lines()
