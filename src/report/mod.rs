@@ -360,7 +360,6 @@ fn figures(report: &Report, data: &Dataset, curves: Curves) -> Result<Figures> {
         )?,
     );
     let features = &report.meta.features;
-    let titles: Vec<String> = report.models.iter().map(|m| m.title.clone()).collect();
     f.insert(
         "importance_permutation.svg".into(),
         plot::bars(
@@ -370,10 +369,9 @@ fn figures(report: &Report, data: &Dataset, curves: Curves) -> Result<Figures> {
             &report
                 .models
                 .iter()
-                .zip(&titles)
-                .map(|(m, t)| {
+                .map(|m| {
                     (
-                        t.clone(),
+                        m.title.clone(),
                         m.importance.permutation.iter().map(|p| p.mean).collect(),
                     )
                 })
@@ -389,10 +387,9 @@ fn figures(report: &Report, data: &Dataset, curves: Curves) -> Result<Figures> {
             &report
                 .models
                 .iter()
-                .zip(&titles)
-                .map(|(m, t)| {
+                .map(|m| {
                     (
-                        t.clone(),
+                        m.title.clone(),
                         features
                             .iter()
                             .map(|x| m.importance.native.get(x).copied().unwrap_or(0.0))
