@@ -155,7 +155,7 @@ pub fn expression(model: &Trained, cols: &[String], dialect: Dialect) -> String 
         }
         Trained::Boost(m) => {
             let mut z = dialect.number(m.base_score);
-            for t in &m.trees {
+            for t in m.trees.iter() {
                 z.push_str("\n + ");
                 tree_case(t, 0, cols, dialect, &mut z);
             }

@@ -10,7 +10,8 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
-use super::tree::{grow, sum_trees, Binned, GrowParams, Tree};
+use super::ensemble::Ensemble;
+use super::tree::{grow, Binned, GrowParams};
 use super::{normalise, sigmoid, Family, Fit, Model};
 use crate::data::{stratified_holdout, Dataset};
 use crate::error::{Error, Result};
@@ -135,7 +136,7 @@ pub struct Boost {
     /// Starting log-odds: the training hit rate's.
     pub base_score: f64,
     /// Trees with the learning rate already applied to their leaves.
-    pub trees: Vec<Tree>,
+    pub trees: Ensemble,
     /// Total split gain per feature, normalised to sum to 1.
     pub gain_importance: Vec<f64>,
     /// Validation log loss of the kept model, when early stopping ran.
@@ -263,7 +264,7 @@ impl Fit for Boost {
         Ok(Boost {
             feature_names: train.feature_names.clone(),
             base_score,
-            trees,
+            trees: Ensemble::new(trees),
             gain_importance: normalise(gains),
             validation_log_loss,
         })
@@ -287,7 +288,8 @@ impl Model for Boost {
     }
 
     fn predict_proba_columns(&self, x: &[&[f64]]) -> Vec<f64> {
-        sum_trees(&self.trees, x, self.base_score)
+        self.trees
+            .sum(x, self.base_score)
             .into_iter()
             .map(sigmoid)
             .collect()

@@ -11,7 +11,8 @@ use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::tree::{grow, sum_trees, Binned, GrowParams, Tree};
+use super::ensemble::Ensemble;
+use super::tree::{grow, Binned, GrowParams, Tree};
 use super::{normalise, Family, Fit, Model};
 use crate::data::Dataset;
 use crate::error::{Error, Result};
@@ -83,7 +84,7 @@ impl ForestParams {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Forest {
     pub feature_names: Vec<String>,
-    pub trees: Vec<Tree>,
+    pub trees: Ensemble,
     /// Impurity (Gini) decrease per feature, normalised to sum to 1.
     pub impurity_importance: Vec<f64>,
     /// ROC AUC of the out-of-bag predictions on the training rows (with `oob_score`).
@@ -188,7 +189,7 @@ impl Fit for Forest {
         };
         Ok(Forest {
             feature_names: sub.feature_names.clone(),
-            trees: grown.into_iter().map(|(t, _, _)| t).collect(),
+            trees: Ensemble::new(grown.into_iter().map(|(t, _, _)| t).collect()),
             impurity_importance: normalise(importance),
             oob_roc_auc,
         })
@@ -206,10 +207,7 @@ impl Model for Forest {
 
     fn predict_proba_columns(&self, x: &[&[f64]]) -> Vec<f64> {
         let k = self.trees.len() as f64;
-        sum_trees(&self.trees, x, 0.0)
-            .into_iter()
-            .map(|s| s / k)
-            .collect()
+        self.trees.sum(x, 0.0).into_iter().map(|s| s / k).collect()
     }
 
     fn importances(&self) -> Vec<f64> {

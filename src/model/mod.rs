@@ -9,12 +9,14 @@
 
 pub mod artifact;
 mod boost;
+mod ensemble;
 mod forest;
 mod logistic;
 mod tree;
 
 pub use artifact::{Artifact, FeatureRange};
 pub use boost::{Boost, BoostParams};
+pub use ensemble::Ensemble;
 pub use forest::{Forest, ForestParams};
 pub use logistic::{Logistic, LogisticParams};
 pub use tree::{Node, Tree};

@@ -197,7 +197,9 @@ impl Tree {
     }
 }
 
-/// Sums the outputs of `trees` for every row of column-major `x`, starting from `init`.
+/// Sums the outputs of `trees` for every row of column-major `x`, starting from `init`, on
+/// raw values. [`super::Ensemble`] uses it for small batches (a dashboard request) and as the
+/// reference its compiled scorer must match bit for bit.
 ///
 /// Rows are scored in blocks: for each tree, every row of the block takes `depth` steps in
 /// lockstep (leaves loop on themselves), so the walks of different rows overlap in the CPU
