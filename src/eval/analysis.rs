@@ -4,6 +4,7 @@
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::roc_auc;
@@ -42,20 +43,33 @@ pub fn cross_validate(
     for (pos, &r) in rows.iter().enumerate() {
         position[r] = pos;
     }
+    // Folds are independent (each has its own seed), so they train side by side: the
+    // single-threaded families then use every core. Results are gathered in fold order.
+    let fold_seed = |f: usize| seed.wrapping_add(f as u64 + 1);
+    let fold_fit = |(f, fold): (usize, &crate::data::Split)| -> Result<Vec<f64>> {
+        let model = Trained::fit(family, data, &fold.train, params, fold_seed(f))?;
+        model.predict_proba(&data.subset(&fold.test))
+    };
+    let predictions: Vec<Vec<f64>> = if family == Family::Forest {
+        // The forest already grows its trees in parallel; one fold at a time keeps memory low.
+        folds
+            .iter()
+            .enumerate()
+            .map(fold_fit)
+            .collect::<Result<_>>()?
+    } else {
+        folds
+            .par_iter()
+            .enumerate()
+            .map(fold_fit)
+            .collect::<Result<_>>()?
+    };
     let mut out_of_fold = vec![0.0; rows.len()];
     let mut aucs = Vec::with_capacity(k);
-    for (f, fold) in folds.iter().enumerate() {
-        let model = Trained::fit(
-            family,
-            data,
-            &fold.train,
-            params,
-            seed.wrapping_add(f as u64 + 1),
-        )?;
-        let test = data.subset(&fold.test);
-        let p = model.predict_proba(&test)?;
-        aucs.push(roc_auc(&test.y, &p)?);
-        for (&r, &v) in fold.test.iter().zip(&p) {
+    for (fold, p) in folds.iter().zip(&predictions) {
+        let y: Vec<u8> = fold.test.iter().map(|&r| data.y[r]).collect();
+        aucs.push(roc_auc(&y, p)?);
+        for (&r, &v) in fold.test.iter().zip(p) {
             out_of_fold[position[r]] = v;
         }
     }
