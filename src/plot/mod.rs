@@ -8,6 +8,7 @@ use plotters::prelude::*;
 use plotters::style::FontStyle;
 
 use crate::error::{Error, Result};
+use crate::eval::Confusion;
 
 const FONT: &str = "sans-serif";
 const SIZE: (u32, u32) = (720, 480);
@@ -205,6 +206,98 @@ pub fn bars(
         root.present().map_err(plot_error)?;
     }
     Ok(svg)
+}
+
+/// Confusion matrices in a grid of panels (row-major, `columns` per row), each titled (a
+/// title's second line is drawn smaller).
+/// Rows are the actual class, columns the decision; a cell's shade is its share of the
+/// actual class (recall for hits, specificity for the rest), printed under the count.
+///
+/// # Errors
+/// [`Error::Data`] if plotters fails.
+pub fn confusion(title: &str, panels: &[(String, Confusion)], columns: usize) -> Result<String> {
+    register_font();
+    let columns = columns.max(1);
+    let rows = panels.len().div_ceil(columns).max(1);
+    let (pw, ph) = (250u32, 210u32);
+    let mut svg = String::new();
+    {
+        let size = (pw * columns as u32, ph * rows as u32 + 44);
+        let root = SVGBackend::with_string(&mut svg, size).into_drawing_area();
+        root.fill(&WHITE).map_err(plot_error)?;
+        let body = root.titled(title, (FONT, 22)).map_err(plot_error)?;
+        for (area, (name, c)) in body.split_evenly((rows, columns)).iter().zip(panels) {
+            confusion_panel(area, name, c)?;
+        }
+        root.present().map_err(plot_error)?;
+    }
+    Ok(svg)
+}
+
+fn confusion_panel(
+    area: &DrawingArea<SVGBackend<'_>, plotters::coord::Shift>,
+    name: &str,
+    c: &Confusion,
+) -> Result<()> {
+    use plotters::style::text_anchor::{HPos, Pos, VPos};
+    fn centered(size: u32, color: &RGBColor) -> TextStyle<'_> {
+        TextStyle::from((FONT, size).into_font())
+            .color(color)
+            .pos(Pos::new(HPos::Center, VPos::Center))
+    }
+    let right = TextStyle::from((FONT, 13).into_font()).pos(Pos::new(HPos::Right, VPos::Center));
+    let (x0, y0, cw, ch) = (92i32, 62i32, 72i32, 56i32);
+    let ink = RGBColor(34, 34, 34);
+    let draw = |e: Text<'_, (i32, i32), String>| area.draw(&e).map_err(plot_error);
+    // Titles centre over the grid, not the panel: the row labels sit to its left.
+    let mid = x0 + cw;
+    for (k, line) in name.lines().enumerate() {
+        let size = if k == 0 { 15 } else { 12 };
+        draw(Text::new(
+            line.to_string(),
+            (mid, 12 + 16 * k as i32),
+            centered(size, &ink),
+        ))?;
+    }
+    for (k, label) in ["predicted hit", "predicted miss"].iter().enumerate() {
+        let x = x0 + cw * k as i32 + cw / 2;
+        draw(Text::new(
+            label.to_string(),
+            (x, y0 - 12),
+            centered(12, &ink),
+        ))?;
+    }
+    // Rows: actual hits (TP, FN), actual misses (FP, TN).
+    let cells = [[c.tp, c.fn_], [c.fp, c.tn]];
+    let base = PALETTE[0];
+    for (r, (label, counts)) in ["actual hit", "actual miss"].iter().zip(cells).enumerate() {
+        let y = y0 + ch * r as i32;
+        draw(Text::new(
+            label.to_string(),
+            (x0 - 6, y + ch / 2),
+            right.clone(),
+        ))?;
+        let total = (counts[0] + counts[1]).max(1) as f64;
+        for (k, &n) in counts.iter().enumerate() {
+            let share = n as f64 / total;
+            let mix = |b: u8| (255.0 - (255.0 - f64::from(b)) * share).round() as u8;
+            let fill = RGBColor(mix(base.0), mix(base.1), mix(base.2));
+            let x = x0 + cw * k as i32;
+            area.draw(&Rectangle::new([(x, y), (x + cw, y + ch)], fill.filled()))
+                .map_err(plot_error)?;
+            area.draw(&Rectangle::new(
+                [(x, y), (x + cw, y + ch)],
+                RGBColor(200, 200, 200).stroke_width(1),
+            ))
+            .map_err(plot_error)?;
+            let text = if share > 0.55 { WHITE } else { ink };
+            let (cx, cy) = (x + cw / 2, y + ch / 2);
+            draw(Text::new(n.to_string(), (cx, cy - 8), centered(16, &text)))?;
+            let pct = format!("{:.1} %", 100.0 * share);
+            draw(Text::new(pct, (cx, cy + 11), centered(12, &text)))?;
+        }
+    }
+    Ok(())
 }
 
 impl crate::eval::WhatIf {

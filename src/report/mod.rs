@@ -359,6 +359,33 @@ fn figures(report: &Report, data: &Dataset, curves: Curves) -> Result<Figures> {
             &curves.calibration,
         )?,
     );
+    // Top row at 0.5, bottom row at each model's F1-optimal threshold.
+    let panels: Vec<(String, Confusion)> = [false, true]
+        .iter()
+        .flat_map(|&tuned| {
+            report.models.iter().map(move |m| {
+                let c = if tuned {
+                    &m.holdout.confusion_at_f1_threshold
+                } else {
+                    &m.holdout.confusion_at_05
+                };
+                let rule = if tuned {
+                    "at the F1 threshold"
+                } else {
+                    "at threshold"
+                };
+                (format!("{}\n{rule} {:.2}", m.title, c.threshold), *c)
+            })
+        })
+        .collect();
+    f.insert(
+        "confusion.svg".into(),
+        plot::confusion(
+            "Confusion matrices on the holdout",
+            &panels,
+            report.models.len(),
+        )?,
+    );
     let features = &report.meta.features;
     f.insert(
         "importance_permutation.svg".into(),

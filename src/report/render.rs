@@ -134,7 +134,8 @@ pub fn render_markdown(report: &Report, figures: &Figures) -> String {
             );
         }
     }
-    let _ = writeln!(s, "\n## Calibration\n");
+    let _ = writeln!(s, "\n![Confusion matrices](figures/confusion.svg)\n");
+    let _ = writeln!(s, "## Calibration\n");
     let _ = writeln!(s, "| model | expected calibration error |\n|---|---|");
     for r in &report.models {
         let _ = writeln!(s, "| {} | {:.4} |", r.title, r.calibration.ece);
