@@ -118,6 +118,12 @@ struct Compiled {
     /// Every feature has at most 255 thresholds and there are at most 8 features: a row's
     /// bins fit in one `u64`.
     packed: bool,
+    /// For the vector walk (at most four features, packed): each step in 4 bytes when every
+    /// child lies fewer than 2²¹ steps after its parent: bits 0–7 rank (255 for a leaf), 8–10
+    /// feature, 11–31 offset to the left child (0 for a leaf), so a step adds the offset plus
+    /// one if the row goes right, and a leaf adds nothing.
+    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+    tight: Option<Vec<u32>>,
 }
 
 impl Compiled {
@@ -174,7 +180,29 @@ impl Compiled {
             }
             values.extend_from_slice(&t.values);
         }
+        // Every child must exist: the vector walk below relies on it to stay in bounds.
+        let in_bounds = steps
+            .iter()
+            .all(|s| s.left as usize + usize::from(s.rank != u16::MAX) < steps.len());
+        if !in_bounds || total > i32::MAX as usize {
+            return None;
+        }
+        let tight = (packed && p <= 4)
+            .then(|| {
+                steps
+                    .iter()
+                    .enumerate()
+                    .map(|(i, s)| {
+                        let offset = s.left - i as u32;
+                        let rank = u32::from(s.rank.min(255));
+                        (offset < 1 << 21)
+                            .then_some(offset << 11 | u32::from(s.key / 8) << 8 | rank)
+                    })
+                    .collect::<Option<Vec<u32>>>()
+            })
+            .flatten();
         Some(Compiled {
+            tight,
             cuts,
             steps,
             values,
@@ -217,6 +245,14 @@ impl Compiled {
                     *r |= (self.bin(j, v) as u64) << (8 * j);
                 }
             }
+            #[cfg(target_arch = "x86_64")]
+            if let Some(tight) = self.tight.as_ref().filter(|_| simd::available()) {
+                // At most four features: a row's bins fit a u32 lane, eight rows per vector.
+                let mut narrow: Vec<u32> = rows.iter().map(|&r| r as u32).collect();
+                narrow.resize(m.next_multiple_of(simd::ROWS), 0);
+                simd::walk(tight, &self.values, &self.roots, &self.depths, &narrow, out);
+                return;
+            }
             self.walk(padded, out, |k, key| ((rows[k] >> key) & 0xff) as u32);
         } else {
             let mut rows = vec![0u16; padded * p];
@@ -253,6 +289,87 @@ impl Compiled {
                 }
                 for (o, &i) in out.iter_mut().skip(g).zip(&at) {
                     *o += self.values[i as usize];
+                }
+            }
+        }
+    }
+}
+
+/// The AVX2 walk over `tight` steps for rows of at most four features.
+#[cfg(target_arch = "x86_64")]
+mod simd {
+    use std::arch::x86_64::*;
+
+    /// Rows walked together: four vectors of eight.
+    pub const ROWS: usize = 32;
+
+    pub fn available() -> bool {
+        std::arch::is_x86_feature_detected!("avx2")
+    }
+
+    /// Adds every tree's output to `out`, walking 32 rows at a time with vector gathers.
+    /// Each lane takes the scalar walk's steps in integers and each row adds its trees'
+    /// outputs in order, so results are identical to the scalar walks.
+    ///
+    /// Requires AVX2 ([`available`]), `rows.len()` a multiple of [`ROWS`] and at least
+    /// `out.len()`, and `tight` as built by `Compiled::new` (which checks that every child
+    /// index lies inside the step list, so gathers stay in bounds).
+    pub fn walk(
+        tight: &[u32],
+        values: &[f64],
+        roots: &[u32],
+        depths: &[u32],
+        rows: &[u32],
+        out: &mut [f64],
+    ) {
+        assert!(available() && rows.len() % ROWS == 0 && rows.len() >= out.len());
+        // SAFETY: AVX2 is present (asserted); see `walk_avx2` for the memory accesses.
+        unsafe { walk_avx2(tight, values, roots, depths, rows, out) }
+    }
+
+    #[target_feature(enable = "avx2")]
+    unsafe fn walk_avx2(
+        tight: &[u32],
+        values: &[f64],
+        roots: &[u32],
+        depths: &[u32],
+        rows: &[u32],
+        out: &mut [f64],
+    ) {
+        let key_mask = _mm256_set1_epi32(0x38);
+        let byte = _mm256_set1_epi32(0xff);
+        let base = tight.as_ptr().cast::<i32>();
+        let mut leaves = [0u32; ROWS];
+        for (&root, &depth) in roots.iter().zip(depths) {
+            for (g, group) in rows.chunks_exact(ROWS).enumerate() {
+                // SAFETY: `group` holds 32 u32s; unaligned loads of 8 at offsets 0, 8, 16, 24.
+                let r: [__m256i; 4] = std::array::from_fn(|q| unsafe {
+                    _mm256_loadu_si256(group.as_ptr().add(8 * q).cast())
+                });
+                let mut at = [_mm256_set1_epi32(root as i32); 4];
+                for _ in 0..depth {
+                    let mut any = _mm256_setzero_si256();
+                    for q in 0..4 {
+                        // SAFETY: every lane holds a step index of this tree: the root, then
+                        // only children, which `Compiled::new` checked lie in `tight`.
+                        let w = unsafe { _mm256_i32gather_epi32::<4>(base, at[q]) };
+                        let shift = _mm256_and_si256(_mm256_srli_epi32::<5>(w), key_mask);
+                        let bin = _mm256_and_si256(_mm256_srlv_epi32(r[q], shift), byte);
+                        let right = _mm256_cmpgt_epi32(bin, _mm256_and_si256(w, byte));
+                        let step = _mm256_sub_epi32(_mm256_srli_epi32::<11>(w), right);
+                        any = _mm256_or_si256(any, step);
+                        at[q] = _mm256_add_epi32(at[q], step);
+                    }
+                    if _mm256_testz_si256(any, any) == 1 {
+                        break;
+                    }
+                }
+                for (q, v) in at.iter().enumerate() {
+                    // SAFETY: `leaves` holds 32 u32s; stores of 8 at offsets 0, 8, 16, 24.
+                    unsafe { _mm256_storeu_si256(leaves.as_mut_ptr().add(8 * q).cast(), *v) };
+                }
+                for (o, &i) in out.iter_mut().skip(g * ROWS).zip(&leaves) {
+                    *o += values[i as usize];
                 }
             }
         }
@@ -327,5 +444,47 @@ mod tests {
             .collect();
         let x: Vec<&[f64]> = cols.iter().map(|c| &c[..]).collect();
         assert_eq!(e.sum(&x, 0.0), sum_trees(&trees, &x, 0.0));
+    }
+
+    #[test]
+    fn a_fitted_forest_scores_like_raw_walks() {
+        use crate::data::{synthesize, SynthParams};
+        use crate::model::{Fit, Forest, ForestParams};
+        let (data, _) = synthesize(&SynthParams {
+            n_tracks: 3000,
+            ..SynthParams::default()
+        })
+        .expect("synthetic data");
+        let rows: Vec<usize> = (0..2000).collect();
+        let params = ForestParams {
+            n_trees: 20,
+            ..ForestParams::default()
+        };
+        let forest = Forest::fit(&data, &rows, &params, 7).expect("fits");
+        assert!(forest.trees.iter().any(|t| t.depth > 8), "deep trees");
+        // Four features: the 4-byte steps of the vector walk (taken where AVX2 exists).
+        let compiled = forest.trees.compiled.as_ref().expect("compiles");
+        assert!(compiled.packed && compiled.tight.is_some());
+        let x: Vec<&[f64]> = data.x.iter().map(|c| &c[2000..]).collect();
+        assert_eq!(forest.trees.sum(&x, 0.0), sum_trees(&forest.trees, &x, 0.0));
+    }
+
+    #[test]
+    fn six_features_take_the_packed_scalar_walk() {
+        let trees: Vec<Tree> = (0..6)
+            .map(|j| stump(j, j as f64 - 2.5, 1.0 / (j as f64 + 1.0), -(j as f64)))
+            .collect();
+        let e = Ensemble::new(trees.clone());
+        let c = e.compiled.as_ref().expect("compiles");
+        assert!(c.packed && c.tight.is_none());
+        let cols: Vec<Vec<f64>> = (0..6)
+            .map(|j| {
+                (0..300)
+                    .map(|i| ((i * (j + 5)) % 11) as f64 - 5.0)
+                    .collect()
+            })
+            .collect();
+        let x: Vec<&[f64]> = cols.iter().map(|c| &c[..]).collect();
+        assert_eq!(e.sum(&x, 1.5), sum_trees(&trees, &x, 1.5));
     }
 }
