@@ -402,6 +402,23 @@ mod tests {
         }
     }
 
+    /// Scores `n` rows of `p` columns (`value(row, column)`) both ways, asserts equal bits,
+    /// and returns the compiled form for checks of the path taken.
+    fn agrees_with_raw_walks(
+        trees: &[Tree],
+        p: usize,
+        n: usize,
+        value: impl Fn(usize, usize) -> f64,
+    ) -> Compiled {
+        let e = Ensemble::new(trees.to_vec());
+        let cols: Vec<Vec<f64>> = (0..p)
+            .map(|j| (0..n).map(|i| value(i, j)).collect())
+            .collect();
+        let x: Vec<&[f64]> = cols.iter().map(|c| &c[..]).collect();
+        assert_eq!(e.sum(&x, 1.5), sum_trees(trees, &x, 1.5));
+        e.compiled.expect("compiles")
+    }
+
     #[test]
     fn compiled_scores_equal_raw_walks_at_ties_nan_and_infinities() {
         let trees = vec![
@@ -432,18 +449,8 @@ mod tests {
             .map(|k| stump(8, k as f64 / 3.0, k as f64, -(k as f64) / 7.0))
             .collect();
         trees.push(stump(2, 0.0, 0.5, 0.25));
-        let e = Ensemble::new(trees.clone());
-        let c = e.compiled.as_ref().expect("compiles");
+        let c = agrees_with_raw_walks(&trees, 9, 500, |i, j| ((i * (j + 3)) % 113) as f64 - 10.0);
         assert!(!c.packed);
-        let cols: Vec<Vec<f64>> = (0..9)
-            .map(|j| {
-                (0..500)
-                    .map(|i| ((i * (j + 3)) % 113) as f64 - 10.0)
-                    .collect()
-            })
-            .collect();
-        let x: Vec<&[f64]> = cols.iter().map(|c| &c[..]).collect();
-        assert_eq!(e.sum(&x, 0.0), sum_trees(&trees, &x, 0.0));
     }
 
     #[test]
@@ -474,17 +481,7 @@ mod tests {
         let trees: Vec<Tree> = (0..6)
             .map(|j| stump(j, j as f64 - 2.5, 1.0 / (j as f64 + 1.0), -(j as f64)))
             .collect();
-        let e = Ensemble::new(trees.clone());
-        let c = e.compiled.as_ref().expect("compiles");
+        let c = agrees_with_raw_walks(&trees, 6, 300, |i, j| ((i * (j + 5)) % 11) as f64 - 5.0);
         assert!(c.packed && c.tight.is_none());
-        let cols: Vec<Vec<f64>> = (0..6)
-            .map(|j| {
-                (0..300)
-                    .map(|i| ((i * (j + 5)) % 11) as f64 - 5.0)
-                    .collect()
-            })
-            .collect();
-        let x: Vec<&[f64]> = cols.iter().map(|c| &c[..]).collect();
-        assert_eq!(e.sum(&x, 1.5), sum_trees(&trees, &x, 1.5));
     }
 }
