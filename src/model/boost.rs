@@ -156,6 +156,14 @@ impl Fit for Boost {
     type Params = BoostParams;
 
     fn fit(data: &Dataset, rows: &[usize], params: &BoostParams, seed: u64) -> Result<Self> {
+        // Rounds run on a pool thread, so the histogram halves handed to the other thread
+        // are joined without waking the caller each time.
+        rayon::scope(|_| Boost::fit_rounds(data, rows, params, seed))
+    }
+}
+
+impl Boost {
+    fn fit_rounds(data: &Dataset, rows: &[usize], params: &BoostParams, seed: u64) -> Result<Self> {
         params.check()?;
         let all = data.subset(rows);
         all.check_two_classes("gradient boosting training rows")?;
@@ -182,7 +190,6 @@ impl Fit for Boost {
             stop_when_pure: false,
             subtract_histograms: true,
         };
-        let row_major: Vec<f64> = (0..n).flat_map(|i| train.row(i)).collect();
         let mut margin = vec![base_score; n];
         let mut g = vec![0.0; n];
         let mut h = vec![0.0; n];
@@ -191,9 +198,11 @@ impl Fit for Boost {
         let mut rows_buf: Vec<u32> = Vec::with_capacity(n);
         let mut left_out: Vec<u32> = Vec::with_capacity(n);
         let mut leaves: Vec<(usize, usize, usize)> = Vec::new();
-        let valid_rows: Option<(Vec<Vec<f64>>, Vec<f64>)> = valid.as_ref().map(|v| {
+        // Rows outside a round's sample and validation rows find their leaves by bins,
+        // which sit in cache where raw rows would not.
+        let valid_rows: Option<(Vec<Vec<u8>>, Vec<f64>)> = valid.as_ref().map(|v| {
             (
-                (0..v.len()).map(|i| v.row(i)).collect(),
+                binned.bin_columns(&v.x),
                 v.y.iter().map(|&t| f64::from(t)).collect(),
             )
         });
@@ -232,9 +241,10 @@ impl Fit for Boost {
                     margin[r as usize] += value;
                 }
             }
+            let ranks = binned.ranks(&tree);
             for &r in &left_out {
                 let i = r as usize;
-                margin[i] += tree.eval(&row_major[i * p..(i + 1) * p]);
+                margin[i] += tree.values[tree.leaf_of_binned(&ranks, &binned.bins, i)];
             }
             trees.push(tree);
             if let (Some((vrows, vy)), Some(vm), Some(patience)) = (
@@ -243,8 +253,8 @@ impl Fit for Boost {
                 params.early_stopping_rounds,
             ) {
                 let last = trees.last().expect("pushed above");
-                for (m, row) in vm.iter_mut().zip(vrows) {
-                    *m += last.eval(row);
+                for (i, m) in vm.iter_mut().enumerate() {
+                    *m += last.values[last.leaf_of_binned(&ranks, vrows, i)];
                 }
                 let loss = log_loss_of(vm, vy);
                 if loss < best.0 {
