@@ -189,6 +189,7 @@ impl Boost {
             leaf_scale: params.learning_rate,
             stop_when_pure: false,
             subtract_histograms: true,
+            integer_weights: false,
         };
         let mut margin = vec![base_score; n];
         let mut g = vec![0.0; n];

@@ -114,6 +114,7 @@ impl Fit for Forest {
             leaf_scale: -1.0,
             stop_when_pure: true,
             subtract_histograms: false,
+            integer_weights: true,
         };
         // Seeds are drawn up front, in tree order, so threads cannot change any tree.
         let mut master = ChaCha8Rng::seed_from_u64(seed);

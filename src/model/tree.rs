@@ -320,6 +320,10 @@ pub struct GrowParams {
     /// Derive the larger child's histograms by subtraction (when every feature is tried at
     /// every split; boosting). Halves the histogram work of shallow trees.
     pub subtract_histograms: bool,
+    /// `g` and `h` are whole numbers in `0..2³²` (the forest: bootstrap counts and hits):
+    /// sampled features' histograms then add one packed integer per row. The sums are the
+    /// same as in floating point, where such sums are exact.
+    pub integer_weights: bool,
 }
 
 struct Best {
@@ -439,6 +443,16 @@ pub fn grow(
     let mut values = vec![0.0];
     let mut max_depth_seen = 0u32;
     let mut hist: Vec<Bin> = vec![(0.0, 0.0, 0); MAX_BINS];
+    // h in the high half, g in the low half: one add per row sums both.
+    let packed: Vec<u64> = if params.integer_weights {
+        g.iter()
+            .zip(h)
+            .map(|(&g, &h)| (h as u64) << 32 | g as u64)
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let mut packed_hist = [0u64; MAX_BINS];
     let mut order: Vec<usize> = (0..p).collect();
     let mut scratch: Vec<u32> = Vec::new();
     let mut present: Vec<(usize, f64, f64)> = Vec::with_capacity(MAX_BINS);
@@ -509,20 +523,34 @@ pub fn grow(
                     // occupied ones in order without scanning or clearing all 256.
                     let col = &binned.bins[j];
                     let mut touched = [0u64; MAX_BINS / 64];
-                    for &r in node_rows {
-                        let b = col[r as usize] as usize;
-                        touched[b >> 6] |= 1 << (b & 63);
-                        let bin = &mut hist[b];
-                        bin.0 += g[r as usize];
-                        bin.1 += h[r as usize];
-                    }
                     present.clear();
+                    if params.integer_weights {
+                        // One integer add sums both g and h.
+                        for &r in node_rows {
+                            let b = col[r as usize];
+                            touched[usize::from(b >> 6)] |= 1 << (b & 63);
+                            packed_hist[usize::from(b)] += packed[r as usize];
+                        }
+                    } else {
+                        for &r in node_rows {
+                            let b = col[r as usize] as usize;
+                            touched[b >> 6] |= 1 << (b & 63);
+                            let bin = &mut hist[b];
+                            bin.0 += g[r as usize];
+                            bin.1 += h[r as usize];
+                        }
+                    }
                     for (word_index, mut word) in touched.into_iter().enumerate() {
                         while word != 0 {
                             let b = word_index * 64 + word.trailing_zeros() as usize;
                             word &= word - 1;
-                            present.push((b, hist[b].0, hist[b].1));
-                            hist[b] = (0.0, 0.0, 0);
+                            if params.integer_weights {
+                                let v = std::mem::take(&mut packed_hist[b]);
+                                present.push((b, (v & 0xffff_ffff) as f64, (v >> 32) as f64));
+                            } else {
+                                present.push((b, hist[b].0, hist[b].1));
+                                hist[b] = (0.0, 0.0, 0);
+                            }
                         }
                     }
                     ctx.scan(j, present.iter().copied(), best.gain)
@@ -683,6 +711,7 @@ mod tests {
             leaf_scale: 1.0,
             stop_when_pure: false,
             subtract_histograms: false,
+            integer_weights: false,
         };
         let mut imp = vec![0.0];
         let tree = grow(
