@@ -210,11 +210,6 @@ impl Boost {
         let mut valid_margin = valid.as_ref().map(|v| vec![base_score; v.len()]);
         let mut best = (f64::INFINITY, 0usize, vec![0.0; p]);
         for round in 0..params.n_rounds {
-            for i in 0..n {
-                let pi = sigmoid(margin[i]);
-                g[i] = pi - y[i];
-                h[i] = (pi * (1.0 - pi)).max(1e-16);
-            }
             rows_buf.clear();
             left_out.clear();
             for i in 0..n as u32 {
@@ -223,6 +218,13 @@ impl Boost {
                 } else {
                     left_out.push(i);
                 }
+            }
+            // Only this round's sample needs gradients.
+            for &r in &rows_buf {
+                let i = r as usize;
+                let pi = sigmoid(margin[i]);
+                g[i] = pi - y[i];
+                h[i] = (pi * (1.0 - pi)).max(1e-16);
             }
             leaves.clear();
             let tree = grow(

@@ -388,13 +388,19 @@ impl SplitContext<'_> {
 /// Histograms of every feature over `rows`, feature-major (`p × MAX_BINS`). One pass over
 /// the rows fills every feature (each row's gradients are read once); wide, large nodes split
 /// the features between two threads. Each feature's sums run in row order either way.
-fn all_histograms(binned: &Binned, rows: &[u32], g: &[f64], h: &[f64]) -> Vec<Bin> {
+///
+/// Also returns the rows' gradient and hessian sums, added in row order alongside the
+/// histograms (where the add chain hides behind the histogram work).
+fn all_histograms(binned: &Binned, rows: &[u32], g: &[f64], h: &[f64]) -> (Vec<Bin>, (f64, f64)) {
     let p = binned.bins.len();
     let mut hist = vec![(0.0, 0.0, 0); p * MAX_BINS];
     let fill = |features: std::ops::Range<usize>, out: &mut [Bin]| {
+        let (mut sg, mut sh) = (0.0, 0.0);
         for &r in rows {
             let r = r as usize;
             let (gr, hr) = (g[r], h[r]);
+            sg += gr;
+            sh += hr;
             let row = &binned.rows[r * p..(r + 1) * p];
             for (k, &b) in row[features.clone()].iter().enumerate() {
                 let bin = &mut out[k * MAX_BINS + b as usize];
@@ -403,15 +409,16 @@ fn all_histograms(binned: &Binned, rows: &[u32], g: &[f64], h: &[f64]) -> Vec<Bi
                 bin.2 += 1;
             }
         }
+        (sg, sh)
     };
-    if p >= PARALLEL_MIN_FEATURES && rows.len() * p >= PARALLEL_MIN_CELLS {
+    let sums = if p >= PARALLEL_MIN_FEATURES && rows.len() * p >= PARALLEL_MIN_CELLS {
         let half = p / 2;
         let (a, b) = hist.split_at_mut(half * MAX_BINS);
-        rayon::join(|| fill(0..half, a), || fill(half..p, b));
+        rayon::join(|| fill(0..half, a), || fill(half..p, b)).0
     } else {
-        fill(0..p, &mut hist);
-    }
-    hist
+        fill(0..p, &mut hist)
+    };
+    (hist, sums)
 }
 
 /// Below these, handing half the features to another thread costs more than it saves
@@ -459,10 +466,15 @@ pub fn grow(
     let n_try = params.features_per_split.unwrap_or(p).min(p);
     // Subtraction needs every feature's histogram at every node.
     let subtract = params.subtract_histograms && n_try == p;
-    let root = rows.iter().fold((0.0, 0.0), |(a, b), &r| {
-        (a + g[r as usize], b + h[r as usize])
-    });
-    let root_hist = subtract.then(|| all_histograms(binned, rows, g, h));
+    let (root_hist, root) = if subtract {
+        let (hist, sums) = all_histograms(binned, rows, g, h);
+        (Some(hist), sums)
+    } else {
+        let sums = rows.iter().fold((0.0, 0.0), |(a, b), &r| {
+            (a + g[r as usize], b + h[r as usize])
+        });
+        (None, sums)
+    };
     // (node, start, end, depth, G, H, the node's histograms when subtracting)
     let mut stack = vec![(
         0usize,
@@ -608,7 +620,7 @@ pub fn grow(
                 } else {
                     (&rows[start + mid..end], false)
                 };
-                let small_hist = all_histograms(binned, small, g, h);
+                let (small_hist, _) = all_histograms(binned, small, g, h);
                 for (a, b) in parent.iter_mut().zip(&small_hist) {
                     a.0 -= b.0;
                     a.1 -= b.1;
@@ -689,7 +701,7 @@ mod tests {
                 .num_threads(threads)
                 .build()
                 .expect("pool");
-            let got = pool.install(|| all_histograms(&binned, &rows, &g, &h));
+            let (got, _) = pool.install(|| all_histograms(&binned, &rows, &g, &h));
             assert!(got == want, "{threads} threads");
         }
     }
