@@ -118,10 +118,10 @@ struct Compiled {
     /// Every feature has at most 255 thresholds and there are at most 8 features: a row's
     /// bins fit in one `u64`.
     packed: bool,
-    /// For the vector walk (at most four features, packed): each step in 4 bytes when every
-    /// child lies fewer than 2²¹ steps after its parent: bits 0–7 rank (255 for a leaf), 8–10
-    /// feature, 11–31 offset to the left child (0 for a leaf), so a step adds the offset plus
-    /// one if the row goes right, and a leaf adds nothing.
+    /// For the vector walk (every feature with at most 255 thresholds): each step in 4 bytes
+    /// when every child lies fewer than 2¹⁶ steps after its parent: bits 0–7 rank (255 for a
+    /// leaf), 8–15 feature, 16–31 offset to the left child (0 for a leaf), so a step adds the
+    /// offset plus one if the row goes right, and a leaf adds nothing.
     #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
     tight: Option<Vec<u32>>,
 }
@@ -187,7 +187,8 @@ impl Compiled {
         if !in_bounds || total > i32::MAX as usize {
             return None;
         }
-        let tight = (packed && p <= 4)
+        let small_bins = p <= 256 && cuts.iter().all(|c| c.len() <= 255);
+        let tight = small_bins
             .then(|| {
                 steps
                     .iter()
@@ -195,8 +196,8 @@ impl Compiled {
                     .map(|(i, s)| {
                         let offset = s.left - i as u32;
                         let rank = u32::from(s.rank.min(255));
-                        (offset < 1 << 21)
-                            .then_some(offset << 11 | u32::from(s.key / 8) << 8 | rank)
+                        let feature = u32::from(if packed { s.key / 8 } else { s.key });
+                        (offset < 1 << 16).then_some(offset << 16 | feature << 8 | rank)
                     })
                     .collect::<Option<Vec<u32>>>()
             })
@@ -246,15 +247,30 @@ impl Compiled {
                 }
             }
             #[cfg(target_arch = "x86_64")]
-            if let Some(tight) = self.tight.as_ref().filter(|_| simd::available()) {
+            if let Some(tight) = self.tight.as_ref().filter(|_| p <= 4 && simd::available()) {
                 // At most four features: a row's bins fit a u32 lane, eight rows per vector.
                 let mut narrow: Vec<u32> = rows.iter().map(|&r| r as u32).collect();
                 narrow.resize(m.next_multiple_of(simd::ROWS), 0);
-                simd::walk(tight, &self.values, &self.roots, &self.depths, &narrow, out);
+                let rows = simd::Rows::Packed(&narrow);
+                simd::walk(tight, &self.values, &self.roots, &self.depths, rows, out);
                 return;
             }
             self.walk(padded, out, |k, key| ((rows[k] >> key) & 0xff) as u32);
         } else {
+            #[cfg(target_arch = "x86_64")]
+            if let Some(tight) = self.tight.as_ref().filter(|_| simd::available()) {
+                // Wider rows: each lane gathers its row's bin byte; 3 spare bytes let the
+                // last row's 4-byte gather stay inside the buffer.
+                let mut bins = vec![0u8; m.next_multiple_of(simd::ROWS) * p + 3];
+                for (j, col) in x.iter().take(p).enumerate() {
+                    for (k, &v) in col[start..start + m].iter().enumerate() {
+                        bins[k * p + j] = self.bin(j, v) as u8;
+                    }
+                }
+                let rows = simd::Rows::Wide { bins: &bins, p };
+                simd::walk(tight, &self.values, &self.roots, &self.depths, rows, out);
+                return;
+            }
             let mut rows = vec![0u16; padded * p];
             for (j, col) in x.iter().take(p).enumerate() {
                 for (k, &v) in col[start..start + m].iter().enumerate() {
@@ -295,13 +311,31 @@ impl Compiled {
     }
 }
 
-/// The AVX2 walk over `tight` steps for rows of at most four features.
+/// The AVX2 walk over `tight` steps.
 #[cfg(target_arch = "x86_64")]
 mod simd {
     use std::arch::x86_64::*;
 
     /// Rows walked together: four vectors of eight.
     pub const ROWS: usize = 32;
+
+    /// Binned rows for the vector walk.
+    #[derive(Clone, Copy)]
+    pub enum Rows<'a> {
+        /// At most four features: byte `j` of a row's u32 is its bin of feature `j`.
+        Packed(&'a [u32]),
+        /// Row-major bins, `p` per row, plus 3 spare bytes at the end.
+        Wide { bins: &'a [u8], p: usize },
+    }
+
+    impl Rows<'_> {
+        fn len(&self) -> usize {
+            match *self {
+                Rows::Packed(r) => r.len(),
+                Rows::Wide { bins, p } => bins.len().saturating_sub(3) / p.max(1),
+            }
+        }
+    }
 
     pub fn available() -> bool {
         std::arch::is_x86_feature_detected!("avx2")
@@ -311,18 +345,25 @@ mod simd {
     /// Each lane takes the scalar walk's steps in integers and each row adds its trees'
     /// outputs in order, so results are identical to the scalar walks.
     ///
-    /// Requires AVX2 ([`available`]), `rows.len()` a multiple of [`ROWS`] and at least
-    /// `out.len()`, and `tight` as built by `Compiled::new` (which checks that every child
-    /// index lies inside the step list, so gathers stay in bounds).
+    /// Requires AVX2 ([`available`]), whole groups of [`ROWS`] rows covering `out`, and
+    /// `tight` as built by `Compiled::new` (which checks that every child index lies inside
+    /// the step list, so gathers stay in bounds).
     pub fn walk(
         tight: &[u32],
         values: &[f64],
         roots: &[u32],
         depths: &[u32],
-        rows: &[u32],
+        rows: Rows<'_>,
         out: &mut [f64],
     ) {
-        assert!(available() && rows.len() % ROWS == 0 && rows.len() >= out.len());
+        let n = rows.len();
+        let wide_ok = match rows {
+            Rows::Packed(_) => true,
+            Rows::Wide { bins, p } => {
+                p > 0 && bins.len() == n * p + 3 && i32::try_from(bins.len()).is_ok()
+            }
+        };
+        assert!(available() && wide_ok && n % ROWS == 0 && n >= out.len());
         // SAFETY: AVX2 is present (asserted); see `walk_avx2` for the memory accesses.
         unsafe { walk_avx2(tight, values, roots, depths, rows, out) }
     }
@@ -333,18 +374,29 @@ mod simd {
         values: &[f64],
         roots: &[u32],
         depths: &[u32],
-        rows: &[u32],
+        rows: Rows<'_>,
         out: &mut [f64],
     ) {
         let key_mask = _mm256_set1_epi32(0x38);
         let byte = _mm256_set1_epi32(0xff);
         let base = tight.as_ptr().cast::<i32>();
+        let lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
         let mut leaves = [0u32; ROWS];
         for (&root, &depth) in roots.iter().zip(depths) {
-            for (g, group) in rows.chunks_exact(ROWS).enumerate() {
-                // SAFETY: `group` holds 32 u32s; unaligned loads of 8 at offsets 0, 8, 16, 24.
-                let r: [__m256i; 4] = std::array::from_fn(|q| unsafe {
-                    _mm256_loadu_si256(group.as_ptr().add(8 * q).cast())
+            for g in 0..rows.len() / ROWS {
+                // Per vector: the packed bins, or the byte offset of each lane's row.
+                let r: [__m256i; 4] = std::array::from_fn(|q| match rows {
+                    // SAFETY: rows g*32 .. g*32+32 exist (whole groups); loads of 8 u32.
+                    Rows::Packed(p) => unsafe {
+                        _mm256_loadu_si256(p.as_ptr().add(g * ROWS + 8 * q).cast())
+                    },
+                    Rows::Wide { p, .. } => {
+                        let first = ((g * ROWS + 8 * q) * p) as i32;
+                        _mm256_add_epi32(
+                            _mm256_set1_epi32(first),
+                            _mm256_mullo_epi32(lanes, _mm256_set1_epi32(p as i32)),
+                        )
+                    }
                 });
                 let mut at = [_mm256_set1_epi32(root as i32); 4];
                 for _ in 0..depth {
@@ -353,10 +405,24 @@ mod simd {
                         // SAFETY: every lane holds a step index of this tree: the root, then
                         // only children, which `Compiled::new` checked lie in `tight`.
                         let w = unsafe { _mm256_i32gather_epi32::<4>(base, at[q]) };
-                        let shift = _mm256_and_si256(_mm256_srli_epi32::<5>(w), key_mask);
-                        let bin = _mm256_and_si256(_mm256_srlv_epi32(r[q], shift), byte);
+                        let bin = match rows {
+                            Rows::Packed(_) => {
+                                let shift = _mm256_and_si256(_mm256_srli_epi32::<5>(w), key_mask);
+                                _mm256_and_si256(_mm256_srlv_epi32(r[q], shift), byte)
+                            }
+                            Rows::Wide { bins, .. } => {
+                                let feature = _mm256_and_si256(_mm256_srli_epi32::<8>(w), byte);
+                                let at_byte = _mm256_add_epi32(r[q], feature);
+                                // SAFETY: row offset + feature < rows × p, and the buffer
+                                // has 3 bytes beyond, so each 4-byte read is inside it.
+                                let word = unsafe {
+                                    _mm256_i32gather_epi32::<1>(bins.as_ptr().cast(), at_byte)
+                                };
+                                _mm256_and_si256(word, byte)
+                            }
+                        };
                         let right = _mm256_cmpgt_epi32(bin, _mm256_and_si256(w, byte));
-                        let step = _mm256_sub_epi32(_mm256_srli_epi32::<11>(w), right);
+                        let step = _mm256_sub_epi32(_mm256_srli_epi32::<16>(w), right);
                         any = _mm256_or_si256(any, step);
                         at[q] = _mm256_add_epi32(at[q], step);
                     }
@@ -450,7 +516,48 @@ mod tests {
             .collect();
         trees.push(stump(2, 0.0, 0.5, 0.25));
         let c = agrees_with_raw_walks(&trees, 9, 500, |i, j| ((i * (j + 3)) % 113) as f64 - 10.0);
-        assert!(!c.packed);
+        assert!(!c.packed && c.tight.is_none());
+    }
+
+    #[test]
+    fn a_wide_fitted_boost_scores_like_raw_walks() {
+        // Fifteen features with few thresholds each: the wide vector walk (where AVX2 exists)
+        // gathers each row's bin bytes.
+        use crate::model::{Boost, BoostParams, Fit};
+        let n = 1500;
+        let cols: Vec<Vec<f64>> = (0..15)
+            .map(|j| {
+                (0..n)
+                    .map(|i| ((i * (j + 2) + j) % 97) as f64 / 9.0)
+                    .collect()
+            })
+            .collect();
+        let y: Vec<u8> = (0..n)
+            .map(|i| u8::from(cols[0][i] + cols[7][i] - cols[14][i] > 5.0 + (i % 5) as f64 / 3.0))
+            .collect();
+        let data = crate::data::Dataset {
+            feature_names: (0..15).map(|j| format!("f{j}")).collect(),
+            x: cols,
+            y,
+            ids: (0..n).map(|i| i.to_string()).collect(),
+            names: vec![String::new(); n],
+            artists: vec![String::new(); n],
+            popularity: None,
+            group: None,
+            true_prob: None,
+        };
+        let rows: Vec<usize> = (0..1000).collect();
+        let params = BoostParams {
+            n_rounds: 40,
+            max_depth: 6,
+            early_stopping_rounds: None,
+            ..BoostParams::default()
+        };
+        let boost = Boost::fit(&data, &rows, &params, 3).expect("fits");
+        let compiled = boost.trees.compiled.as_ref().expect("compiles");
+        assert!(!compiled.packed && compiled.tight.is_some());
+        let x: Vec<&[f64]> = data.x.iter().map(|c| &c[1000..]).collect();
+        assert_eq!(boost.trees.sum(&x, 0.5), sum_trees(&boost.trees, &x, 0.5));
     }
 
     #[test]
@@ -482,6 +589,7 @@ mod tests {
             .map(|j| stump(j, j as f64 - 2.5, 1.0 / (j as f64 + 1.0), -(j as f64)))
             .collect();
         let c = agrees_with_raw_walks(&trees, 6, 300, |i, j| ((i * (j + 5)) % 11) as f64 - 5.0);
-        assert!(c.packed && c.tight.is_none());
+        // Packed rows but more than four features: the scalar walk.
+        assert!(c.packed && c.tight.is_some() && c.cuts.len() > 4);
     }
 }
