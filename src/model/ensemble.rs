@@ -3,21 +3,23 @@
 //! An [`Ensemble`] holds the fitted trees (what artifacts store) and a compiled copy built
 //! once when the trees are fitted or loaded. The compiled copy replaces every threshold by
 //! its rank among the thresholds the trees use for that feature, so a row is first turned
-//! into small integer bins and each step down a tree compares two integers from 8-byte nodes:
-//! `x > threshold` holds exactly when `#(thresholds < x) > rank(threshold)`, NaN included
-//! (it goes left, as with raw values), so scores are bit-identical to walking raw values.
+//! into small integer bins and each step down a tree compares two integers: `x > threshold`
+//! holds exactly when `#(thresholds < x) > rank(threshold)`, NaN included (it goes left, as
+//! with raw values), so scores are bit-identical to walking raw values.
 //!
 //! Trees are visited one at a time for a block of rows, so a tree's nodes stay in cache
-//! while thousands of rows pass through it; rows walk in groups of 16 in lockstep (leaves
-//! point to themselves) and a group stops as soon as no row moved. Each row still adds the
-//! trees' outputs in tree order, so sums do not depend on blocks or threads.
+//! while thousands of rows pass through it; rows walk in lockstep groups (leaves point to
+//! themselves) and a group stops as soon as no row moved: 32 rows with AVX2 gathers over
+//! 4-byte nodes where the CPU has AVX2 (checked at run time), else 8 rows over 8-byte nodes.
+//! Each row still adds the trees' outputs in tree order, so sums do not depend on blocks,
+//! threads or the walk taken.
 
 use std::ops::Deref;
 
 use rayon::prelude::*;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use super::tree::{sum_trees, Tree};
+use super::tree::{bin_of, sum_trees, Tree};
 
 /// Rows that walk one tree in lockstep.
 const GROUP: usize = 8;
@@ -47,9 +49,23 @@ impl Ensemble {
     pub fn sum(&self, x: &[&[f64]], init: f64) -> Vec<f64> {
         let n = x.first().map_or(0, |c| c.len());
         match &self.compiled {
-            Some(c) if n >= MIN_COMPILED_ROWS && x.len() >= c.cuts.len() => c.sum(x, init),
+            Some(c) if n >= MIN_COMPILED_ROWS && x.len() >= c.cuts.len() => {
+                c.sum(x, init, vector_walk_available())
+            }
             _ => sum_trees(&self.trees, x, init),
         }
+    }
+}
+
+/// Whether this CPU runs the AVX2 walk.
+fn vector_walk_available() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        simd::available()
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
     }
 }
 
@@ -95,13 +111,12 @@ impl<'de> Deserialize<'de> for Ensemble {
     }
 }
 
-/// One node of a compiled tree: go to `left + 1` if the row's bin of feature `key` exceeds
+/// One node of a compiled tree: go to `left + 1` if the row's bin of `feature` exceeds
 /// `rank`, else to `left`. A leaf points to itself with a rank no bin exceeds.
 #[derive(Debug, Clone, Copy)]
 struct Step {
     left: u32,
-    /// Feature index, or 8 × feature index when rows are packed into a `u64`.
-    key: u16,
+    feature: u16,
     rank: u16,
 }
 
@@ -164,15 +179,16 @@ impl Compiled {
                 let step = if n.left as usize == i {
                     Step {
                         left: offset + i as u32,
-                        key: 0,
+                        feature: 0,
                         rank: u16::MAX,
                     }
                 } else {
                     let f = n.feature as usize;
+                    // Ranked in the total order the cuts were sorted in.
                     let rank = cuts[f].partition_point(|c| c.total_cmp(&n.threshold).is_lt());
                     Step {
                         left: offset + n.left,
-                        key: if packed { 8 * f as u16 } else { f as u16 },
+                        feature: f as u16,
                         rank: rank as u16,
                     }
                 };
@@ -194,10 +210,9 @@ impl Compiled {
                     .iter()
                     .enumerate()
                     .map(|(i, s)| {
-                        let offset = s.left - i as u32;
+                        let offset = s.left.checked_sub(i as u32).filter(|&o| o < 1 << 16)?;
                         let rank = u32::from(s.rank.min(255));
-                        let feature = u32::from(if packed { s.key / 8 } else { s.key });
-                        (offset < 1 << 16).then_some(offset << 16 | feature << 8 | rank)
+                        Some(offset << 16 | u32::from(s.feature) << 8 | rank)
                     })
                     .collect::<Option<Vec<u32>>>()
             })
@@ -216,10 +231,12 @@ impl Compiled {
     /// Bin of `v` for feature `j`: how many thresholds lie below it (0 for NaN).
     #[inline]
     fn bin(&self, j: usize, v: f64) -> usize {
-        self.cuts[j].partition_point(|&c| c < v)
+        bin_of(&self.cuts[j], v)
     }
 
-    fn sum(&self, x: &[&[f64]], init: f64) -> Vec<f64> {
+    /// Scores with the AVX2 walk when `vector` (and the steps fit 4 bytes), else the scalar
+    /// walk; both give the same bits.
+    fn sum(&self, x: &[&[f64]], init: f64, vector: bool) -> Vec<f64> {
         let n = x[0].len();
         let mut out = vec![init; n];
         // Enough blocks to keep every thread busy, each large enough that a tree read into
@@ -231,55 +248,56 @@ impl Compiled {
             .max(4 * GROUP);
         out.par_chunks_mut(block)
             .enumerate()
-            .for_each(|(b, chunk)| self.score_block(x, b * block, chunk));
+            .for_each(|(b, chunk)| self.score_block(x, b * block, chunk, vector));
         out
     }
 
-    fn score_block(&self, x: &[&[f64]], start: usize, out: &mut [f64]) {
+    /// Calls `put(row, feature, bin)` for every value of rows `start..start + m`.
+    fn for_each_bin(
+        &self,
+        x: &[&[f64]],
+        start: usize,
+        m: usize,
+        mut put: impl FnMut(usize, usize, usize),
+    ) {
+        for (j, col) in x.iter().take(self.cuts.len()).enumerate() {
+            for (k, &v) in col[start..start + m].iter().enumerate() {
+                put(k, j, self.bin(j, v));
+            }
+        }
+    }
+
+    fn score_block(&self, x: &[&[f64]], start: usize, out: &mut [f64], vector: bool) {
         let m = out.len();
-        let padded = m.next_multiple_of(GROUP);
         let p = self.cuts.len();
+        #[cfg(target_arch = "x86_64")]
+        if let Some(tight) = self.tight.as_ref().filter(|_| vector) {
+            let n = m.next_multiple_of(simd::ROWS);
+            if p <= 4 {
+                // A row's bins fit a u32 lane: eight rows per vector.
+                let mut rows = vec![0u32; n];
+                self.for_each_bin(x, start, m, |k, j, b| rows[k] |= (b as u32) << (8 * j));
+                simd::walk(self, tight, simd::Rows::Packed(&rows), out);
+            } else {
+                // Each lane gathers its row's bin byte; 3 spare bytes let the last row's
+                // 4-byte gather stay inside the buffer.
+                let mut bins = vec![0u8; n * p + 3];
+                self.for_each_bin(x, start, m, |k, j, b| bins[k * p + j] = b as u8);
+                simd::walk(self, tight, simd::Rows::Wide { bins: &bins, p }, out);
+            }
+            return;
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        let _ = vector;
+        let padded = m.next_multiple_of(GROUP);
         if self.packed {
             let mut rows = vec![0u64; padded];
-            for (j, col) in x.iter().take(p).enumerate() {
-                for (r, &v) in rows.iter_mut().zip(&col[start..start + m]) {
-                    *r |= (self.bin(j, v) as u64) << (8 * j);
-                }
-            }
-            #[cfg(target_arch = "x86_64")]
-            if let Some(tight) = self.tight.as_ref().filter(|_| p <= 4 && simd::available()) {
-                // At most four features: a row's bins fit a u32 lane, eight rows per vector.
-                let mut narrow: Vec<u32> = rows.iter().map(|&r| r as u32).collect();
-                narrow.resize(m.next_multiple_of(simd::ROWS), 0);
-                let rows = simd::Rows::Packed(&narrow);
-                simd::walk(tight, &self.values, &self.roots, &self.depths, rows, out);
-                return;
-            }
-            self.walk(padded, out, |k, key| ((rows[k] >> key) & 0xff) as u32);
+            self.for_each_bin(x, start, m, |k, j, b| rows[k] |= (b as u64) << (8 * j));
+            self.walk(padded, out, |k, f| ((rows[k] >> (8 * f)) & 0xff) as u32);
         } else {
-            #[cfg(target_arch = "x86_64")]
-            if let Some(tight) = self.tight.as_ref().filter(|_| simd::available()) {
-                // Wider rows: each lane gathers its row's bin byte; 3 spare bytes let the
-                // last row's 4-byte gather stay inside the buffer.
-                let mut bins = vec![0u8; m.next_multiple_of(simd::ROWS) * p + 3];
-                for (j, col) in x.iter().take(p).enumerate() {
-                    for (k, &v) in col[start..start + m].iter().enumerate() {
-                        bins[k * p + j] = self.bin(j, v) as u8;
-                    }
-                }
-                let rows = simd::Rows::Wide { bins: &bins, p };
-                simd::walk(tight, &self.values, &self.roots, &self.depths, rows, out);
-                return;
-            }
             let mut rows = vec![0u16; padded * p];
-            for (j, col) in x.iter().take(p).enumerate() {
-                for (k, &v) in col[start..start + m].iter().enumerate() {
-                    rows[k * p + j] = self.bin(j, v) as u16;
-                }
-            }
-            self.walk(padded, out, |k, key| {
-                u32::from(rows[k * p + usize::from(key)])
-            });
+            self.for_each_bin(x, start, m, |k, j, b| rows[k * p + j] = b as u16);
+            self.walk(padded, out, |k, f| u32::from(rows[k * p + usize::from(f)]));
         }
     }
 
@@ -295,7 +313,7 @@ impl Compiled {
                     let mut moved = 0;
                     for (k, i) in at.iter_mut().enumerate() {
                         let s = steps[*i as usize];
-                        let next = s.left + u32::from(bin(g + k, s.key) > u32::from(s.rank));
+                        let next = s.left + u32::from(bin(g + k, s.feature) > u32::from(s.rank));
                         moved |= next ^ *i;
                         *i = next;
                     }
@@ -346,16 +364,9 @@ mod simd {
     /// outputs in order, so results are identical to the scalar walks.
     ///
     /// Requires AVX2 ([`available`]), whole groups of [`ROWS`] rows covering `out`, and
-    /// `tight` as built by `Compiled::new` (which checks that every child index lies inside
-    /// the step list, so gathers stay in bounds).
-    pub fn walk(
-        tight: &[u32],
-        values: &[f64],
-        roots: &[u32],
-        depths: &[u32],
-        rows: Rows<'_>,
-        out: &mut [f64],
-    ) {
+    /// `tight` from `c` as built by `Compiled::new` (which checks that every child index lies
+    /// inside the step list, so gathers stay in bounds).
+    pub fn walk(c: &super::Compiled, tight: &[u32], rows: Rows<'_>, out: &mut [f64]) {
         let n = rows.len();
         let wide_ok = match rows {
             Rows::Packed(_) => true,
@@ -364,25 +375,19 @@ mod simd {
             }
         };
         assert!(available() && wide_ok && n % ROWS == 0 && n >= out.len());
+        assert_eq!(tight.len(), c.steps.len());
         // SAFETY: AVX2 is present (asserted); see `walk_avx2` for the memory accesses.
-        unsafe { walk_avx2(tight, values, roots, depths, rows, out) }
+        unsafe { walk_avx2(c, tight, rows, out) }
     }
 
     #[target_feature(enable = "avx2")]
-    unsafe fn walk_avx2(
-        tight: &[u32],
-        values: &[f64],
-        roots: &[u32],
-        depths: &[u32],
-        rows: Rows<'_>,
-        out: &mut [f64],
-    ) {
+    unsafe fn walk_avx2(c: &super::Compiled, tight: &[u32], rows: Rows<'_>, out: &mut [f64]) {
         let key_mask = _mm256_set1_epi32(0x38);
         let byte = _mm256_set1_epi32(0xff);
         let base = tight.as_ptr().cast::<i32>();
         let lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
         let mut leaves = [0u32; ROWS];
-        for (&root, &depth) in roots.iter().zip(depths) {
+        for (&root, &depth) in c.roots.iter().zip(&c.depths) {
             for g in 0..rows.len() / ROWS {
                 // Per vector: the packed bins, or the byte offset of each lane's row.
                 let r: [__m256i; 4] = std::array::from_fn(|q| match rows {
@@ -435,7 +440,7 @@ mod simd {
                     unsafe { _mm256_storeu_si256(leaves.as_mut_ptr().add(8 * q).cast(), *v) };
                 }
                 for (o, &i) in out.iter_mut().skip(g * ROWS).zip(&leaves) {
-                    *o += values[i as usize];
+                    *o += c.values[i as usize];
                 }
             }
         }
@@ -468,7 +473,16 @@ mod tests {
         }
     }
 
-    /// Scores `n` rows of `p` columns (`value(row, column)`) both ways, asserts equal bits,
+    /// Asserts that the compiled scalar walk and the default walk (the vector one where the
+    /// CPU has AVX2) give the raw walk's bits.
+    fn assert_every_walk(e: &Ensemble, x: &[&[f64]], init: f64) {
+        let want = sum_trees(e, x, init);
+        let c = e.compiled.as_ref().expect("compiles");
+        assert_eq!(c.sum(x, init, false), want, "scalar walk");
+        assert_eq!(e.sum(x, init), want, "default walk");
+    }
+
+    /// Scores `n` rows of `p` columns (`value(row, column)`) every way, asserts equal bits,
     /// and returns the compiled form for checks of the path taken.
     fn agrees_with_raw_walks(
         trees: &[Tree],
@@ -481,7 +495,7 @@ mod tests {
             .map(|j| (0..n).map(|i| value(i, j)).collect())
             .collect();
         let x: Vec<&[f64]> = cols.iter().map(|c| &c[..]).collect();
-        assert_eq!(e.sum(&x, 1.5), sum_trees(trees, &x, 1.5));
+        assert_every_walk(&e, &x, 1.5);
         e.compiled.expect("compiles")
     }
 
@@ -500,7 +514,7 @@ mod tests {
         let b: Vec<f64> = (0..200).map(|i| specials[(i / 6) % 6]).collect();
         let x = [&a[..], &b[..]];
         let want = sum_trees(&trees, &x, 0.125);
-        assert_eq!(e.sum(&x, 0.125), want);
+        assert_every_walk(&e, &x, 0.125);
         // A row at a threshold goes left, NaN goes left, +∞ goes right.
         assert_eq!(want[0], 0.125 + 1.0 + 0.5 + 4.0 + 32.0);
         assert_eq!(want[2], 0.125 + 1.0 + 0.5 + 4.0 + 16.0);
@@ -557,7 +571,7 @@ mod tests {
         let compiled = boost.trees.compiled.as_ref().expect("compiles");
         assert!(!compiled.packed && compiled.tight.is_some());
         let x: Vec<&[f64]> = data.x.iter().map(|c| &c[1000..]).collect();
-        assert_eq!(boost.trees.sum(&x, 0.5), sum_trees(&boost.trees, &x, 0.5));
+        assert_every_walk(&boost.trees, &x, 0.5);
     }
 
     #[test]
@@ -580,16 +594,16 @@ mod tests {
         let compiled = forest.trees.compiled.as_ref().expect("compiles");
         assert!(compiled.packed && compiled.tight.is_some());
         let x: Vec<&[f64]> = data.x.iter().map(|c| &c[2000..]).collect();
-        assert_eq!(forest.trees.sum(&x, 0.0), sum_trees(&forest.trees, &x, 0.0));
+        assert_every_walk(&forest.trees, &x, 0.0);
     }
 
     #[test]
-    fn six_features_take_the_packed_scalar_walk() {
+    fn six_features_score_like_raw_walks() {
         let trees: Vec<Tree> = (0..6)
             .map(|j| stump(j, j as f64 - 2.5, 1.0 / (j as f64 + 1.0), -(j as f64)))
             .collect();
         let c = agrees_with_raw_walks(&trees, 6, 300, |i, j| ((i * (j + 5)) % 11) as f64 - 5.0);
-        // Packed rows but more than four features: the scalar walk.
+        // Rows fit the scalar walk's u64 but not a vector lane's u32: the wide vector walk.
         assert!(c.packed && c.tight.is_some() && c.cuts.len() > 4);
     }
 }

@@ -17,6 +17,13 @@ use serde::{Deserialize, Serialize};
 /// Most bins per feature (they index a `u8`).
 pub const MAX_BINS: usize = 256;
 
+/// The bin of `v` among sorted `cuts`: how many cuts lie below it (0 for NaN). A value goes
+/// right of cut `t` exactly when its bin exceeds `bin_of(cuts, t)`.
+#[inline]
+pub fn bin_of(cuts: &[f64], v: f64) -> usize {
+    cuts.partition_point(|&c| c < v)
+}
+
 /// Features cut into bins: `bins[j][i]` is the bin of row `i` for feature `j`.
 pub struct Binned {
     pub bins: Vec<Vec<u8>>,
@@ -57,11 +64,7 @@ impl Binned {
                 }
                 edges
             };
-            bins.push(
-                col.iter()
-                    .map(|&v| c.partition_point(|&e| e < v) as u8)
-                    .collect(),
-            );
+            bins.push(col.iter().map(|&v| bin_of(&c, v) as u8).collect());
             cuts.push(c);
         }
         let n = x.first().map_or(0, Vec::len);
@@ -75,11 +78,7 @@ impl Binned {
     pub fn bin_columns(&self, x: &[Vec<f64>]) -> Vec<Vec<u8>> {
         x.iter()
             .zip(&self.cuts)
-            .map(|(col, c)| {
-                col.iter()
-                    .map(|&v| c.partition_point(|&e| e < v) as u8)
-                    .collect()
-            })
+            .map(|(col, c)| col.iter().map(|&v| bin_of(c, v) as u8).collect())
             .collect()
     }
 
@@ -90,7 +89,7 @@ impl Binned {
         tree.nodes
             .iter()
             .map(|n| match self.cuts.get(n.feature as usize) {
-                Some(c) if n.threshold.is_finite() => c.partition_point(|&e| e < n.threshold) as u8,
+                Some(c) if n.threshold.is_finite() => bin_of(c, n.threshold) as u8,
                 _ => u8::MAX,
             })
             .collect()
