@@ -11,6 +11,13 @@ fn hitcast(dir: &Path, args: &[&str]) -> Output {
         .unwrap()
 }
 
+/// Runs `hitcast args` in `dir` and asserts that it fails saying `needle`.
+fn fails_saying(dir: &Path, args: &[&str], needle: &str) {
+    let o = hitcast(dir, args);
+    assert!(!o.status.success(), "{args:?} succeeded");
+    assert!(text(&o).contains(needle), "{}", text(&o));
+}
+
 fn text(o: &Output) -> String {
     format!(
         "{}{}",
@@ -128,9 +135,11 @@ fn bad_input_exits_non_zero_and_writes_nothing() {
     let leftovers: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
     assert_eq!(leftovers.len(), 1, "only the input should be there");
 
-    let o = hitcast(dir.path(), &["data", "synth", "--hit-rate", "2"]);
-    assert!(!o.status.success());
-    assert!(text(&o).contains("hit_rate"));
+    fails_saying(
+        dir.path(),
+        &["data", "synth", "--hit-rate", "2"],
+        "hit_rate",
+    );
 }
 
 #[test]
@@ -160,49 +169,37 @@ fn train_then_predict_writes_one_column_per_model() {
         "{\"schema_version\":",
     )
     .unwrap();
-    let o = hitcast(
+    fails_saying(
         dir.path(),
         &["predict", "data/raw_tracks.csv", "--out", "q.csv"],
+        "model_boost.json",
     );
-    assert!(!o.status.success());
-    assert!(text(&o).contains("model_boost.json"), "{}", text(&o));
     assert!(!dir.path().join("q.csv").exists());
 }
 
 #[test]
 fn export_sql_errors_are_clear() {
     let dir = tempfile::tempdir().unwrap();
-    let o = hitcast(
+    fails_saying(
         dir.path(),
         &["export-sql", "--model", "tree", "--dialect", "sqlite"],
+        "expected logistic, forest or boost",
     );
-    assert!(!o.status.success());
-    assert!(
-        text(&o).contains("expected logistic, forest or boost"),
-        "{}",
-        text(&o)
-    );
-    let o = hitcast(
+    fails_saying(
         dir.path(),
         &["export-sql", "--model", "boost", "--dialect", "oracle"],
+        "expected snowflake, duckdb, postgres or sqlite",
     );
-    assert!(!o.status.success());
-    assert!(
-        text(&o).contains("expected snowflake, duckdb, postgres or sqlite"),
-        "{}",
-        text(&o)
-    );
-    let o = hitcast(
+    fails_saying(
         dir.path(),
         &["export-sql", "--model", "boost", "--dialect", "sqlite"],
+        "model_boost.json",
     );
-    assert!(!o.status.success());
-    assert!(text(&o).contains("model_boost.json"), "{}", text(&o));
 
     assert!(hitcast(dir.path(), &["train", "--rows", "800"])
         .status
         .success());
-    let o = hitcast(
+    fails_saying(
         dir.path(),
         &[
             "export-sql",
@@ -213,12 +210,7 @@ fn export_sql_errors_are_clear() {
             "--columns",
             "danceability,energy,valence",
         ],
-    );
-    assert!(!o.status.success());
-    assert!(
-        text(&o).contains("lacks the model's feature column(s): tempo"),
-        "{}",
-        text(&o)
+        "lacks the model's feature column(s): tempo",
     );
     let o = hitcast(
         dir.path(),
@@ -237,12 +229,11 @@ fn export_sql_errors_are_clear() {
     assert!(sql.contains("CREATE OR REPLACE MACRO hitcast_logistic(\"danceability\", \"energy\", \"valence\", \"tempo\")"), "{sql}");
 
     std::fs::write(dir.path().join("models/model_forest.json"), "garbage").unwrap();
-    let o = hitcast(
+    fails_saying(
         dir.path(),
         &["export-sql", "--model", "forest", "--dialect", "sqlite"],
+        "corrupt or truncated",
     );
-    assert!(!o.status.success());
-    assert!(text(&o).contains("corrupt or truncated"), "{}", text(&o));
 }
 
 #[test]
