@@ -82,7 +82,7 @@ pub fn run(prepared: &Prepared, params: &ModelParams, repeats: usize, seed: u64)
         params: params.clone(),
         ..ReportOptions::default()
     };
-    std::hint::black_box(build(prepared, "bench", seed, &options, &mut |_| {})?);
+    std::hint::black_box(build(prepared, "bench", seed, &options, &|_| {})?);
     let report_s = t.elapsed().as_secs_f64();
     Ok(Bench {
         train_rows: prepared.split.train.len(),

@@ -489,7 +489,7 @@ fn report(args: &ReportArgs, out: &mut impl Write) -> anyhow::Result<()> {
     let name = args.source.name();
     let show = std::io::stderr().is_terminal();
     let started = std::time::Instant::now();
-    let mut progress = |step: &str| {
+    let progress = |step: &str| {
         if show {
             eprintln!("[{:>5.1} s] {step}", started.elapsed().as_secs_f64());
         }
@@ -502,7 +502,7 @@ fn report(args: &ReportArgs, out: &mut impl Write) -> anyhow::Result<()> {
         ..Default::default()
     };
     let (rep, figures) =
-        hitcast::report::build(&prepared, &name, args.source.seed, &options, &mut progress)?;
+        hitcast::report::build(&prepared, &name, args.source.seed, &options, &progress)?;
     hitcast::report::write(&args.out, &rep, &figures)?;
     writeln!(
         out,

@@ -163,104 +163,96 @@ fn warnings_for(data: &Dataset) -> Vec<String> {
     w
 }
 
-/// Runs the evaluation: trains the three models on the training rows, measures them on the
-/// holdout, cross-validates on the training rows, and draws the figures. `progress` is told
-/// about each long step.
-///
-/// # Errors
-/// Any data, model or metric error (e.g. too few rows of a class for the folds).
-pub fn build(
+/// One model family measured: its section of the report and its curves.
+struct Evaluated {
+    report: ModelReport,
+    roc: Series,
+    pr: Series,
+    calibration: Series,
+}
+
+/// Trains `family` on the training rows, measures it on the holdout, cross-validates it and
+/// explains it.
+fn evaluate(
+    family: Family,
     prepared: &Prepared,
-    data_source: &str,
+    test: &Dataset,
     seed: u64,
     options: &ReportOptions,
-    progress: &mut dyn FnMut(&str),
-) -> Result<(Report, Figures)> {
+    progress: &(dyn Fn(&str) + Sync),
+) -> Result<Evaluated> {
     let data = &prepared.dataset;
     let split = &prepared.split;
-    let test = data.subset(&split.test);
-    test.check_two_classes("the holdout")?;
-    let oracle_roc_auc = match &test.true_prob {
-        Some(t) => Some(eval::roc_auc(&test.y, t)?),
-        None => None,
+    progress(&format!("{}: training", family.title()));
+    let model = Trained::fit(family, data, &split.train, &options.params, seed)?;
+    let p = model.predict_proba(test)?;
+    progress(&format!(
+        "{}: {}-fold cross-validation",
+        family.title(),
+        options.cv_folds
+    ));
+    let cv = eval::cross_validate(
+        family,
+        data,
+        &split.train,
+        &options.params,
+        options.cv_folds,
+        seed,
+    )?;
+    let train_y: Vec<u8> = split.train.iter().map(|&i| data.y[i]).collect();
+    let f1_threshold = eval::f1_optimal_threshold(&train_y, &cv.out_of_fold);
+    let c05 = Confusion::at(&test.y, &p, 0.5);
+    let holdout = Holdout {
+        accuracy: c05.accuracy(),
+        precision: c05.precision(),
+        recall: c05.recall(),
+        f1: c05.f1(),
+        roc_auc: eval::roc_auc(&test.y, &p)?,
+        pr_auc: eval::average_precision(&test.y, &p)?,
+        brier: eval::brier(&test.y, &p),
+        log_loss: eval::log_loss(&test.y, &p),
+        confusion_at_05: c05,
+        f1_threshold,
+        confusion_at_f1_threshold: Confusion::at(&test.y, &p, f1_threshold),
     };
-    let mut models = Vec::new();
-    let mut curves = Curves {
-        roc: Vec::new(),
-        pr: Vec::new(),
-        calibration: Vec::new(),
+    progress(&format!("{}: permutation importance", family.title()));
+    let permutation =
+        eval::permutation_importance(&model, test, options.permutation_repeats, seed)?;
+    let native = model
+        .feature_names()
+        .iter()
+        .cloned()
+        .zip(model.importances())
+        .collect();
+    let native_kind = match family {
+        Family::Logistic => "|standardised coefficient| share",
+        Family::Forest => "impurity (Gini) decrease share",
+        Family::Boost => "total split gain share",
     };
-    let mut fitted = Vec::new();
-    for family in Family::ALL {
-        progress(&format!("{}: training", family.title()));
-        let model = Trained::fit(family, data, &split.train, &options.params, seed)?;
-        let p = model.predict_proba(&test)?;
-        progress(&format!(
-            "{}: {}-fold cross-validation",
-            family.title(),
-            options.cv_folds
-        ));
-        let cv = eval::cross_validate(
-            family,
-            data,
-            &split.train,
-            &options.params,
-            options.cv_folds,
-            seed,
-        )?;
-        let train_y: Vec<u8> = split.train.iter().map(|&i| data.y[i]).collect();
-        let f1_threshold = eval::f1_optimal_threshold(&train_y, &cv.out_of_fold);
-        let c05 = Confusion::at(&test.y, &p, 0.5);
-        let holdout = Holdout {
-            accuracy: c05.accuracy(),
-            precision: c05.precision(),
-            recall: c05.recall(),
-            f1: c05.f1(),
-            roc_auc: eval::roc_auc(&test.y, &p)?,
-            pr_auc: eval::average_precision(&test.y, &p)?,
-            brier: eval::brier(&test.y, &p),
-            log_loss: eval::log_loss(&test.y, &p),
-            confusion_at_05: c05,
-            f1_threshold,
-            confusion_at_f1_threshold: Confusion::at(&test.y, &p, f1_threshold),
-        };
-        progress(&format!("{}: permutation importance", family.title()));
-        let permutation =
-            eval::permutation_importance(&model, &test, options.permutation_repeats, seed)?;
-        let native = model
-            .feature_names()
-            .iter()
-            .cloned()
-            .zip(model.importances())
-            .collect();
-        let native_kind = match family {
-            Family::Logistic => "|standardised coefficient| share",
-            Family::Forest => "impurity (Gini) decrease share",
-            Family::Boost => "total split gain share",
-        };
-        let partial_dependence = model
-            .feature_names()
-            .iter()
-            .map(|f| eval::partial_dependence(&model, &test, f, options.pd_points, 500, seed))
-            .collect::<Result<Vec<_>>>()?;
-        let calibration = eval::calibration(&test.y, &p, options.calibration_bins);
-        curves.roc.push(Series {
+    let partial_dependence = model
+        .feature_names()
+        .iter()
+        .map(|f| eval::partial_dependence(&model, test, f, options.pd_points, 500, seed))
+        .collect::<Result<Vec<_>>>()?;
+    let calibration = eval::calibration(&test.y, &p, options.calibration_bins);
+    Ok(Evaluated {
+        roc: Series {
             name: format!("{} (AUC {:.3})", family.title(), holdout.roc_auc),
             points: eval::roc_curve(&test.y, &p)?,
-        });
-        curves.pr.push(Series {
+        },
+        pr: Series {
             name: format!("{} (AP {:.3})", family.title(), holdout.pr_auc),
             points: eval::pr_curve(&test.y, &p)?,
-        });
-        curves.calibration.push(Series {
+        },
+        calibration: Series {
             name: format!("{} (ECE {:.3})", family.title(), calibration.ece),
             points: calibration
                 .bins
                 .iter()
                 .map(|b| (b.mean_predicted, b.fraction_hits))
                 .collect(),
-        });
-        models.push(ModelReport {
+        },
+        report: ModelReport {
             name: family.name().to_string(),
             title: family.title().to_string(),
             holdout,
@@ -272,8 +264,53 @@ pub fn build(
                 permutation,
             },
             partial_dependence,
-        });
-        fitted.push(model);
+        },
+    })
+}
+
+/// Runs the evaluation: trains the three models on the training rows, measures them on the
+/// holdout, cross-validates on the training rows, and draws the figures. `progress` is told
+/// about each long step.
+///
+/// The three families are evaluated side by side: the forest keeps every thread busy while
+/// the others have single-threaded stretches. Each result depends only on its inputs, so the
+/// report is the same whatever runs when.
+///
+/// # Errors
+/// Any data, model or metric error (e.g. too few rows of a class for the folds); the first
+/// family's in report order when several fail.
+pub fn build(
+    prepared: &Prepared,
+    data_source: &str,
+    seed: u64,
+    options: &ReportOptions,
+    progress: &(dyn Fn(&str) + Sync),
+) -> Result<(Report, Figures)> {
+    use rayon::prelude::*;
+    let data = &prepared.dataset;
+    let split = &prepared.split;
+    let test = data.subset(&split.test);
+    test.check_two_classes("the holdout")?;
+    let oracle_roc_auc = match &test.true_prob {
+        Some(t) => Some(eval::roc_auc(&test.y, t)?),
+        None => None,
+    };
+    let evaluated: Vec<Result<Evaluated>> = Family::ALL
+        .par_iter()
+        .map(|&family| evaluate(family, prepared, &test, seed, options, progress))
+        .collect();
+    let mut models = Vec::new();
+    let mut curves = Curves {
+        roc: Vec::new(),
+        pr: Vec::new(),
+        calibration: Vec::new(),
+    };
+    for e in evaluated {
+        let e = e?;
+        models.push(e.report);
+        curves.roc.push(e.roc);
+        curves.pr.push(e.pr);
+        curves.calibration.push(e.calibration);
     }
     let report = Report {
         schema_version: SCHEMA_VERSION,

@@ -28,7 +28,7 @@ fn small() -> (hitcast::report::Report, hitcast::report::Figures) {
         },
         ..Default::default()
     };
-    build(&prepared, "synthetic", 42, &options, &mut |_| {}).unwrap()
+    build(&prepared, "synthetic", 42, &options, &|_| {}).unwrap()
 }
 
 /// Floats rounded to 6 significant decimals so a snapshot shows real changes, not noise in
@@ -143,7 +143,7 @@ fn too_small_for_k_folds_is_a_clear_error() {
                 cv_folds: 10,
                 ..Default::default()
             },
-            &mut |_| {},
+            &|_| {},
         )
         .unwrap_err()
         .to_string(),
