@@ -285,9 +285,12 @@ impl Boost {
 }
 
 impl Boost {
-    /// The log-odds of a hit for one row (features in model order).
+    /// The log-odds of a hit for one row (features in model order): the base score plus each
+    /// tree's output in order, the sum whose sigmoid `predict_proba` returns, to the bit.
     pub fn log_odds(&self, row: &[f64]) -> f64 {
-        self.base_score + self.trees.iter().map(|t| t.eval(row)).sum::<f64>()
+        self.trees
+            .iter()
+            .fold(self.base_score, |sum, t| sum + t.eval(row))
     }
 }
 

@@ -364,3 +364,17 @@ fn a_row_scores_the_same_in_any_batch() {
         }
     }
 }
+
+/// Boosting's log-odds are the very sum behind its probabilities (trees added in order
+/// onto the base score), so a caller's own sigmoid reproduces them.
+#[test]
+fn boosting_log_odds_match_its_probabilities() {
+    let d = synth(1200);
+    let rows: Vec<usize> = (0..d.len()).collect();
+    let m = Boost::fit(&d, &rows, &small_params().boost, 1).unwrap();
+    let all = m.predict_proba(&d).unwrap();
+    for i in [0, 5, 600, 1199] {
+        let z = m.log_odds(&d.row(i));
+        assert_eq!((1.0 / (1.0 + (-z).exp())).to_bits(), all[i].to_bits());
+    }
+}
