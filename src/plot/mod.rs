@@ -35,6 +35,21 @@ fn plot_error(e: impl std::fmt::Display) -> Error {
     Error::Data(format!("drawing a figure failed: {e}"))
 }
 
+/// The legend every chart shares: a light box in `position`.
+fn legend<'a, DB: DrawingBackend + 'a, CT: CoordTranslate>(
+    chart: &mut ChartContext<'a, DB, CT>,
+    position: Legend,
+) -> Result<()> {
+    chart
+        .configure_series_labels()
+        .position(position)
+        .label_font((FONT, 14))
+        .background_style(WHITE.mix(0.85))
+        .border_style(RGBColor(200, 200, 200))
+        .draw()
+        .map_err(plot_error)
+}
+
 /// A named series of points for [`lines`].
 pub struct Series {
     pub name: String,
@@ -112,14 +127,7 @@ pub fn lines(title: &str, axes: &Axes, series: &[Series]) -> Result<String> {
                     PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(3))
                 });
         }
-        chart
-            .configure_series_labels()
-            .position(axes.legend.clone())
-            .label_font((FONT, 14))
-            .background_style(WHITE.mix(0.85))
-            .border_style(RGBColor(200, 200, 200))
-            .draw()
-            .map_err(plot_error)?;
+        legend(&mut chart, axes.legend.clone())?;
         root.present().map_err(plot_error)?;
     }
     Ok(svg)
@@ -195,14 +203,7 @@ pub fn bars(
                     Rectangle::new([(x, y - 5), (x + 14, y + 5)], color.filled())
                 });
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
-            .label_font((FONT, 14))
-            .background_style(WHITE.mix(0.85))
-            .border_style(RGBColor(200, 200, 200))
-            .draw()
-            .map_err(plot_error)?;
+        legend(&mut chart, Legend::UpperRight)?;
         root.present().map_err(plot_error)?;
     }
     Ok(svg)
