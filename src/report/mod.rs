@@ -270,7 +270,8 @@ fn evaluate(
 
 /// Runs the evaluation: trains the three models on the training rows, measures them on the
 /// holdout, cross-validates on the training rows, and draws the figures. `progress` is told
-/// about each long step.
+/// about each long step; it may be called from several threads, the families' steps
+/// interleaved.
 ///
 /// The three families are evaluated side by side: the forest keeps every thread busy while
 /// the others have single-threaded stretches. Each result depends only on its inputs, so the
