@@ -143,6 +143,10 @@ pub struct PermutationImportance {
 
 /// Permutation importance of every model feature on `data` (usually the holdout).
 ///
+/// A feature's `repeats` shuffled copies of `data` are scored in one batch (the batch scorers
+/// then keep every core busy) and their ROC AUCs computed side by side; shuffles are drawn
+/// feature by feature, repeat by repeat, from one seeded generator.
+///
 /// # Errors
 /// As [`Model::predict_proba`] and [`roc_auc`].
 pub fn permutation_importance(
@@ -152,21 +156,25 @@ pub fn permutation_importance(
     seed: u64,
 ) -> Result<Vec<PermutationImportance>> {
     let base = roc_auc(&data.y, &model.predict_proba(data)?)?;
+    let cols = model.columns(data)?;
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let mut out = Vec::new();
-    let mut shuffled = data.clone();
-    for name in model.feature_names() {
-        let j = data.feature_index(name).ok_or_else(|| {
-            crate::Error::Data(format!("the data lacks the model's feature `{name}`"))
-        })?;
-        let mut drops = Vec::with_capacity(repeats);
-        for _ in 0..repeats.max(1) {
-            let mut perm: Vec<usize> = (0..data.len()).collect();
+    let (n, repeats) = (data.len(), repeats.max(1));
+    let mut out = Vec::with_capacity(cols.len());
+    for (j, name) in model.feature_names().iter().enumerate() {
+        let mut batch: Vec<Vec<f64>> = cols.iter().map(|c| c.repeat(repeats)).collect();
+        for copy in batch[j].chunks_exact_mut(n) {
+            let mut perm: Vec<usize> = (0..n).collect();
             perm.shuffle(&mut rng);
-            shuffled.x[j] = perm.iter().map(|&i| data.x[j][i]).collect();
-            drops.push(base - roc_auc(&data.y, &model.predict_proba(&shuffled)?)?);
+            for (v, &i) in copy.iter_mut().zip(&perm) {
+                *v = cols[j][i];
+            }
         }
-        shuffled.x[j] = data.x[j].clone();
+        let refs: Vec<&[f64]> = batch.iter().map(|c| &c[..]).collect();
+        let scores = model.predict_proba_columns(&refs);
+        let drops = scores
+            .par_chunks(n.max(1))
+            .map(|p| Ok(base - roc_auc(&data.y, p)?))
+            .collect::<Result<Vec<f64>>>()?;
         let mean = drops.iter().sum::<f64>() / drops.len() as f64;
         let sd = if drops.len() > 1 {
             (drops.iter().map(|d| (d - mean).powi(2)).sum::<f64>() / (drops.len() - 1) as f64)
@@ -227,13 +235,27 @@ pub fn partial_dependence(
     let grid: Vec<f64> = (0..points)
         .map(|k| lo + (hi - lo) * k as f64 / (points - 1) as f64)
         .collect();
-    let mut probe = sample.clone();
-    let mut mean_probability = Vec::with_capacity(points);
-    for &v in &grid {
-        probe.x[j].iter_mut().for_each(|x| *x = v);
-        let p = model.predict_proba(&probe)?;
-        mean_probability.push(p.iter().sum::<f64>() / p.len() as f64);
-    }
+    // One batch of `points` copies of the sample, copy k with the feature at grid[k].
+    let cols = model.columns(&sample)?;
+    let m = sample.len();
+    let batch: Vec<Vec<f64>> = model
+        .feature_names()
+        .iter()
+        .zip(&cols)
+        .map(|(name, col)| match name == &data.feature_names[j] {
+            true => grid
+                .iter()
+                .flat_map(|&v| std::iter::repeat_n(v, m))
+                .collect(),
+            false => col.repeat(points),
+        })
+        .collect();
+    let refs: Vec<&[f64]> = batch.iter().map(|c| &c[..]).collect();
+    let scores = model.predict_proba_columns(&refs);
+    let mean_probability = scores
+        .chunks_exact(m.max(1))
+        .map(|p| p.iter().sum::<f64>() / p.len() as f64)
+        .collect();
     Ok(PartialDependence {
         feature: feature.to_string(),
         grid,

@@ -116,8 +116,15 @@ pub trait Model {
     /// # Errors
     /// [`Error::Data`] naming the first model feature `data` lacks.
     fn predict_proba(&self, data: &Dataset) -> Result<Vec<f64>> {
-        let cols = self
-            .feature_names()
+        Ok(self.predict_proba_columns(&self.columns(data)?))
+    }
+
+    /// The columns of `data` the model reads, in model order, matched by name.
+    ///
+    /// # Errors
+    /// [`Error::Data`] naming the first model feature `data` lacks.
+    fn columns<'a>(&self, data: &'a Dataset) -> Result<Vec<&'a [f64]>> {
+        self.feature_names()
             .iter()
             .map(|name| {
                 data.feature_index(name)
@@ -126,8 +133,7 @@ pub trait Model {
                         Error::Data(format!("the data lacks the model's feature `{name}`"))
                     })
             })
-            .collect::<Result<Vec<_>>>()?;
-        Ok(self.predict_proba_columns(&cols))
+            .collect()
     }
 
     /// 0/1 decisions at `threshold`.
