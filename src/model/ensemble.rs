@@ -218,19 +218,33 @@ impl Compiled {
     /// `None` when the trees cannot be compiled (more than 65,535 thresholds for one feature,
     /// more than 65,535 features or 2³² nodes); they are then scored on raw values.
     fn new(trees: &[Tree]) -> Option<Compiled> {
+        // Compiling runs after a fit on one thread otherwise idle-waiting: trees are read
+        // side by side, each tree's thresholds deduplicated before the (short) merge.
         let p = trees.iter().map(|t| t.max_feature() + 1).max().unwrap_or(1);
-        let mut cuts = vec![Vec::new(); p];
-        for t in trees {
-            for (i, n) in t.nodes.iter().enumerate() {
-                if n.left as usize != i {
-                    cuts[n.feature as usize].push(n.threshold);
-                }
-            }
-        }
-        for c in &mut cuts {
+        let sorted_distinct = |c: &mut Vec<f64>| {
             c.sort_unstable_by(f64::total_cmp);
             c.dedup_by(|a, b| a.total_cmp(b).is_eq());
+        };
+        let per_tree: Vec<Vec<Vec<f64>>> = trees
+            .par_iter()
+            .map(|t| {
+                let mut cuts = vec![Vec::new(); p];
+                for (i, n) in t.nodes.iter().enumerate() {
+                    if n.left as usize != i {
+                        cuts[n.feature as usize].push(n.threshold);
+                    }
+                }
+                cuts.iter_mut().for_each(sorted_distinct);
+                cuts
+            })
+            .collect();
+        let mut cuts = vec![Vec::new(); p];
+        for tree_cuts in &per_tree {
+            for (c, t) in cuts.iter_mut().zip(tree_cuts) {
+                c.extend_from_slice(t);
+            }
         }
+        cuts.iter_mut().for_each(sorted_distinct);
         let rank_max = usize::from(u16::MAX);
         if p > rank_max || cuts.iter().any(|c| c.len() > rank_max) {
             return None;
@@ -240,22 +254,27 @@ impl Compiled {
         if u32::try_from(total).is_err() {
             return None;
         }
-        let mut steps = Vec::with_capacity(total);
-        let mut values = Vec::with_capacity(total);
-        let mut roots = Vec::with_capacity(trees.len());
-        let mut depths = Vec::with_capacity(trees.len());
-        for t in trees {
-            let offset = steps.len() as u32;
-            roots.push(offset);
-            depths.push(t.depth);
-            for (i, n) in t.nodes.iter().enumerate() {
-                let step = if n.left as usize == i {
-                    Step {
-                        left: offset + i as u32,
-                        feature: 0,
-                        rank: u16::MAX,
+        let roots: Vec<u32> = trees
+            .iter()
+            .scan(0u32, |next, t| {
+                let root = *next;
+                *next += t.nodes.len() as u32;
+                Some(root)
+            })
+            .collect();
+        let depths: Vec<u32> = trees.iter().map(|t| t.depth).collect();
+        let tree_steps: Vec<Vec<Step>> = trees
+            .par_iter()
+            .zip(&roots)
+            .map(|(t, &offset)| {
+                let step = |(i, n): (usize, &crate::model::tree::Node)| {
+                    if n.left as usize == i {
+                        return Step {
+                            left: offset + i as u32,
+                            feature: 0,
+                            rank: u16::MAX,
+                        };
                     }
-                } else {
                     let f = n.feature as usize;
                     // Ranked in the total order the cuts were sorted in.
                     let rank = cuts[f].partition_point(|c| c.total_cmp(&n.threshold).is_lt());
@@ -265,10 +284,14 @@ impl Compiled {
                         rank: rank as u16,
                     }
                 };
-                steps.push(step);
-            }
-            values.extend_from_slice(&t.values);
-        }
+                t.nodes.iter().enumerate().map(step).collect()
+            })
+            .collect();
+        let steps: Vec<Step> = tree_steps.concat();
+        let values: Vec<f64> = trees
+            .iter()
+            .flat_map(|t| t.values.iter().copied())
+            .collect();
         // Every child must exist: the vector walk below relies on it to stay in bounds.
         let in_bounds = steps
             .iter()
@@ -291,7 +314,7 @@ impl Compiled {
             })
             .flatten();
         let tops = (tight.is_some() && p <= 4)
-            .then(|| roots.iter().map(|&r| Top::new(&steps, r)).collect());
+            .then(|| roots.par_iter().map(|&r| Top::new(&steps, r)).collect());
         Some(Compiled {
             tops,
             tight,
