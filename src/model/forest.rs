@@ -23,12 +23,17 @@ use crate::error::{Error, Result};
 pub struct ForestParams {
     /// Number of trees. Default 300.
     pub n_trees: usize,
-    /// Deepest level a tree may reach. Default 32.
+    /// Deepest level a tree may reach. Default 18: on the Billboard data that scores a
+    /// higher holdout AUC with four features than no practical limit (32: 0.7664 vs 0.7646,
+    /// and lower Brier and log loss) and nearly the same with fifteen (0.8668 vs 0.8678),
+    /// with trees a fifth smaller and batch scoring about a third faster (each row walks at
+    /// most 18 steps per tree).
     pub max_depth: usize,
     /// Least (bootstrap-weighted) rows in a leaf. Default 10: on the Billboard data it scores
     /// a higher holdout AUC than scikit-learn's 1 with four features (0.765 vs 0.757) and
-    /// about the same with fifteen (0.868 vs 0.871), with trees a third the size, which makes
-    /// scoring (permutation importance, partial dependence, the dashboard) much faster.
+    /// about the same with fifteen (0.868 vs 0.871; both at depth ≤ 32), with trees a third
+    /// the size, which makes scoring (permutation importance, partial dependence, the
+    /// dashboard) much faster.
     pub min_samples_leaf: usize,
     /// Features tried at each split. Default `None`: ⌊√p⌋ (at least 1).
     pub max_features: Option<usize>,
@@ -43,7 +48,7 @@ impl Default for ForestParams {
     fn default() -> Self {
         ForestParams {
             n_trees: 300,
-            max_depth: 32,
+            max_depth: 18,
             min_samples_leaf: 10,
             max_features: None,
             bootstrap: true,
