@@ -106,15 +106,7 @@ impl Dataset {
     /// # Errors
     /// [`Error::OneClass`] naming `context` when every label is the same.
     pub fn check_two_classes(&self, context: &str) -> Result<()> {
-        let pos = self.positives();
-        if pos == 0 || pos == self.len() {
-            return Err(Error::OneClass {
-                context: context.to_string(),
-                count: self.len(),
-                class: u8::from(pos > 0),
-            });
-        }
-        Ok(())
+        check_two_classes(&self.y, context)
     }
 
     /// A SHA-256 of the normalised CSV: identifies the exact training data in artifacts and
@@ -190,4 +182,20 @@ pub fn csv_field(field: &str) -> String {
     } else {
         field.to_string()
     }
+}
+
+/// Checks that labels `y` hold both classes.
+///
+/// # Errors
+/// [`Error::OneClass`] naming `context` when every label is the same.
+pub fn check_two_classes(y: &[u8], context: &str) -> Result<()> {
+    let pos = y.iter().filter(|&&v| v == 1).count();
+    if pos == 0 || pos == y.len() {
+        return Err(Error::OneClass {
+            context: context.to_string(),
+            count: y.len(),
+            class: u8::from(pos > 0),
+        });
+    }
+    Ok(())
 }

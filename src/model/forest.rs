@@ -101,10 +101,17 @@ impl Fit for Forest {
 
     fn fit(data: &Dataset, rows: &[usize], params: &ForestParams, seed: u64) -> Result<Self> {
         params.check()?;
-        let sub = data.subset(rows);
-        sub.check_two_classes("random forest training rows")?;
-        let (n, p) = (sub.len(), sub.n_features());
-        let binned = Binned::new(&sub.x);
+        // The training rows' features and labels only (a full subset would also copy every
+        // track's id, name and artist).
+        let x: Vec<Vec<f64>> = data
+            .x
+            .iter()
+            .map(|c| rows.iter().map(|&i| c[i]).collect())
+            .collect();
+        let labels: Vec<u8> = rows.iter().map(|&i| data.y[i]).collect();
+        crate::data::check_two_classes(&labels, "random forest training rows")?;
+        let (n, p) = (rows.len(), data.n_features());
+        let binned = Binned::new(&x);
         let grow_params = GrowParams {
             max_depth: params.max_depth,
             min_child_weight: params.min_samples_leaf as f64,
@@ -124,8 +131,12 @@ impl Fit for Forest {
         // Seeds are drawn up front, in tree order, so threads cannot change any tree.
         let mut master = ChaCha8Rng::seed_from_u64(seed);
         let seeds: Vec<u64> = (0..params.n_trees).map(|_| master.gen()).collect();
-        let y: Vec<f64> = sub.y.iter().map(|&v| f64::from(v)).collect();
-        let row_major: Vec<f64> = (0..n).flat_map(|i| sub.row(i)).collect();
+        let y: Vec<f64> = labels.iter().map(|&v| f64::from(v)).collect();
+        let row_major: Vec<f64> = if params.bootstrap && params.oob_score {
+            (0..n).flat_map(|i| x.iter().map(move |c| c[i])).collect()
+        } else {
+            Vec::new()
+        };
         // Each tree scores its own out-of-bag rows while it is hot in cache.
         // (tree, gain per feature, out-of-bag (row, prediction) pairs)
         type Grown = (Tree, Vec<f64>, Vec<(u32, f64)>);
@@ -185,7 +196,7 @@ impl Fit for Forest {
         let oob_roc_auc = if params.bootstrap && params.oob_score {
             let (scores, labels): (Vec<f64>, Vec<u8>) = oob_sum
                 .iter()
-                .zip(&sub.y)
+                .zip(&labels)
                 .filter(|((_, k), _)| *k > 0)
                 .map(|((s, k), &y)| (s / f64::from(*k), y))
                 .unzip();
@@ -194,7 +205,7 @@ impl Fit for Forest {
             None
         };
         Ok(Forest {
-            feature_names: sub.feature_names.clone(),
+            feature_names: data.feature_names.clone(),
             trees: Ensemble::new(grown.into_iter().map(|(t, _, _)| t).collect()),
             impurity_importance: normalise(importance),
             oob_roc_auc,
