@@ -48,7 +48,14 @@ pub fn cross_validate(
     let fold_seed = |f: usize| seed.wrapping_add(f as u64 + 1);
     let fold_fit = |(f, fold): (usize, &crate::data::Split)| -> Result<Vec<f64>> {
         let model = Trained::fit(family, data, &fold.train, params, fold_seed(f))?;
-        model.predict_proba(&data.subset(&fold.test))
+        // The held-out rows' model columns only (a full subset also copies ids and names).
+        let cols: Vec<Vec<f64>> = model
+            .columns(data)?
+            .iter()
+            .map(|c| fold.test.iter().map(|&i| c[i]).collect())
+            .collect();
+        let refs: Vec<&[f64]> = cols.iter().map(|c| &c[..]).collect();
+        Ok(model.predict_proba_columns(&refs))
     };
     let predictions: Vec<Vec<f64>> = if family == Family::Forest {
         // The forest already grows its trees in parallel; one fold at a time keeps memory low.
