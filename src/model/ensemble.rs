@@ -176,7 +176,7 @@ struct Compiled {
 /// Levels of a tree resolved by table lookups before the gathered walk.
 const TOP_LEVELS: usize = 7;
 /// Nodes of a complete tree of [`TOP_LEVELS`] levels, in heap order (children of `h` at
-/// `2h + 1`, `2h + 2`), plus one spare so tables span 64 bytes.
+/// `2h + 1`, `2h + 2`), plus one spare so tables span 128 bytes.
 const TOP_NODES: usize = 1 << TOP_LEVELS;
 
 /// A tree's first [`TOP_LEVELS`] levels: for heap node `h`, `ranks[f][h]` is its rank if it
@@ -315,7 +315,7 @@ impl Compiled {
                     .collect::<Option<Vec<u32>>>()
             })
             .flatten();
-        let tops = (tight.is_some() && p <= 4)
+        let tops = (tight.is_some() && p <= 4 && Walk::available().contains(&Walk::Tables))
             .then(|| roots.par_iter().map(|&r| Top::new(&steps, r)).collect());
         Some(Compiled {
             tops,
@@ -386,7 +386,11 @@ impl Compiled {
                         let n = m.next_multiple_of(simd::TABLE_ROWS);
                         rows.resize(n, 0);
                         let mut planes = vec![0u8; 4 * n];
-                        self.for_each_bin(x, start, m, |k, j, b| planes[j * n + k] = b as u8);
+                        for (j, plane) in planes.chunks_exact_mut(n).enumerate() {
+                            for (p, &r) in plane.iter_mut().zip(&rows) {
+                                *p = (r >> (8 * j)) as u8;
+                            }
+                        }
                         let t = simd::Tables {
                             tops,
                             rows: &rows,
@@ -447,7 +451,7 @@ impl Compiled {
     }
 }
 
-/// The AVX2 walk over `tight` steps.
+/// The vector walks over `tight` steps: AVX2 gathers, and AVX-512 top-level tables.
 #[cfg(target_arch = "x86_64")]
 mod simd {
     use std::arch::x86_64::*;
@@ -493,6 +497,8 @@ mod simd {
             }
         };
         assert!(available() && wide_ok && n.is_multiple_of(ROWS) && n >= out.len());
+        // Every group starts inside `out` (rows are padded by less than a group).
+        assert!(n < out.len() + ROWS);
         assert_eq!(tight.len(), c.steps.len());
         // SAFETY: AVX2 is present (asserted); see `walk_avx2` for the memory accesses.
         unsafe { walk_avx2(c, tight, rows, out) }
@@ -516,6 +522,12 @@ mod simd {
         let Tables { tops, rows, planes } = t;
         let n = rows.len();
         assert!(tables_available() && n.is_multiple_of(TABLE_ROWS) && n >= out.len());
+        // Every group starts inside `out` (rows are padded by less than a group).
+        assert!(n < out.len() + TABLE_ROWS);
+        // Every start is a step (the gathers below begin there).
+        assert!(tops
+            .iter()
+            .all(|t| t.starts.iter().all(|&s| (s as usize) < tight.len())));
         assert_eq!(planes.len(), 4 * n);
         assert!(tight.len() == c.steps.len() && tops.len() == c.roots.len());
         // SAFETY: the features are present (asserted); memory as in `walk_avx2`, and every
@@ -592,7 +604,7 @@ mod simd {
     /// Prefetches the next tree's steps and values while this one is walked, a few cache
     /// lines per group of rows: a whole forest outgrows the L2 cache, and walking a tree that
     /// is not in cache waits on one miss after another (10k rows, 300 trees, one thread:
-    /// 61 → 35 ms in blocks of 2,500 rows).
+    /// 61 → 35 ms in the blocks of 2,500 rows used then).
     struct NextTree {
         /// Steps (and values) of the next tree.
         steps: std::ops::Range<usize>,

@@ -184,8 +184,9 @@ impl TryFrom<TreeArrays> for Tree {
         for i in 0..n {
             if a.left[i] != 0 {
                 let l = a.left[i] as usize;
-                depth_of[l] = depth_of[i] + 1;
-                depth_of[l + 1] = depth_of[i] + 1;
+                // Longest path: a malformed artifact may give a node two parents.
+                depth_of[l] = depth_of[l].max(depth_of[i] + 1);
+                depth_of[l + 1] = depth_of[l + 1].max(depth_of[i] + 1);
                 depth = depth.max(depth_of[i] + 1);
             }
         }
@@ -703,6 +704,20 @@ mod tests {
             let (got, _) = pool.install(|| all_histograms(&binned, &rows, &g, &h));
             assert!(got == want, "{threads} threads");
         }
+    }
+
+    #[test]
+    fn depth_is_the_longest_path_even_when_a_node_has_two_parents() {
+        // Node 9 is a child of node 5 (depth 3) and of node 7 (depth 2, a higher index):
+        // the path 0 → 1 → 3 → 5 → 9 → 11 has 5 steps.
+        let left = [1, 3, 7, 5, 0, 9, 0, 9, 0, 11, 0, 0, 0];
+        let arrays = serde_json::json!({
+            "feature": vec![0; 13],
+            "left": left,
+            "value": (0..13).map(|i| i as f64).collect::<Vec<_>>(),
+        });
+        let tree: Tree = serde_json::from_value(arrays).expect("valid arrays");
+        assert_eq!(tree.depth, 5);
     }
 
     #[test]
