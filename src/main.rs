@@ -111,6 +111,19 @@ struct CsvArgs {
     /// Map a feature to a differently named column: `--map tempo=bpm` (repeatable).
     #[arg(long = "map", value_name = "FEATURE=COLUMN")]
     map: Vec<String>,
+    /// Field delimiter: one character, or `tab`.
+    #[arg(long, default_value = ",", value_parser = parse_delimiter)]
+    delimiter: u8,
+}
+
+fn parse_delimiter(s: &str) -> Result<u8, String> {
+    match s {
+        "tab" | "\\t" | "\t" => Ok(b'\t'),
+        _ if s.len() == 1 && s != "\"" && s != "\n" && s != "\r" => Ok(s.as_bytes()[0]),
+        _ => Err(format!(
+            "`{s}`: expected one ASCII character such as ';' or '|', or `tab` (not a quote or newline)"
+        )),
+    }
 }
 
 impl CsvArgs {
@@ -143,6 +156,7 @@ impl CsvArgs {
             group_column: self.group_column.clone(),
             split_column: self.split_column.clone(),
             rename,
+            delimiter: self.delimiter,
         })
     }
 }
@@ -196,6 +210,13 @@ impl SourceArgs {
         })
     }
 
+    /// The files this run reads: an output must never overwrite or delete them.
+    fn inputs(&self) -> Vec<&std::path::Path> {
+        let mut v: Vec<&std::path::Path> = self.data.iter().map(PathBuf::as_path).collect();
+        v.extend(self.csv_args.split_file.as_deref());
+        v
+    }
+
     /// The data's name in reports: `synthetic` or the CSV's file name (never a full path).
     fn name(&self) -> String {
         match &self.data {
@@ -228,9 +249,13 @@ struct TrainArgs {
 struct ReportArgs {
     #[command(flatten)]
     source: SourceArgs,
-    /// Folder the report is written to (replaced as a whole).
+    /// Folder the report is written to, replaced as a whole: it must be new, empty, or a
+    /// folder HitCast wrote (it holds a `.hitcast-output` marker).
     #[arg(long, default_value = "reports")]
     out: PathBuf,
+    /// Replace --out even if it holds files HitCast did not write (they are deleted).
+    #[arg(long)]
+    force: bool,
     /// Folds of the cross-validation on the training rows.
     #[arg(long, default_value_t = 5)]
     folds: usize,
@@ -351,6 +376,9 @@ fn synth(args: &SynthArgs, out: &mut impl Write) -> anyhow::Result<()> {
 }
 
 fn ingest(args: &IngestArgs, out: &mut impl Write) -> anyhow::Result<()> {
+    let mut inputs = vec![args.csv.as_path()];
+    inputs.extend(args.csv_args.split_file.as_deref());
+    hitcast::atomic::check_not_input(&args.out, &inputs)?;
     let ing = data::ingest(&args.csv, &args.csv_args.options()?)?;
     let r = &ing.report;
     ing.dataset.write_csv(&args.out)?;
@@ -414,6 +442,12 @@ fn train(args: &TrainArgs, out: &mut impl Write) -> anyhow::Result<()> {
     )?;
     let test = d.subset(&prepared.split.test);
     for family in Family::ALL {
+        hitcast::atomic::check_not_input(
+            &args.models.join(Artifact::file_name(family)),
+            &args.source.inputs(),
+        )?;
+    }
+    for family in Family::ALL {
         let model = Trained::fit(family, d, &prepared.split.train, &params, args.source.seed)?;
         let auc = hitcast::eval::roc_auc(&test.y, &model.predict_proba(&test)?)?;
         let path = args.models.join(Artifact::file_name(family));
@@ -429,11 +463,11 @@ fn train(args: &TrainArgs, out: &mut impl Write) -> anyhow::Result<()> {
 }
 
 fn predict(args: &PredictArgs, out: &mut impl Write) -> anyhow::Result<()> {
+    hitcast::atomic::check_not_input(&args.out, &[args.csv.as_path()])?;
     let mut artifacts = Vec::new();
     for family in Family::ALL {
-        let path = args.models.join(Artifact::file_name(family));
-        if path.exists() {
-            artifacts.push(Artifact::load(&path)?);
+        if args.models.join(Artifact::file_name(family)).exists() {
+            artifacts.push(Artifact::load_family(&args.models, family)?);
         }
     }
     if artifacts.is_empty() {
@@ -494,6 +528,13 @@ fn report(args: &ReportArgs, out: &mut impl Write) -> anyhow::Result<()> {
             eprintln!("[{:>5.1} s] {step}", started.elapsed().as_secs_f64());
         }
     };
+    let replace = match args.force {
+        true => hitcast::atomic::Replace::Force,
+        false => hitcast::atomic::Replace::OnlyOurs,
+    };
+    // Refused before any work: a user should not wait for a report that cannot be written.
+    hitcast::atomic::check_not_input(&args.out, &args.source.inputs())?;
+    hitcast::atomic::check_replaceable(&args.out, replace)?;
     progress("loading data");
     let prepared = source.prepare(&args.source.split(), args.source.seed)?;
     let options = hitcast::report::ReportOptions {
@@ -503,7 +544,7 @@ fn report(args: &ReportArgs, out: &mut impl Write) -> anyhow::Result<()> {
     };
     let (rep, figures) =
         hitcast::report::build(&prepared, &name, args.source.seed, &options, &progress)?;
-    hitcast::report::write(&args.out, &rep, &figures)?;
+    hitcast::report::write_to(&args.out, &rep, &figures, replace)?;
     writeln!(
         out,
         "{} tracks ({} train / {} holdout), seed {}",
@@ -571,8 +612,7 @@ fn bench(args: &BenchArgs, out: &mut impl Write) -> anyhow::Result<()> {
 }
 
 fn export_sql(args: &ExportSqlArgs, out: &mut impl Write) -> anyhow::Result<()> {
-    let path = args.models.join(Artifact::file_name(args.model));
-    let artifact = Artifact::load(&path)?;
+    let artifact = Artifact::load_family(&args.models, args.model)?;
     if !args.columns.is_empty() {
         let missing: Vec<&String> = artifact
             .feature_names
@@ -594,6 +634,10 @@ fn export_sql(args: &ExportSqlArgs, out: &mut impl Write) -> anyhow::Result<()> 
     let sql = hitcast::sql::export(&artifact.model, args.dialect, &args.table)?;
     match &args.out {
         Some(p) => {
+            hitcast::atomic::check_not_input(
+                p,
+                &[&args.models.join(Artifact::file_name(args.model))],
+            )?;
             hitcast::atomic::write(p, sql.as_bytes())?;
             writeln!(
                 out,
@@ -740,7 +784,16 @@ fn main() -> ExitCode {
             }) {
                 return ExitCode::SUCCESS;
             }
-            eprintln!("error: {e:#}");
+            // Each cause once: the library's messages already quote their source (an OS
+            // error names its path and reason), so a cause that repeats is left out.
+            let mut message = e.to_string();
+            for cause in e.chain().skip(1) {
+                let c = cause.to_string();
+                if !message.contains(&c) {
+                    message = format!("{message}: {c}");
+                }
+            }
+            eprintln!("error: {message}");
             ExitCode::FAILURE
         }
     }

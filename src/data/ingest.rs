@@ -94,6 +94,8 @@ pub struct IngestOptions {
     pub split_column: Option<String>,
     /// Feature name → file column, for files that name features differently (`tempo=bpm`).
     pub rename: BTreeMap<String, String>,
+    /// The field delimiter. Default `b','`.
+    pub delimiter: u8,
 }
 
 impl Default for IngestOptions {
@@ -108,6 +110,7 @@ impl Default for IngestOptions {
             group_column: None,
             split_column: None,
             rename: BTreeMap::new(),
+            delimiter: b',',
         }
     }
 }
@@ -163,6 +166,8 @@ struct Table<'a> {
     path: &'a Path,
     df: DataFrame,
     header: Vec<String>,
+    /// Physical line each data row starts on.
+    lines: Vec<usize>,
 }
 
 #[cfg(feature = "csv")]
@@ -188,6 +193,7 @@ impl Table<'_> {
         Error::Cell {
             path: self.path.to_path_buf(),
             row: row + 1,
+            line: self.lines.get(row).copied().unwrap_or(row + 2),
             column: column.to_string(),
             message,
         }
@@ -251,44 +257,51 @@ fn quantile(values: &[f64], q: f64) -> f64 {
 }
 
 #[cfg(feature = "csv")]
-fn read(path: &Path) -> Result<Table<'_>> {
+fn read(path: &Path, delimiter: u8) -> Result<Table<'_>> {
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-    let mut lines = bytes
-        .split(|&b| b == b'\n')
-        .filter(|l| !l.iter().all(u8::is_ascii_whitespace));
-    let header_line = lines.next().ok_or_else(|| Error::Empty {
-        path: path.to_path_buf(),
-    })?;
-    if lines.next().is_none() {
-        return Err(Error::Empty {
-            path: path.to_path_buf(),
-        });
-    }
-    let header_text = String::from_utf8_lossy(header_line);
-    if header_text
-        .split(',')
-        .all(|h| h.trim().trim_matches('"').parse::<f64>().is_ok())
-    {
-        return Err(Error::Csv {
-            path: path.to_path_buf(),
-            message: "no header row: the first line holds only numbers, but the first line must name the columns".into(),
-        });
-    }
+    let records = super::records::scan(path, &bytes, delimiter)?;
+    let bytes = match records.cleaned {
+        Some(clean) => clean,
+        None => {
+            let mut bytes = bytes;
+            bytes.drain(..records.bom);
+            bytes
+        }
+    };
     let df = CsvReadOptions::default()
         .with_has_header(true)
         .with_infer_schema_length(Some(0))
+        .with_parse_options(CsvParseOptions::default().with_separator(delimiter))
         .into_reader_with_file_handle(std::io::Cursor::new(bytes))
         .finish()
         .map_err(|e| Error::Csv {
             path: path.to_path_buf(),
             message: e.to_string(),
         })?;
+    if df.height() != records.lines.len() || df.width() != records.header.len() {
+        // The scan and polars must agree on what a row is, or positions would be wrong.
+        return Err(Error::Csv {
+            path: path.to_path_buf(),
+            message: format!(
+                "read {} rows × {} columns but the file has {} records × {} fields; please report this file",
+                df.height(),
+                df.width(),
+                records.lines.len(),
+                records.header.len()
+            ),
+        });
+    }
     let header = df
         .get_column_names()
         .iter()
         .map(|c| c.to_string())
         .collect();
-    Ok(Table { path, df, header })
+    Ok(Table {
+        path,
+        df,
+        header,
+        lines: records.lines,
+    })
 }
 
 #[cfg(feature = "csv")]
@@ -298,7 +311,7 @@ fn read(path: &Path) -> Result<Table<'_>> {
 /// [`Error::Empty`], [`Error::Csv`], [`Error::MissingColumn`], [`Error::Cell`] (naming the
 /// row and column of a non-numeric, empty, NaN or out-of-range cell) and [`Error::OneClass`].
 pub fn ingest(path: &Path, options: &IngestOptions) -> Result<Ingested> {
-    let table = read(path)?;
+    let table = read(path, options.delimiter)?;
     let header = &table.header;
     let has = |c: &str| header.iter().any(|h| h == c);
     let layout = if has("track_id") && has("track_name") && has("target") {
@@ -512,7 +525,7 @@ pub fn ingest(path: &Path, options: &IngestOptions) -> Result<Ingested> {
 /// [`Error::MissingColumn`] / [`Error::Cell`] for a malformed file, [`Error::Data`] when a
 /// data row has no entry.
 pub fn read_split_file(path: &Path, source_rows: &[usize]) -> Result<Vec<bool>> {
-    let table = read(path)?;
+    let table = read(path, b',')?;
     let rows = table.numbers("row", Some((0.0, 1e12)))?;
     let flags = table.numbers("is_test", Some((0.0, 1.0)))?;
     let by_row: HashMap<usize, bool> = rows

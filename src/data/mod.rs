@@ -7,6 +7,8 @@
 mod features;
 mod ingest;
 mod profile;
+#[cfg(feature = "csv")]
+mod records;
 mod source;
 mod split;
 #[cfg(feature = "spotify")]

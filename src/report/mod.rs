@@ -20,7 +20,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::data::{Dataset, Prepared};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::eval::{
     self, Calibration, Confusion, CrossValidation, PartialDependence, PermutationImportance,
     TopProfile,
@@ -574,47 +574,39 @@ fn figures(report: &Report, data: &Dataset, curves: Curves) -> Result<Figures> {
 }
 
 /// Writes `metrics.json`, `REPORT.md`, `report.html` and `figures/` into `dir`, replacing
-/// it as a whole: everything is written to a sibling temporary folder first, so a failure
-/// never leaves a half-written report.
+/// it as a whole (see [`crate::atomic::replace_dir`]): a failure never leaves a half-written
+/// report, and a folder HitCast did not write is refused.
 ///
 /// # Errors
-/// [`Error::Io`] naming the path that could not be written.
+/// [`crate::Error::Output`] when `dir` is a file or a folder of someone else's; [`crate::Error::Io`] naming
+/// the path that could not be written.
 pub fn write(dir: &Path, report: &Report, figures: &Figures) -> Result<()> {
-    let parent = match dir.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => std::path::PathBuf::from("."),
-    };
-    let name = dir
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "reports".into());
-    let tmp = parent.join(format!(".{name}.tmp{}", std::process::id()));
-    let old = parent.join(format!(".{name}.old{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&tmp);
-    let result = (|| -> Result<()> {
-        std::fs::create_dir_all(tmp.join("figures")).map_err(|e| Error::io(&tmp, e))?;
-        let put = |rel: &str, text: &str| {
-            let p = tmp.join(rel);
-            std::fs::write(&p, text).map_err(|e| Error::io(dir.join(rel), e))
-        };
-        put("metrics.json", &report.to_json())?;
-        put("REPORT.md", &render_markdown(report, figures))?;
-        put("report.html", &render_html(report, figures))?;
-        for (file, svg) in figures {
-            put(&format!("figures/{file}"), svg)?;
-        }
-        if dir.exists() {
-            std::fs::rename(dir, &old).map_err(|e| Error::io(dir, e))?;
-        }
-        std::fs::rename(&tmp, dir).map_err(|e| Error::io(dir, e))?;
-        let _ = std::fs::remove_dir_all(&old);
-        Ok(())
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_dir_all(&tmp);
-        if old.exists() && !dir.exists() {
-            let _ = std::fs::rename(&old, dir);
-        }
+    write_to(dir, report, figures, crate::atomic::Replace::OnlyOurs)
+}
+
+/// [`write`], choosing whether a folder HitCast did not write may be replaced (`--force`).
+///
+/// # Errors
+/// As [`write`].
+pub fn write_to(
+    dir: &Path,
+    report: &Report,
+    figures: &Figures,
+    replace: crate::atomic::Replace,
+) -> Result<()> {
+    let mut files: Vec<(String, Vec<u8>)> = vec![
+        ("metrics.json".into(), report.to_json().into_bytes()),
+        (
+            "REPORT.md".into(),
+            render_markdown(report, figures).into_bytes(),
+        ),
+        (
+            "report.html".into(),
+            render_html(report, figures).into_bytes(),
+        ),
+    ];
+    for (file, svg) in figures {
+        files.push((format!("figures/{file}"), svg.clone().into_bytes()));
     }
-    result
+    crate::atomic::replace_dir(dir, &files, replace)
 }

@@ -4,6 +4,7 @@ mod cli;
 mod data;
 mod model;
 mod report;
+mod safety;
 mod serve;
 mod spotify;
 mod sql;
