@@ -535,13 +535,14 @@ fn report(args: &ReportArgs, out: &mut impl Write) -> anyhow::Result<()> {
     // Refused before any work: a user should not wait for a report that cannot be written.
     hitcast::atomic::check_not_input(&args.out, &args.source.inputs())?;
     hitcast::atomic::check_replaceable(&args.out, replace)?;
-    progress("loading data");
-    let prepared = source.prepare(&args.source.split(), args.source.seed)?;
     let options = hitcast::report::ReportOptions {
         cv_folds: args.folds,
         permutation_repeats: args.repeats,
         ..Default::default()
     };
+    options.check()?;
+    progress("loading data");
+    let prepared = source.prepare(&args.source.split(), args.source.seed)?;
     let (rep, figures) =
         hitcast::report::build(&prepared, &name, args.source.seed, &options, &progress)?;
     hitcast::report::write_to(&args.out, &rep, &figures, replace)?;

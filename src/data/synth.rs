@@ -50,13 +50,15 @@ impl SynthParams {
     /// Checks the parameters.
     ///
     /// # Errors
-    /// [`Error::Param`] for fewer than 10 tracks or a hit rate outside (0.01, 0.99).
+    /// [`Error::Param`] for fewer than 10 or more than [`MAX_TRACKS`] tracks, or a hit rate
+    /// outside (0.01, 0.99).
     pub fn check(&self) -> Result<()> {
-        if self.n_tracks < 10 {
+        // The upper bound keeps a mistyped `--rows` from asking for terabytes.
+        if !(10..=MAX_TRACKS).contains(&self.n_tracks) {
             return Err(Error::param(
                 "n_tracks",
                 self.n_tracks,
-                "must be at least 10",
+                "must be in 10–20,000,000",
             ));
         }
         if !(self.hit_rate >= 0.01 && self.hit_rate <= 0.99) {
@@ -69,6 +71,9 @@ impl SynthParams {
         Ok(())
     }
 }
+
+/// Most tracks the generator makes (about 2.4 GB of features with all fifteen).
+pub const MAX_TRACKS: usize = 20_000_000;
 
 /// The ground-truth log-odds without the intercept `b0` (see the module doc).
 fn shape(d: f64, e: f64, v: f64, t: f64) -> f64 {

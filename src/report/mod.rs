@@ -57,6 +57,39 @@ impl Default for ReportOptions {
     }
 }
 
+impl ReportOptions {
+    /// Checks the settings, so that no flag can ask for unbounded work.
+    ///
+    /// # Errors
+    /// [`crate::Error::Param`] for folds outside 2–20, repeats outside 1–100, calibration bins
+    /// outside 2–100 or partial-dependence points outside 2–200.
+    pub fn check(&self) -> Result<()> {
+        let within = |name: &'static str, v: usize, lo: usize, hi: usize, reason: &'static str| {
+            if (lo..=hi).contains(&v) {
+                Ok(())
+            } else {
+                Err(crate::Error::param(name, v, reason))
+            }
+        };
+        within("cv_folds", self.cv_folds, 2, 20, "must be in 2–20")?;
+        within(
+            "permutation_repeats",
+            self.permutation_repeats,
+            1,
+            100,
+            "must be in 1–100",
+        )?;
+        within(
+            "calibration_bins",
+            self.calibration_bins,
+            2,
+            100,
+            "must be in 2–100",
+        )?;
+        within("pd_points", self.pd_points, 2, 200, "must be in 2–200")
+    }
+}
+
 /// Where the data came from and how it was used.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Meta {
@@ -288,6 +321,7 @@ pub fn build(
     progress: &(dyn Fn(&str) + Sync),
 ) -> Result<(Report, Figures)> {
     use rayon::prelude::*;
+    options.check()?;
     let data = &prepared.dataset;
     let split = &prepared.split;
     let test = data.subset(&split.test);

@@ -2,6 +2,7 @@
 
 mod cli;
 mod data;
+mod fuzz;
 mod model;
 mod report;
 mod safety;

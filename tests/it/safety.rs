@@ -423,3 +423,54 @@ fn an_os_error_is_printed_once_with_its_path() {
     assert!(t.contains("missing.csv: No such file or directory"), "{t}");
     assert_eq!(t.matches("No such file").count(), 1, "{t}");
 }
+
+#[test]
+fn bad_flags_are_errors_never_panics() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(super::fixture("tracks.csv"), dir.path().join("t.csv")).unwrap();
+    for (args, want) in [
+        (vec!["report", "--rows", "abc"], "invalid value 'abc'"),
+        (vec!["report", "--rows", "0", "--out", "r"], "n_tracks"),
+        (
+            vec!["report", "--rows", "100000000000000", "--out", "r"],
+            "n_tracks",
+        ),
+        (
+            vec!["report", "--test-fraction", "1.5", "--out", "r"],
+            "test_fraction",
+        ),
+        (
+            vec!["report", "--folds", "1", "--rows", "500", "--out", "r"],
+            "cv_folds",
+        ),
+        (
+            vec!["report", "--repeats", "100000000", "--out", "r"],
+            "permutation_repeats",
+        ),
+        (
+            vec!["data", "ingest", "t.csv", "--delimiter", "ab"],
+            "expected one ASCII character",
+        ),
+        (
+            vec!["data", "ingest", "t.csv", "--quantile", "7"],
+            "quantile",
+        ),
+        (
+            vec!["data", "ingest", "t.csv", "--features", ","],
+            "comma-separated list",
+        ),
+        (vec!["data", "synth", "--hit-rate=-1"], "hit_rate"),
+        (vec!["predict", "t.csv", "--models", "nowhere"], "nowhere"),
+    ] {
+        let o = hitcast(dir.path(), &args);
+        let code = o.status.code();
+        assert!(
+            matches!(code, Some(1 | 2)),
+            "{args:?}: exit {code:?}: {}",
+            text(&o)
+        );
+        assert!(text(&o).contains(want), "{args:?}: {}", text(&o));
+        assert!(!text(&o).contains("panicked"), "{args:?}: {}", text(&o));
+    }
+    assert!(!dir.path().join("r").exists());
+}
