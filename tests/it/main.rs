@@ -2,6 +2,8 @@
 
 mod cli;
 mod data;
+mod honesty;
+mod leakage;
 mod model;
 mod report;
 mod serve;
