@@ -183,7 +183,9 @@ pub fn paired_bootstrap(
             sorted.iter().map(|s| s.metrics(y, &w)).collect()
         })
         .collect();
-    let column = |f: &dyn Fn(&Vec<(f64, f64)>) -> f64| draws.iter().map(f).collect::<Vec<f64>>();
+    /// Every model's (ROC AUC, AP) on one resample.
+    type Draw = Vec<(f64, f64)>;
+    let column = |f: &dyn Fn(&Draw) -> f64| draws.iter().map(f).collect::<Vec<f64>>();
     let mut differences = Vec::new();
     for i in 0..scores.len() {
         for j in i + 1..scores.len() {

@@ -168,6 +168,9 @@ fn split_is_by_group(prepared: &Prepared) -> bool {
     prepared.split_rule.starts_with("test on groups")
 }
 
+/// The out-of-time section, the latest period's rows and each family's probabilities on them.
+pub(super) type OutOfTimeRun = (OutOfTime, Vec<usize>, Vec<Vec<f64>>);
+
 /// Fits every family on the earlier periods and scores the latest. `random` holds the
 /// report's models' holdout probabilities (rows of `prepared.split.test`), in family order.
 /// `None` when the data has no period, a single one, or too few rows of a class.
@@ -177,7 +180,7 @@ pub(super) fn out_of_time(
     time_column: &str,
     options: &ReportOptions,
     seed: u64,
-) -> Result<Option<(OutOfTime, Vec<usize>, Vec<Vec<f64>>)>> {
+) -> Result<Option<OutOfTimeRun>> {
     let (Some(period), false) = (&prepared.period, split_is_by_group(prepared)) else {
         return Ok(None);
     };
