@@ -84,11 +84,6 @@ pub fn normalise(text: &str) -> String {
             t.truncate(p);
         }
     }
-    if let Some(p) = t.find(" - ") {
-        if is_version_tag(&t[p..]) {
-            t.truncate(p);
-        }
-    }
     // Drop bracketed version tags (one level deep), keep other brackets' words.
     let mut kept = String::with_capacity(t.len());
     let mut rest = t.as_str();
@@ -110,6 +105,13 @@ pub fn normalise(text: &str) -> String {
         }
     }
     kept.push_str(rest);
+    // Then a ` - ` suffix naming a version (after the brackets, so `(1986 - Remaster), Act I`
+    // loses only its bracket).
+    if let Some(p) = kept.find(" - ") {
+        if is_version_tag(&kept[p..]) {
+            kept.truncate(p);
+        }
+    }
     let mut out = String::with_capacity(kept.len());
     let mut space = false;
     for c in kept.chars() {
