@@ -159,7 +159,7 @@ impl DataSource {
             let both = groups_on_both_sides(&groups, &given);
             if both > 0 {
                 warnings.push(format!(
-                    "the given split puts {both} tracks (by {}) on both sides: the holdout scores rows the models saw in training",
+                    "the given split puts {both} tracks (by {}) on both sides: the holdout then scores tracks the models saw, as a copy, in training",
                     split.group_by
                 ));
             }
