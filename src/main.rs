@@ -65,9 +65,25 @@ struct SynthArgs {
     /// Seed of all randomness.
     #[arg(long, default_value_t = 42)]
     seed: u64,
+    #[command(flatten)]
+    lessons: LessonArgs,
     /// Output CSV.
     #[arg(long, default_value = "data/raw_tracks.csv")]
     out: PathBuf,
+}
+
+/// The synthetic generator's built-in lessons (off by default).
+#[derive(Args, Clone)]
+struct LessonArgs {
+    /// Synthetic data: extra rows repeating popular tracks, as a share of the tracks (e.g. 0.3).
+    #[arg(long, default_value_t = 0.0)]
+    duplicate_rate: f64,
+    /// Synthetic data: spread the tracks over this many decades ending with the 2010s.
+    #[arg(long, default_value_t = 0)]
+    decades: usize,
+    /// Synthetic data: how strongly the ground truth drifts across the decades (e.g. 1).
+    #[arg(long, default_value_t = 0.0)]
+    drift: f64,
 }
 
 /// How to read a CSV: shared by `data ingest`, `train` and `report`.
@@ -87,9 +103,22 @@ struct CsvArgs {
     /// or a comma-separated list.
     #[arg(long, default_value = "core")]
     features: FeatureSet,
-    /// Keep one row per track id (the first) and report tracks with conflicting labels.
-    #[arg(long)]
+    /// One row per track id, the first (the default; kept for old scripts).
+    #[arg(long, hide = true, conflicts_with = "keep_duplicates")]
     dedupe: bool,
+    /// Keep every row of a repeated track id (by default only the first is kept); splits
+    /// still keep a track's rows on one side. With --split-file it reproduces another tool's
+    /// rows exactly.
+    #[arg(long)]
+    keep_duplicates: bool,
+    /// What keeps rows together across the holdout and the folds: `track` (track id) or
+    /// `title-artist` (also the same normalised title and artist under another id).
+    #[arg(long, default_value = "track")]
+    group_by: data::GroupBy,
+    /// Column giving each row's time (decade, year or a release date) for the out-of-time
+    /// section (default: decade, year, release_date, track_album_release_date, album_release_date).
+    #[arg(long)]
+    time_column: Option<String>,
     /// Column holding the track id (default: track_id, id or uri).
     #[arg(long)]
     id_column: Option<String>,
@@ -149,12 +178,13 @@ impl CsvArgs {
         Ok(IngestOptions {
             label,
             features: self.features.clone(),
-            dedupe: self.dedupe,
+            dedupe: !self.keep_duplicates,
             id_column: self.id_column.clone(),
             target_column: self.target_column.clone(),
             popularity_column: self.popularity_column.clone(),
             group_column: self.group_column.clone(),
             split_column: self.split_column.clone(),
+            time_column: self.time_column.clone(),
             rename,
             delimiter: self.delimiter,
         })
@@ -191,6 +221,8 @@ struct SourceArgs {
     #[arg(long, default_value_t = 42)]
     seed: u64,
     #[command(flatten)]
+    lessons: LessonArgs,
+    #[command(flatten)]
     csv_args: CsvArgs,
 }
 
@@ -200,6 +232,9 @@ impl SourceArgs {
             None => DataSource::Synthetic(SynthParams {
                 n_tracks: self.rows,
                 seed: self.seed,
+                duplicate_rate: self.lessons.duplicate_rate,
+                decades: self.lessons.decades,
+                drift: self.lessons.drift,
                 ..SynthParams::default()
             }),
             Some(path) => DataSource::Csv {
@@ -232,6 +267,8 @@ impl SourceArgs {
         SplitOptions {
             test_fraction: self.test_fraction,
             test_groups: self.test_groups.clone(),
+            keep_duplicates: self.csv_args.keep_duplicates,
+            group_by: self.csv_args.group_by,
         }
     }
 }
@@ -361,6 +398,9 @@ fn synth(args: &SynthArgs, out: &mut impl Write) -> anyhow::Result<()> {
         n_tracks: args.rows,
         hit_rate: args.hit_rate,
         seed: args.seed,
+        duplicate_rate: args.lessons.duplicate_rate,
+        decades: args.lessons.decades,
+        drift: args.lessons.drift,
     };
     let (dataset, _) = data::synthesize(&params)?;
     dataset.write_csv(&args.out)?;
@@ -391,18 +431,28 @@ fn ingest(args: &IngestArgs, out: &mut impl Write) -> anyhow::Result<()> {
     )?;
     writeln!(out, "label: {}", r.label_rule)?;
     if let Some(t) = r.threshold {
-        writeln!(out, "resolved popularity cut: {t}")?;
+        writeln!(
+            out,
+            "resolved popularity cut: {t} ({} tracks tie at the cut and count as hits)",
+            r.ties_at_cut.unwrap_or(0)
+        )?;
     }
+    writeln!(
+        out,
+        "hit rate: {:.1} % of {} rows",
+        100.0 * r.hit_rate,
+        r.rows
+    )?;
     match &r.id_column {
         Some(c) => writeln!(
             out,
             "duplicates: {} rows repeat an earlier `{c}`; {} dropped{}",
             r.duplicate_rows,
             r.duplicates_dropped,
-            if args.csv_args.dedupe || r.duplicate_rows == 0 {
+            if r.duplicates_dropped == r.duplicate_rows {
                 ""
             } else {
-                " (use --dedupe: duplicates across a split leak)"
+                " (kept with --keep-duplicates: splits keep a track's rows on one side)"
             }
         )?,
         None => writeln!(out, "duplicates: no id column, not checked")?,
@@ -420,6 +470,15 @@ fn ingest(args: &IngestArgs, out: &mut impl Write) -> anyhow::Result<()> {
             r.conflicting_tracks.len(),
             shown.join(", ")
         )?;
+    }
+    let mut warnings = r.warnings();
+    warnings.extend(data::near_duplicate_warning(
+        &r.near_duplicates,
+        args.csv_args.group_by,
+    ));
+    warnings.extend(data::feature_warnings(&ing.dataset));
+    for w in &warnings {
+        writeln!(out, "warning: {w}")?;
     }
     writeln!(out, "wrote {}", args.out.display())?;
     write!(out, "{}", data::profile(&ing.dataset))?;
@@ -440,6 +499,9 @@ fn train(args: &TrainArgs, out: &mut impl Write) -> anyhow::Result<()> {
         d.len(),
         prepared.split_rule
     )?;
+    for w in &prepared.warnings {
+        writeln!(out, "warning: {w}")?;
+    }
     let test = d.subset(&prepared.split.test);
     for family in Family::ALL {
         hitcast::atomic::check_not_input(
@@ -487,6 +549,8 @@ fn predict(args: &PredictArgs, out: &mut impl Write) -> anyhow::Result<()> {
     let options = IngestOptions {
         features: FeatureSet::Named(features),
         label: LabelRule::Unlabelled,
+        // Scoring keeps every row, repeated or not.
+        dedupe: false,
         ..IngestOptions::default()
     };
     let scored = data::ingest(&args.csv, &options)?.dataset;
@@ -550,6 +614,17 @@ fn report(args: &ReportArgs, out: &mut impl Write) -> anyhow::Result<()> {
         out,
         "{} tracks ({} train / {} holdout), seed {}",
         rep.meta.rows, rep.meta.train_rows, rep.meta.test_rows, rep.meta.seed
+    )?;
+    let card = &rep.data_card;
+    writeln!(
+        out,
+        "label: {}{}; hit rate {:.1} %",
+        card.label_rule,
+        match card.ties_at_cut {
+            Some(ties) => format!(", {ties} tracks tie at the cut"),
+            None => String::new(),
+        },
+        100.0 * card.hit_rate
     )?;
     writeln!(
         out,

@@ -3,6 +3,8 @@
 mod cli;
 mod data;
 mod fuzz;
+mod honesty;
+mod leakage;
 mod model;
 mod report;
 mod safety;
