@@ -343,6 +343,24 @@ struct ServeArgs {
     /// Folder of model artifacts (trained on the data first if missing or stale).
     #[arg(long, default_value = "models")]
     models: PathBuf,
+    /// Seconds a connection may take to send a request's head (also closes idle connections).
+    #[arg(long, default_value_t = 10.0, value_parser = seconds)]
+    header_timeout: f64,
+    /// Seconds a request's body may take to arrive.
+    #[arg(long, default_value_t = 10.0, value_parser = seconds)]
+    body_timeout: f64,
+    /// Most connections served at once (more wait until one closes).
+    #[arg(long, default_value_t = 512, value_parser = clap::value_parser!(u32).range(1..))]
+    max_connections: u32,
+}
+
+/// A positive, finite number of seconds (at most a day).
+#[cfg(feature = "serve")]
+fn seconds(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(x) if x > 0.0 && x <= 86_400.0 => Ok(x),
+        _ => Err(format!("`{s}` is not a number of seconds in (0, 86400]")),
+    }
 }
 
 #[cfg(feature = "spotify")]
@@ -755,7 +773,11 @@ fn serve(args: &ServeArgs, out: &mut impl Write) -> anyhow::Result<()> {
         );
         let _ = out.flush();
     };
-    hitcast::serve::run(args.addr, dashboard, &mut ready)?;
+    let limits = hitcast::serve::Limits::default()
+        .with_header_timeout(std::time::Duration::from_secs_f64(args.header_timeout))
+        .with_body_timeout(std::time::Duration::from_secs_f64(args.body_timeout))
+        .with_max_connections(args.max_connections as usize);
+    hitcast::serve::run(args.addr, dashboard, &limits, &mut ready)?;
     Ok(())
 }
 
