@@ -3,7 +3,7 @@ use std::process::{Command, Output};
 
 use super::fixture;
 
-fn hitcast(dir: &Path, args: &[&str]) -> Output {
+pub fn hitcast(dir: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_hitcast"))
         .args(args)
         .current_dir(dir)
@@ -18,7 +18,7 @@ fn fails_saying(dir: &Path, args: &[&str], needle: &str) {
     assert!(text(&o).contains(needle), "{}", text(&o));
 }
 
-fn text(o: &Output) -> String {
+pub fn text(o: &Output) -> String {
     format!(
         "{}{}",
         String::from_utf8_lossy(&o.stdout),

@@ -2,8 +2,12 @@
 
 mod cli;
 mod data;
+mod fuzz;
+mod honesty;
+mod leakage;
 mod model;
 mod report;
+mod safety;
 mod serve;
 mod spotify;
 mod sql;
