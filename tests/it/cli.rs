@@ -188,7 +188,7 @@ fn export_sql_errors_are_clear() {
     fails_saying(
         dir.path(),
         &["export-sql", "--model", "boost", "--dialect", "oracle"],
-        "expected snowflake, duckdb, postgres or sqlite",
+        "expected snowflake, bigquery, duckdb, postgres or sqlite",
     );
     fails_saying(
         dir.path(),
