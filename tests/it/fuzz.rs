@@ -2,13 +2,14 @@
 //! or a typed error, never a panic, an abort, or unbounded memory or time; any prediction
 //! that comes out is finite and in [0, 1].
 //!
-//! Bounded by default (a few seconds); `HITCAST_FUZZ_CASES=N` runs N cases per property
+//! Bounded by default (a few seconds); `HITCAST_FUZZ_CASES=N` runs N cases per property and
+//! `HITCAST_FUZZ_SEED=S` draws them from another seed
 //! (docs/benchmarks.md records what a long run covered).
 
 use std::path::Path;
 
 use proptest::prelude::*;
-use proptest::test_runner::{Config, TestRunner};
+use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
 
 use hitcast::data::{ingest, synthesize, Dataset, IngestOptions, SynthParams};
 use hitcast::model::{Artifact, Family, Model};
@@ -22,14 +23,23 @@ fn cases(default: u32) -> u32 {
         .unwrap_or(default)
 }
 
+/// A runner seeded from `HITCAST_FUZZ_SEED` (default 0): a failure reproduces from the seed
+/// and the case count, as every other random thing in HitCast does.
 fn runner(default: u32) -> TestRunner {
-    TestRunner::new(Config {
+    let seed: u64 = std::env::var("HITCAST_FUZZ_SEED")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    let mut bytes = [0u8; 32];
+    bytes[..8].copy_from_slice(&seed.to_le_bytes());
+    let config = Config {
         cases: cases(default),
         failure_persistence: None,
         // Shrinking re-runs the failing case many times; the first failure is reported.
         max_shrink_iters: 64,
         ..Config::default()
-    })
+    };
+    TestRunner::new_with_rng(config, TestRng::from_seed(RngAlgorithm::ChaCha, &bytes))
 }
 
 /// Every JSON pointer to a scalar inside `v`, and to every array.
