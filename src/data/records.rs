@@ -56,7 +56,7 @@ fn delimiter_flag(d: u8) -> &'static str {
     }
 }
 
-/// One record's fields as byte ranges, and whether it was a blank line.
+/// One record's fields as byte ranges, and where it starts.
 struct Record {
     fields: Vec<(usize, usize)>,
     start_line: usize,
@@ -115,11 +115,9 @@ fn split_records(path: &Path, bytes: &[u8], delimiter: u8) -> Result<(Vec<Record
                 i += 1;
             }
             let mut end = i;
-            if end > field_start && end <= n && bytes.get(end) != Some(&delimiter) {
-                // Strip the `\r` of a CRLF line ending.
-                if end > field_start && bytes[end - 1] == b'\r' {
-                    end -= 1;
-                }
+            // The last field of a line: strip the `\r` of a CRLF line ending.
+            if end > field_start && bytes.get(end) != Some(&delimiter) && bytes[end - 1] == b'\r' {
+                end -= 1;
             }
             fields.push((field_start, end));
             if i < n && bytes[i] == delimiter {
