@@ -294,6 +294,130 @@ fn crafted_logistic_artifacts_are_refused() {
     }
 }
 
+/// The fuzz cases that failed (`HITCAST_FUZZ_CASES=20000 HITCAST_FUZZ_SEED=S cargo test
+/// --test it fuzz`, seed: edits): two finite but huge parameters made one term +∞ and another
+/// −∞, and the logistic model scored NaN with exit 0. Each artifact is valid (every number
+/// finite, scales positive), so it must load and score in [0, 1].
+#[test]
+fn logistic_terms_that_overflow_still_score_in_0_1() {
+    let a = artifact_json(Family::Logistic);
+    let data = synth(600);
+    for (seed, edits) in [
+        (
+            3,
+            [
+                ("/model/coefficients/0", 1e308),
+                ("/model/coefficients/3", 1e308),
+            ],
+        ),
+        (
+            9,
+            [
+                ("/model/scales/2", 1e-320),
+                ("/model/coefficients/1", -1e308),
+            ],
+        ),
+        (
+            11,
+            [("/model/means/0", 1e308), ("/model/coefficients/3", -1e308)],
+        ),
+        (
+            12,
+            [
+                ("/model/coefficients/0", -1e308),
+                ("/model/coefficients/3", 1e308),
+            ],
+        ),
+        (
+            15,
+            [
+                ("/model/coefficients/0", -1e308),
+                ("/model/coefficients/3", -1e308),
+            ],
+        ),
+        (
+            20,
+            [
+                ("/model/coefficients/1", 1e308),
+                ("/model/scales/0", 1e-320),
+            ],
+        ),
+    ] {
+        let mut v: serde_json::Value = serde_json::from_str(&a).unwrap();
+        for (pointer, value) in edits {
+            *v.pointer_mut(pointer).unwrap() = serde_json::json!(value);
+        }
+        let m = Artifact::from_json(&v.to_string(), Path::new("m.json"))
+            .unwrap_or_else(|e| panic!("seed {seed}: {e}"))
+            .model;
+        let p = m.predict_proba(&data).unwrap();
+        let bad: Vec<f64> = p.into_iter().filter(|v| !(0.0..=1.0).contains(v)).collect();
+        assert!(
+            bad.is_empty(),
+            "seed {seed}: {} outside [0, 1]: {:?}",
+            bad.len(),
+            &bad[..bad.len().min(3)]
+        );
+        // The dashboard's one-row path too.
+        let p = m.predict_proba_one(&[0.9, 0.1, 0.5, 60.0]);
+        assert!((0.0..=1.0).contains(&p), "seed {seed}: one row {p}");
+    }
+    // A valid model on data far outside its training range: danceability 1e308 and energy
+    // −1e308 give terms +∞ and −∞ (library callers can pass any finite value).
+    let m = Artifact::from_json(&a, Path::new("m.json")).unwrap().model;
+    let mut d = synth(50);
+    d.x[0].iter_mut().for_each(|v| *v = 1e308);
+    d.x[1].iter_mut().for_each(|v| *v = -1e308);
+    let p = m.predict_proba(&d).unwrap();
+    assert!(p.iter().all(|v| (0.0..=1.0).contains(v)), "{:?}", &p[..3]);
+}
+
+/// 40,000 one-split trees claiming feature 4095 (2.5 MB of JSON): validation refuses them
+/// before memory follows the claim. Compiling used to allocate a vector per tree and claimed
+/// feature first (4 GB here), so under a 1.5 GB address-space limit `predict` aborted with
+/// exit 134 instead of naming the file, the tree and the node.
+#[cfg(target_os = "linux")]
+#[test]
+fn an_artifact_is_refused_before_memory_follows_its_sizes() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let mut v: serde_json::Value = serde_json::from_str(&artifact_json(Family::Forest)).unwrap();
+    let tree =
+        serde_json::json!({"feature": [4095, 0, 0], "left": [1, 0, 0], "value": [0.5, 0.25, 0.75]});
+    v["model"]["trees"] = serde_json::Value::Array(vec![tree; 40_000]);
+    std::fs::create_dir(d.join("m")).unwrap();
+    std::fs::write(d.join("m/model_forest.json"), v.to_string()).unwrap();
+    std::fs::copy(super::fixture("tracks.csv"), d.join("t.csv")).unwrap();
+    let limited = |models: &str| {
+        std::process::Command::new("sh")
+            .arg("-c")
+            .arg(format!(
+                "ulimit -v 1500000 && exec {} predict t.csv --models {models} --out p.csv",
+                env!("CARGO_BIN_EXE_hitcast")
+            ))
+            .current_dir(d)
+            .output()
+            .unwrap()
+    };
+    let o = limited("m");
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        text(&o).contains("model_forest.json: inconsistent model: tree 0, node 0: splits on feature 4095 but the model has 4 features"),
+        "{}",
+        text(&o)
+    );
+    assert!(!d.join("p.csv").exists());
+    // The limit leaves room for real work: a valid model scores under it.
+    std::fs::create_dir(d.join("ok")).unwrap();
+    std::fs::write(
+        d.join("ok/model_forest.json"),
+        artifact_json(Family::Forest),
+    )
+    .unwrap();
+    let o = limited("ok");
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+}
+
 #[test]
 fn a_model_in_another_familys_slot_is_refused() {
     let dir = tempfile::tempdir().unwrap();
