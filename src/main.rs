@@ -553,9 +553,15 @@ fn train(args: &TrainArgs, out: &mut impl Write) -> anyhow::Result<()> {
             &args.source.inputs(),
         )?;
     }
+    // Every family trains before any is saved: a failing one leaves no mixed set behind.
+    let mut trained = Vec::new();
     for family in Family::ALL {
-        let model = Trained::fit(family, d, &prepared.split.train, &params, args.source.seed)?;
+        let model = Trained::fit(family, d, &prepared.split.train, &params, args.source.seed)
+            .map_err(|e| prepared.split_context(e))?;
         let auc = hitcast::eval::roc_auc(&test.y, &model.predict_proba(&test)?)?;
+        trained.push((family, model, auc));
+    }
+    for (family, model, auc) in trained {
         let path = args.models.join(Artifact::file_name(family));
         Artifact::new(model, d, &prepared.split.train, &params, args.source.seed).save(&path)?;
         writeln!(

@@ -298,6 +298,25 @@ impl Table<'_> {
             .collect()
     }
 
+    /// Parses a 0/1 column marking test rows: any other value is an error, never a guess.
+    fn flags(&self, column: &str) -> Result<Vec<bool>> {
+        self.text(column)?
+            .into_iter()
+            .enumerate()
+            .map(|(row, cell)| {
+                let cell = cell.ok_or_else(|| self.cell_error(row, column, "empty cell".into()))?;
+                match cell.trim().parse::<f64>() {
+                    Ok(v) if v == 0.0 || v == 1.0 => Ok(v == 1.0),
+                    _ => Err(self.cell_error(
+                        row,
+                        column,
+                        format!("`{cell}` is not 0 or 1 (1 marks a test row)"),
+                    )),
+                }
+            })
+            .collect()
+    }
+
     fn strings(&self, column: Option<&str>) -> Result<Vec<String>> {
         match column {
             Some(c) => Ok(self
@@ -515,13 +534,7 @@ pub fn ingest(path: &Path, options: &IngestOptions) -> Result<Ingested> {
     };
 
     let is_test = match &options.split_column {
-        Some(c) => Some(
-            table
-                .numbers(c, Some((0.0, 1.0)))?
-                .into_iter()
-                .map(|v| v == 1.0)
-                .collect::<Vec<_>>(),
-        ),
+        Some(c) => Some(table.flags(c)?),
         None => None,
     };
 
@@ -634,26 +647,63 @@ fn time_period(table: &Table<'_>, wanted: Option<&str>) -> Result<Option<(String
 
 #[cfg(feature = "csv")]
 /// Reads a split file (`row`, `is_test` columns; `row` is the 0-based data row of the data
-/// file, as in `split.csv` of the Billboard data) and returns the test flag of each row in
-/// `source_rows`.
+/// file, as in `split.csv` of the Billboard data) and returns the test flag of each row of
+/// `data` (its [`Ingested::source_rows`]).
 ///
 /// # Errors
-/// [`Error::MissingColumn`] / [`Error::Cell`] for a malformed file, [`Error::Data`] when a
-/// data row has no entry.
-pub fn read_split_file(path: &Path, source_rows: &[usize]) -> Result<Vec<bool>> {
+/// [`Error::Empty`] and [`Error::MissingColumn`] for a malformed file; [`Error::Cell`] naming
+/// the row, line and column of a row number that is not whole, names no data row of `data` or
+/// repeats an earlier one, and of a flag other than 0 or 1; [`Error::Data`] naming the file
+/// when a data row has no entry.
+pub fn read_split_file(path: &Path, data: &Ingested) -> Result<Vec<bool>> {
     let table = read(path, b',')?;
     let rows = table.numbers("row", Some((0.0, 1e12)))?;
-    let flags = table.numbers("is_test", Some((0.0, 1.0)))?;
-    let by_row: HashMap<usize, bool> = rows
-        .into_iter()
-        .zip(flags)
-        .map(|(r, f)| (r as usize, f == 1.0))
-        .collect();
-    source_rows
+    let flags = table.flags("is_test")?;
+    let n = data.report.rows_raw;
+    // Data row → (flag, the split file's 0-based row that gave it).
+    let mut by_row: HashMap<usize, (bool, usize)> = HashMap::with_capacity(rows.len());
+    for (i, (r, flag)) in rows.into_iter().zip(flags).enumerate() {
+        if r.fract() != 0.0 {
+            return Err(table.cell_error(
+                i,
+                "row",
+                format!("`{r}` is not a whole row number (data rows count from 0)"),
+            ));
+        }
+        let r = r as usize;
+        if r >= n {
+            return Err(table.cell_error(
+                i,
+                "row",
+                format!(
+                    "data row {r} does not exist: {} has {n} data rows (0–{})",
+                    data.report.file,
+                    n - 1
+                ),
+            ));
+        }
+        if let Some(&(_, first)) = by_row.get(&r) {
+            return Err(table.cell_error(
+                i,
+                "row",
+                format!(
+                    "data row {r} is listed twice (first on row {}, line {})",
+                    first + 1,
+                    table.lines.get(first).copied().unwrap_or(first + 2)
+                ),
+            ));
+        }
+        by_row.insert(r, (flag, i));
+    }
+    data.source_rows
         .iter()
         .map(|r| {
-            by_row.get(r).copied().ok_or_else(|| {
-                Error::Data(format!("{}: no entry for data row {r}", path.display()))
+            by_row.get(r).map(|&(flag, _)| flag).ok_or_else(|| {
+                Error::Data(format!(
+                    "{}: column `row` has no entry for data row {r} of {} (rows count from 0)",
+                    path.display(),
+                    data.report.file
+                ))
             })
         })
         .collect()

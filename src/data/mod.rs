@@ -27,8 +27,9 @@ pub use ingest::{IngestOptions, IngestReport, Ingested, LabelRule, Layout};
 pub use profile::{profile, FeatureProfile, Profile};
 pub use source::{DataSource, Prepared, SplitOptions};
 pub use split::{
-    groups_on_both_sides, split_by_group, split_by_rows, split_groups, stratified_group_holdout,
-    stratified_group_kfold, stratified_holdout, stratified_kfold, GroupBy, Split,
+    check_folds, groups_on_both_sides, split_by_group, split_by_rows, split_groups,
+    stratified_group_holdout, stratified_group_kfold, stratified_holdout, stratified_kfold,
+    GroupBy, Split,
 };
 pub use synth::{synthesize, true_hit_probability, SynthParams};
 

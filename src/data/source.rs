@@ -76,6 +76,9 @@ pub struct Prepared {
     pub groups: Vec<usize>,
     /// What the groups are.
     pub group_by: GroupBy,
+    /// Where the split came from when it was not drawn at random (the split file, the data
+    /// file and its split column, or the test groups), so that errors about its parts name it.
+    pub split_origin: Option<String>,
     /// Rows before repeated tracks were dropped.
     pub rows_read: usize,
     /// The decade of each row, when the data has a time column.
@@ -86,15 +89,36 @@ pub struct Prepared {
     pub warnings: Vec<String>,
 }
 
+impl Prepared {
+    /// `e`, an error of training or evaluating on this split, prefixed with where the split
+    /// came from and its training part's classes when the data or the options fixed it: a
+    /// class too small for a model or for the folds is then the user's to fix, in that file.
+    pub fn split_context(&self, e: crate::Error) -> crate::Error {
+        match (&self.split_origin, e) {
+            (Some(origin), e @ (crate::Error::Data(_) | crate::Error::OneClass { .. })) => {
+                let train = &self.split.train;
+                let hits = train.iter().filter(|&&i| self.dataset.y[i] == 1).count();
+                crate::Error::Data(format!(
+                    "{origin}: the training part has {hits} hits and {} non-hits: {e}",
+                    train.len() - hits
+                ))
+            }
+            (_, e) => e,
+        }
+    }
+}
+
 impl DataSource {
     /// Loads the data and divides it: the file's own test flags or split file first, then
     /// test groups, else a stratified random holdout seeded by `seed`.
     ///
     /// # Errors
-    /// Any error of [`synthesize`], [`super::ingest`] or the split functions.
+    /// Any error of [`synthesize`], [`super::ingest`], [`super::read_split_file`] or the split
+    /// functions; [`crate::Error::Data`] naming the split file (or the data file and its split
+    /// column, or the test groups) when a part of a split the data fixes lacks a class.
     pub fn prepare(&self, split: &SplitOptions, seed: u64) -> Result<Prepared> {
         let mut warnings = Vec::new();
-        let (dataset, is_test, intercept, ingest_report, period, rows_read) = match self {
+        let (dataset, is_test, intercept, ingest_report, period, rows_read, origin) = match self {
             DataSource::Synthetic(p) => {
                 let (d, b0) = synthesize(p)?;
                 let rows_read = d.len();
@@ -113,6 +137,7 @@ impl DataSource {
                     None::<IngestReport>,
                     period,
                     rows_read,
+                    None::<String>,
                 )
             }
             #[cfg(feature = "csv")]
@@ -127,9 +152,18 @@ impl DataSource {
                 };
                 let ing = super::ingest(path, &options)?;
                 let rows_read = ing.report.rows_raw;
-                let is_test = match split_file {
-                    Some(f) => Some(super::read_split_file(f, &ing.source_rows)?),
-                    None => ing.is_test,
+                let (is_test, origin) = match split_file {
+                    Some(f) => (
+                        Some(super::read_split_file(f, &ing)?),
+                        Some(f.display().to_string()),
+                    ),
+                    None => (
+                        ing.is_test,
+                        options
+                            .split_column
+                            .as_ref()
+                            .map(|c| format!("{}, column `{c}`", path.display())),
+                    ),
                 };
                 warnings.extend(ing.report.warnings());
                 warnings.extend(checks::near_duplicate_warning(
@@ -143,6 +177,7 @@ impl DataSource {
                     Some(ing.report),
                     ing.period,
                     rows_read,
+                    origin,
                 )
             }
             #[cfg(not(feature = "csv"))]
@@ -154,7 +189,10 @@ impl DataSource {
             }
         };
         let groups = split_groups(&dataset, split.group_by);
+        let mut origin = origin;
         let (split_out, rule) = if let Some(flags) = is_test {
+            let origin = origin.get_or_insert_with(|| "the data's test flags".into());
+            check_given_parts(&dataset.y, &flags, origin, ["is_test = 0", "is_test = 1"])?;
             let given = split_by_rows(&flags)?;
             let both = groups_on_both_sides(&groups, &given);
             if both > 0 {
@@ -170,6 +208,12 @@ impl DataSource {
                     "test groups were given but the data has no group (decade) column".into(),
                 )
             })?;
+            let flags: Vec<bool> = groups
+                .iter()
+                .map(|g| split.test_groups.contains(g))
+                .collect();
+            let origin = origin.insert(format!("test groups {}", split.test_groups.join(", ")));
+            check_given_parts(&dataset.y, &flags, origin, ["other groups", "those groups"])?;
             (
                 split_by_group(groups, &split.test_groups)?,
                 format!("test on groups {}", split.test_groups.join(", ")),
@@ -207,9 +251,35 @@ impl DataSource {
             synth_intercept: intercept,
             groups,
             group_by: split.group_by,
+            split_origin: origin,
             rows_read,
             period,
             warnings,
         })
     }
+}
+
+/// Checks a split the data gives (`flags[i]` for a test row): each part must hold hits and
+/// non-hits, or no model can learn from it or no holdout rank one against the other. Errors
+/// name `origin` (the split file, the data file and column, or the test groups), the part
+/// (`marks`: what puts a row in the training and the test part) and the counts.
+fn check_given_parts(y: &[u8], flags: &[bool], origin: &str, marks: [&str; 2]) -> Result<()> {
+    for (test, part, needs) in [
+        (false, "training", "a model learns from both"),
+        (true, "test", "a holdout ranks one against the other"),
+    ] {
+        let rows = flags.iter().filter(|&&f| f == test).count();
+        let hits = (0..y.len())
+            .filter(|&i| flags[i] == test && y[i] == 1)
+            .count();
+        if hits == 0 || hits == rows {
+            return Err(crate::Error::Data(format!(
+                "{origin}: the {part} part ({}) has {hits} hits and {} non-hits (of the {} rows kept); it needs both classes: {needs}",
+                marks[usize::from(test)],
+                rows - hits,
+                y.len()
+            )));
+        }
+    }
+    Ok(())
 }

@@ -236,16 +236,9 @@ pub fn stratified_group_kfold(
     }
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let g = grouped(y, groups, rows);
+    fold_counts_suffice(&g.label, k)?;
     let items: Vec<usize> = (0..g.rows.len()).collect();
     let classes = by_class(&g.label, &items, &mut rng);
-    for (class, members) in classes.iter().enumerate() {
-        if members.len() < k {
-            return Err(Error::Data(format!(
-                "{k}-fold cross-validation needs at least {k} tracks of each class; class {class} has {}",
-                members.len()
-            )));
-        }
-    }
     let mut fold_of = vec![usize::MAX; y.len()];
     for members in &classes {
         for (pos, &m) in members.iter().enumerate() {
@@ -262,6 +255,27 @@ pub fn stratified_group_kfold(
             Split { train, test }
         })
         .collect())
+}
+
+/// Checks that [`stratified_group_kfold`] can fold `rows` into `k` parts: each class has at
+/// least `k` groups.
+///
+/// # Errors
+/// [`Error::Data`] naming the class that has fewer than `k` groups.
+pub fn check_folds(y: &[u8], groups: &[usize], rows: &[usize], k: usize) -> Result<()> {
+    fold_counts_suffice(&grouped(y, groups, rows).label, k)
+}
+
+fn fold_counts_suffice(labels: &[u8], k: usize) -> Result<()> {
+    let hits = labels.iter().filter(|&&l| l == 1).count();
+    for (class, count) in [(0, labels.len() - hits), (1, hits)] {
+        if count < k {
+            return Err(Error::Data(format!(
+                "{k}-fold cross-validation needs at least {k} tracks of each class; class {class} has {count}"
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// Tests on the rows whose group is one of `test_groups` (e.g. the 2010s), trains on the rest.

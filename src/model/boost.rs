@@ -170,7 +170,14 @@ impl Boost {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let (train, valid) = match params.early_stopping_rounds {
             Some(_) => {
-                let s = stratified_holdout(&all.y, params.validation_fraction, rng.gen())?;
+                let s = stratified_holdout(&all.y, params.validation_fraction, rng.gen()).map_err(
+                    |e| match e {
+                        Error::Data(m) => {
+                            Error::Data(format!("gradient boosting's early stopping: {m}"))
+                        }
+                        e => e,
+                    },
+                )?;
                 (all.subset(&s.train), Some(all.subset(&s.test)))
             }
             None => (all, None),

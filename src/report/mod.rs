@@ -348,6 +348,10 @@ pub fn build(
     let split = &prepared.split;
     let test = data.subset(&split.test);
     test.check_two_classes("the holdout")?;
+    // Too few tracks of a class for the folds: said before any model trains, naming the
+    // split's file when the data fixed it.
+    crate::data::check_folds(&data.y, &prepared.groups, &split.train, options.cv_folds)
+        .map_err(|e| prepared.split_context(e))?;
     let oracle_roc_auc = match &test.true_prob {
         Some(t) => Some(eval::roc_auc(&test.y, t)?),
         None => None,
@@ -364,7 +368,7 @@ pub fn build(
         calibration: Vec::new(),
     };
     for e in evaluated {
-        let e = e?;
+        let e = e.map_err(|e| prepared.split_context(e))?;
         models.push(e.report);
         holdout_p.push(e.p);
         curves.roc.push(e.roc);

@@ -598,3 +598,336 @@ fn bad_flags_are_errors_never_panics() {
     }
     assert!(!dir.path().join("r").exists());
 }
+
+/// The Hit Predictor fixture in `dir` as `d.csv`, with the label of each data row of the file
+/// and the rows ingest keeps (the first of each track id).
+fn split_fixture(dir: &Path) -> (Vec<u8>, Vec<usize>) {
+    use hitcast::data::{ingest, IngestOptions};
+    let path = dir.join("d.csv");
+    std::fs::copy(super::fixture("hit_predictor.csv"), &path).unwrap();
+    let all = ingest(
+        &path,
+        &IngestOptions {
+            dedupe: false,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let kept = ingest(&path, &IngestOptions::default())
+        .unwrap()
+        .source_rows;
+    (all.dataset.y, kept)
+}
+
+/// A split file `name` in `dir` with the test flag of every data row `0..n`.
+fn write_split(dir: &Path, name: &str, n: usize, is_test: impl Fn(usize) -> bool) {
+    let mut csv = String::from("row,is_test\n");
+    for i in 0..n {
+        csv.push_str(&format!("{i},{}\n", u8::from(is_test(i))));
+    }
+    std::fs::write(dir.join(name), csv).unwrap();
+}
+
+/// Runs `hitcast args` in `dir`, asserts exit 1 with `want` in the message and that `out`
+/// (the command's output folder) was not written.
+fn refused(dir: &Path, args: &[&str], out: &str, want: &str) {
+    let o = hitcast(dir, args);
+    assert_eq!(o.status.code(), Some(1), "{args:?}: {}", text(&o));
+    assert!(text(&o).contains(want), "{args:?}: {}", text(&o));
+    assert!(!dir.join(out).exists(), "{args:?} wrote {out}");
+}
+
+#[test]
+fn a_split_leaving_a_part_without_a_class_names_the_file_part_and_counts() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (y, kept) = split_fixture(d);
+    let n = y.len();
+    let count = |f: &dyn Fn(usize) -> bool, class: u8| {
+        kept.iter().filter(|&&i| f(i) && y[i] == class).count()
+    };
+    // Test part: every third non-hit and no hit.
+    let no_hits = |i: usize| y[i] == 0 && i.is_multiple_of(3);
+    write_split(d, "nohits.csv", n, no_hits);
+    let want = format!(
+        "nohits.csv: the test part (is_test = 1) has 0 hits and {} non-hits (of the {} rows kept); it needs both classes",
+        count(&no_hits, 0),
+        kept.len()
+    );
+    for args in [
+        vec![
+            "train",
+            "--data",
+            "d.csv",
+            "--split-file",
+            "nohits.csv",
+            "--models",
+            "m",
+        ],
+        vec![
+            "report",
+            "--data",
+            "d.csv",
+            "--split-file",
+            "nohits.csv",
+            "--out",
+            "m",
+        ],
+    ] {
+        refused(d, &args, "m", &want);
+    }
+    // Training part: the hits and nothing else.
+    let non_hits_tested = |i: usize| y[i] == 0;
+    write_split(d, "onlyhits.csv", n, non_hits_tested);
+    let want = format!(
+        "onlyhits.csv: the training part (is_test = 0) has {} hits and 0 non-hits",
+        count(&|i| !non_hits_tested(i), 1)
+    );
+    refused(
+        d,
+        &[
+            "train",
+            "--data",
+            "d.csv",
+            "--split-file",
+            "onlyhits.csv",
+            "--models",
+            "m",
+        ],
+        "m",
+        &want,
+    );
+    // Every row a test row: an empty training part.
+    write_split(d, "alltest.csv", n, |_| true);
+    refused(
+        d,
+        &[
+            "train",
+            "--data",
+            "d.csv",
+            "--split-file",
+            "alltest.csv",
+            "--models",
+            "m",
+        ],
+        "m",
+        "alltest.csv: the training part (is_test = 0) has 0 hits and 0 non-hits",
+    );
+    // The same split as a column of the data file names the file and the column.
+    let text = std::fs::read_to_string(d.join("d.csv")).unwrap();
+    let mut with_column = String::new();
+    for (i, line) in text.lines().enumerate() {
+        let flag = match i {
+            0 => "is_test".to_string(),
+            r => u8::from(no_hits(r - 1)).to_string(),
+        };
+        with_column.push_str(&format!("{line},{flag}\n"));
+    }
+    std::fs::write(d.join("dcol.csv"), with_column).unwrap();
+    refused(
+        d,
+        &[
+            "train",
+            "--data",
+            "dcol.csv",
+            "--split-column",
+            "is_test",
+            "--models",
+            "m",
+        ],
+        "m",
+        "dcol.csv, column `is_test`: the test part (is_test = 1) has 0 hits and",
+    );
+    // Test groups that hold one class name the groups.
+    let o = hitcast(
+        d,
+        &[
+            "report",
+            "--data",
+            "d.csv",
+            "--test-group",
+            "1960",
+            "--out",
+            "m",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", super::cli::text(&o));
+    assert!(
+        super::cli::text(&o).contains("test groups 1960: the test part (those groups) has"),
+        "{}",
+        super::cli::text(&o)
+    );
+}
+
+#[test]
+fn a_split_too_small_for_folds_or_early_stopping_names_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (y, kept) = split_fixture(d);
+    // Training part: three hits (kept rows) and most non-hits; the rest is tested.
+    let hits: Vec<usize> = kept.iter().copied().filter(|&i| y[i] == 1).collect();
+    let non_hits: Vec<usize> = kept.iter().copied().filter(|&i| y[i] == 0).collect();
+    let test: Vec<usize> = hits[3..].iter().chain(&non_hits[..5]).copied().collect();
+    write_split(d, "threehits.csv", y.len(), |i| test.contains(&i));
+    let train_non_hits = non_hits.len() - 5;
+    let part =
+        format!("threehits.csv: the training part has 3 hits and {train_non_hits} non-hits: ");
+    refused(
+        d,
+        &[
+            "report",
+            "--data",
+            "d.csv",
+            "--split-file",
+            "threehits.csv",
+            "--out",
+            "r",
+        ],
+        "r",
+        &format!(
+            "{part}5-fold cross-validation needs at least 5 tracks of each class; class 1 has 3"
+        ),
+    );
+    // With folds that fit, boosting's early-stopping holdout is what 3 hits cannot feed; no
+    // artifact of the families that did train is left behind.
+    let boost = format!(
+        "{part}gradient boosting's early stopping: cannot hold out 0.1 of class 1: it has 3 tracks"
+    );
+    refused(
+        d,
+        &[
+            "report",
+            "--data",
+            "d.csv",
+            "--split-file",
+            "threehits.csv",
+            "--folds",
+            "3",
+            "--out",
+            "r",
+        ],
+        "r",
+        &boost,
+    );
+    refused(
+        d,
+        &[
+            "train",
+            "--data",
+            "d.csv",
+            "--split-file",
+            "threehits.csv",
+            "--models",
+            "m",
+        ],
+        "m",
+        &boost,
+    );
+}
+
+#[test]
+fn malformed_split_files_name_the_file_row_line_and_column() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (y, _) = split_fixture(d);
+    let n = y.len();
+    let rows = |edit: &dyn Fn(usize) -> Option<String>| {
+        let mut csv = String::from("row,is_test\n");
+        for i in 0..n {
+            match edit(i) {
+                Some(line) => csv.push_str(&line),
+                None => csv.push_str(&format!("{i},{}", u8::from(i % 3 == 0))),
+            }
+            csv.push('\n');
+        }
+        csv
+    };
+    let cases: Vec<(&str, String, String)> = vec![
+        (
+            "missing.csv",
+            rows(&|_| None).replacen("\n5,0\n", "\n", 1),
+            "missing.csv: column `row` has no entry for data row 5 of d.csv (rows count from 0)"
+                .into(),
+        ),
+        (
+            "two.csv",
+            rows(&|i| (i == 7).then(|| "7,2".into())),
+            "two.csv: row 8 (line 9), column `is_test`: `2` is not 0 or 1 (1 marks a test row)"
+                .into(),
+        ),
+        (
+            "yes.csv",
+            rows(&|i| (i == 7).then(|| "7,yes".into())),
+            "yes.csv: row 8 (line 9), column `is_test`: `yes` is not 0 or 1".into(),
+        ),
+        (
+            "half.csv",
+            rows(&|i| (i == 3).then(|| "3,0.5".into())),
+            "half.csv: row 4 (line 5), column `is_test`: `0.5` is not 0 or 1".into(),
+        ),
+        (
+            "empty_flag.csv",
+            rows(&|i| (i == 3).then(|| "3,".into())),
+            "empty_flag.csv: row 4 (line 5), column `is_test`: empty cell".into(),
+        ),
+        (
+            "dup.csv",
+            rows(&|_| None) + "4,1\n",
+            format!(
+                "dup.csv: row {} (line {}), column `row`: data row 4 is listed twice (first on row 5, line 6)",
+                n + 1,
+                n + 2
+            ),
+        ),
+        (
+            "beyond.csv",
+            rows(&|_| None) + "9999,1\n",
+            format!(
+                "beyond.csv: row {} (line {}), column `row`: data row 9999 does not exist: d.csv has {n} data rows (0–{})",
+                n + 1,
+                n + 2,
+                n - 1
+            ),
+        ),
+        (
+            "fraction.csv",
+            rows(&|i| (i == 3).then(|| "3.5,0".into())),
+            "fraction.csv: row 4 (line 5), column `row`: `3.5` is not a whole row number".into(),
+        ),
+        (
+            "negative.csv",
+            rows(&|i| (i == 0).then(|| "-1,0".into())),
+            "negative.csv: row 1 (line 2), column `row`: -1 is outside the valid range".into(),
+        ),
+        (
+            "nocolumn.csv",
+            rows(&|_| None).replacen("row,is_test", "row,test", 1),
+            "nocolumn.csv: missing column `is_test` (header has: row, test)".into(),
+        ),
+        (
+            "headeronly.csv",
+            "row,is_test\n".into(),
+            "headeronly.csv: the file has no data rows".into(),
+        ),
+        ("empty.csv", String::new(), "empty.csv: the file has no data rows".into()),
+    ];
+    for (name, csv, want) in cases {
+        std::fs::write(d.join(name), csv).unwrap();
+        for (command, out_flag) in [("train", "--models"), ("report", "--out")] {
+            refused(
+                d,
+                &[
+                    command,
+                    "--data",
+                    "d.csv",
+                    "--split-file",
+                    name,
+                    out_flag,
+                    "o",
+                ],
+                "o",
+                &want,
+            );
+        }
+    }
+}
