@@ -2,6 +2,7 @@
 
 mod cli;
 mod data;
+mod explain;
 mod model;
 mod report;
 mod serve;
