@@ -35,7 +35,10 @@ use serde::Serialize;
 use crate::data::{feature_range, Dataset};
 use crate::error::{Error, Result};
 use crate::model::{sigmoid, Boost, Forest, Logistic, Model, Trained, Tree};
-use treeshap::{add_tree, expected_value, Condition, Scratch};
+use treeshap::{
+    add_subset_values, add_tree, expected_value, interactions_from_values, shapley_from_values,
+    used_features, Condition, Scratch, SUBSET_MAX_FEATURES,
+};
 
 /// The forest's probability is clamped to `[FOREST_CLAMP, 1 − FOREST_CLAMP]` before the logit,
 /// so its log-odds stay finite (and their sigmoid within 1e-12 of the probability).
@@ -188,15 +191,35 @@ fn per_row<T: Send>(x: &[&[f64]], f: impl Fn(&[f64]) -> T + Sync) -> Vec<T> {
 
 /// The path-dependent TreeSHAP values of the sum of `trees` for one row (features in model
 /// order), and the sum of the trees' expectations: `expected + Σ φ = Σ trees(row)` up to
-/// rounding. Trees are added in order.
+/// rounding.
+///
+/// Two exact algorithms compute the same values (tests hold both to brute force): with at
+/// most six features, one walk per tree gives the game's value for every subset of
+/// features at once and the Shapley formula sums them (`2^p` lanes, branches where only the
+/// empty set continues skipped); with more, Lundberg's Algorithm 2 ([`tree_shap_recursive`]).
 ///
 /// # Errors
-/// [`Error::Data`] for a tree without covers (or a non-positive internal cover), or a tree
-/// reading a feature the row lacks.
+/// [`Error::Data`] for a tree without covers (or a non-positive cover), or a tree reading a
+/// feature the row lacks.
 pub fn tree_shap(trees: &[Tree], row: &[f64]) -> Result<(f64, Vec<f64>)> {
     check_covers(trees)?;
     check_width(trees, row.len())?;
-    Ok(tree_shap_unchecked(trees, row, 1.0))
+    Ok(tree_shap_unchecked(
+        trees,
+        row,
+        1.0,
+        Prepared::new(trees, 1.0),
+    ))
+}
+
+/// [`tree_shap`] by Lundberg et al.'s Algorithm 2 whatever the number of features.
+///
+/// # Errors
+/// As [`tree_shap`].
+pub fn tree_shap_recursive(trees: &[Tree], row: &[f64]) -> Result<(f64, Vec<f64>)> {
+    check_covers(trees)?;
+    check_width(trees, row.len())?;
+    Ok((expectation(trees, 1.0), recursive_shap(trees, row, 1.0)))
 }
 
 fn check_width(trees: &[Tree], p: usize) -> Result<()> {
@@ -212,13 +235,50 @@ fn check_width(trees: &[Tree], p: usize) -> Result<()> {
     }
 }
 
-fn tree_shap_unchecked(trees: &[Tree], row: &[f64], scale: f64) -> (f64, Vec<f64>) {
+/// What a batch computes once for its trees: the features they use and their expectation.
+#[derive(Clone, Copy)]
+struct Prepared {
+    used: u64,
+    expected: f64,
+}
+
+impl Prepared {
+    fn new(trees: &[Tree], scale: f64) -> Prepared {
+        Prepared {
+            used: used_features(trees),
+            expected: expectation(trees, scale),
+        }
+    }
+}
+
+/// `v(S)` of every subset of the row's features, summed over the trees (scaled).
+fn subset_values(trees: &[Tree], row: &[f64], scale: f64, expected: f64) -> Vec<f64> {
+    let mut v = vec![0.0; 1 << row.len()];
+    let mut buf = Vec::new();
+    for t in trees {
+        add_subset_values(t, row, scale, &mut v, &mut buf);
+    }
+    v[0] = expected;
+    v
+}
+
+fn recursive_shap(trees: &[Tree], row: &[f64], scale: f64) -> Vec<f64> {
     let mut phi = vec![0.0; row.len()];
     let mut scratch = Scratch::new(trees.iter().map(|t| t.depth).max().unwrap_or(0));
     for t in trees {
         add_tree(t, row, &mut phi, scale, Condition::None, &mut scratch);
     }
-    (expectation(trees, scale), phi)
+    phi
+}
+
+fn tree_shap_unchecked(trees: &[Tree], row: &[f64], scale: f64, prep: Prepared) -> (f64, Vec<f64>) {
+    let p = row.len();
+    if p <= SUBSET_MAX_FEATURES {
+        let v = subset_values(trees, row, scale, prep.expected);
+        (v[0], shapley_from_values(&v, p, prep.used))
+    } else {
+        (prep.expected, recursive_shap(trees, row, scale))
+    }
 }
 
 fn expectation(trees: &[Tree], scale: f64) -> f64 {
@@ -226,19 +286,54 @@ fn expectation(trees: &[Tree], scale: f64) -> f64 {
 }
 
 /// SHAP interaction values of the sum of `trees` for one row: a `p × p` matrix, symmetric,
-/// whose rows sum to the row's [`tree_shap`] values.
+/// whose rows sum to the row's [`tree_shap`] values. With at most six features from every
+/// subset's value, else by conditioning Algorithm 2 on each feature
+/// ([`tree_interactions_recursive`]).
 ///
 /// # Errors
 /// As [`tree_shap`].
 pub fn tree_interactions(trees: &[Tree], row: &[f64]) -> Result<Vec<Vec<f64>>> {
     check_covers(trees)?;
     check_width(trees, row.len())?;
-    Ok(tree_interactions_unchecked(trees, row, 1.0))
+    Ok(tree_interactions_unchecked(
+        trees,
+        row,
+        1.0,
+        Prepared::new(trees, 1.0),
+    ))
 }
 
-fn tree_interactions_unchecked(trees: &[Tree], row: &[f64], scale: f64) -> Vec<Vec<f64>> {
+/// [`tree_interactions`] by conditioned Algorithm 2 whatever the number of features.
+///
+/// # Errors
+/// As [`tree_shap`].
+pub fn tree_interactions_recursive(trees: &[Tree], row: &[f64]) -> Result<Vec<Vec<f64>>> {
+    check_covers(trees)?;
+    check_width(trees, row.len())?;
+    Ok(recursive_interactions(trees, row, 1.0))
+}
+
+fn tree_interactions_unchecked(
+    trees: &[Tree],
+    row: &[f64],
+    scale: f64,
+    prep: Prepared,
+) -> Vec<Vec<f64>> {
     let p = row.len();
-    let (_, phi) = tree_shap_unchecked(trees, row, scale);
+    if p <= SUBSET_MAX_FEATURES {
+        interactions_from_values(
+            &subset_values(trees, row, scale, prep.expected),
+            p,
+            prep.used,
+        )
+    } else {
+        recursive_interactions(trees, row, scale)
+    }
+}
+
+fn recursive_interactions(trees: &[Tree], row: &[f64], scale: f64) -> Vec<Vec<f64>> {
+    let p = row.len();
+    let phi = recursive_shap(trees, row, scale);
     let mut scratch = Scratch::new(trees.iter().map(|t| t.depth).max().unwrap_or(0));
     let mut out = vec![vec![0.0; p]; p];
     for i in 0..p {
@@ -271,8 +366,9 @@ pub fn forest_probability(m: &Forest, x: &[&[f64]]) -> Result<(f64, Vec<Vec<f64>
     check_covers(&m.trees)?;
     check_width(&m.trees, x.len())?;
     let scale = 1.0 / m.trees.len() as f64;
-    let rows = per_row(x, |row| tree_shap_unchecked(&m.trees, row, scale).1);
-    Ok((expectation(&m.trees, scale), rows))
+    let prep = Prepared::new(&m.trees, scale);
+    let rows = per_row(x, |row| tree_shap_unchecked(&m.trees, row, scale, prep).1);
+    Ok((prep.expected, rows))
 }
 
 fn logit(p: f64) -> f64 {
@@ -315,9 +411,10 @@ fn forest(m: &Forest, x: &[&[f64]]) -> Result<Vec<Explanation>> {
 fn boost(m: &Boost, x: &[&[f64]]) -> Result<Vec<Explanation>> {
     check_covers(&m.trees)?;
     check_width(&m.trees, x.len())?;
-    let base = m.base_score + expectation(&m.trees, 1.0);
+    let prep = Prepared::new(&m.trees, 1.0);
+    let base = m.base_score + prep.expected;
     let margins = m.trees.sum(x, m.base_score);
-    let rows = per_row(x, |row| tree_shap_unchecked(&m.trees, row, 1.0).1);
+    let rows = per_row(x, |row| tree_shap_unchecked(&m.trees, row, 1.0, prep).1);
     Ok(rows
         .into_iter()
         .zip(margins)
@@ -354,15 +451,19 @@ pub fn interactions(model: &Trained, x: &[&[f64]]) -> Result<Vec<Vec<Vec<f64>>>>
         Trained::Boost(m) => {
             check_covers(&m.trees)?;
             check_width(&m.trees, p)?;
+            let prep = Prepared::new(&m.trees, 1.0);
             Ok(per_row(x, |row| {
-                tree_interactions_unchecked(&m.trees, row, 1.0)
+                tree_interactions_unchecked(&m.trees, row, 1.0, prep)
             }))
         }
         Trained::Forest(m) => {
             let scale = 1.0 / m.trees.len() as f64;
             let (b, psi) = forest_probability(m, x)?;
             let probabilities = m.predict_proba_columns(x);
-            let raw = per_row(x, |row| tree_interactions_unchecked(&m.trees, row, scale));
+            let prep = Prepared::new(&m.trees, scale);
+            let raw = per_row(x, |row| {
+                tree_interactions_unchecked(&m.trees, row, scale, prep)
+            });
             Ok(raw
                 .into_iter()
                 .zip(psi.iter().zip(probabilities))

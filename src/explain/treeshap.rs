@@ -273,3 +273,192 @@ pub(crate) fn expected_value(tree: &Tree) -> f64 {
     }
     at(tree, 0)
 }
+
+/// Most features for [`subset_values`]: one lane per subset, `2^p` lanes in a `u64` mask.
+pub(crate) const SUBSET_MAX_FEATURES: usize = 6;
+
+/// The game's value `v(S)` for every subset `S` of the row's features at once (indexed by
+/// bit mask, `S = 0` excluded and left untouched), each tree's added into `out` scaled by
+/// `scale`. One walk per tree carries a weight per subset: at a split on feature `f`, the
+/// subsets holding `f` follow the row, the others go both ways weighted by cover; a branch
+/// where only the empty set would go on is skipped (its value is the tree's expectation).
+/// For few features this visits a fraction of the nodes with no path arithmetic, and the
+/// Shapley values follow from the values exactly ([`shapley_from_values`]).
+pub(crate) fn add_subset_values(
+    tree: &Tree,
+    row: &[f64],
+    scale: f64,
+    out: &mut [f64],
+    buf: &mut Vec<f64>,
+) {
+    let p = row.len();
+    debug_assert!(p <= SUBSET_MAX_FEATURES);
+    let lanes = 1usize << p;
+    let all: u64 = if lanes == 64 {
+        u64::MAX
+    } else {
+        (1u64 << lanes) - 1
+    };
+    // holding[f]: the subsets that contain feature f.
+    let mut holding = [0u64; SUBSET_MAX_FEATURES];
+    for (f, h) in holding.iter_mut().enumerate().take(p) {
+        for s in 0..lanes {
+            if s & (1 << f) != 0 {
+                *h |= 1 << s;
+            }
+        }
+    }
+    // One row of weights per level of the walk.
+    let need = (tree.depth as usize + 1) * lanes;
+    if buf.len() < need {
+        buf.resize(need, 0.0);
+    }
+    buf[..lanes].fill(scale);
+    let walk = SubsetWalk {
+        tree,
+        row,
+        lanes,
+        holding,
+    };
+    walk.visit(0, 0, all & !1, buf, out);
+}
+
+struct SubsetWalk<'a> {
+    tree: &'a Tree,
+    row: &'a [f64],
+    lanes: usize,
+    holding: [u64; SUBSET_MAX_FEATURES],
+}
+
+impl SubsetWalk<'_> {
+    /// Visits `node` with the weights in `buf`'s row `level`, for the subsets in `alive`.
+    fn visit(&self, node: usize, level: usize, alive: u64, buf: &mut [f64], out: &mut [f64]) {
+        let tree = self.tree;
+        let n = tree.nodes[node];
+        let left = n.left as usize;
+        let (here, below) = buf.split_at_mut((level + 1) * self.lanes);
+        let w = &here[level * self.lanes..];
+        if left == node {
+            let v = tree.values[node];
+            let mut m = alive;
+            while m != 0 {
+                let s = m.trailing_zeros() as usize;
+                m &= m - 1;
+                out[s] += w[s] * v;
+            }
+            return;
+        }
+        let f = n.feature as usize;
+        let (hot, cold) = if self.row[f] > n.threshold {
+            (left + 1, left)
+        } else {
+            (left, left + 1)
+        };
+        let c = tree.cover[node];
+        let (r_hot, r_cold) = (tree.cover[hot] / c, tree.cover[cold] / c);
+        let free = alive & !self.holding[f];
+        {
+            let next = &mut below[..self.lanes];
+            let mut m = alive;
+            while m != 0 {
+                let s = m.trailing_zeros() as usize;
+                m &= m - 1;
+                next[s] = if free & (1 << s) != 0 {
+                    w[s] * r_hot
+                } else {
+                    w[s]
+                };
+            }
+        }
+        self.visit(hot, level + 1, alive, buf, out);
+        if free != 0 {
+            let (here, below) = buf.split_at_mut((level + 1) * self.lanes);
+            let w = &here[level * self.lanes..];
+            let next = &mut below[..self.lanes];
+            let mut m = free;
+            while m != 0 {
+                let s = m.trailing_zeros() as usize;
+                m &= m - 1;
+                next[s] = w[s] * r_cold;
+            }
+            self.visit(cold, level + 1, free, buf, out);
+        }
+    }
+}
+
+/// `s! (p − s − 1)! / p!`, the Shapley weight of a coalition of size `s` among `p` players.
+fn weight(s: usize, p: usize) -> f64 {
+    let f = |n: usize| (1..=n).map(|k| k as f64).product::<f64>();
+    f(s) * f(p - s - 1) / f(p)
+}
+
+/// Features some tree splits on, as a bit mask (at most 64 features).
+pub(crate) fn used_features(trees: &[Tree]) -> u64 {
+    let mut used = 0u64;
+    for t in trees {
+        for (i, n) in t.nodes.iter().enumerate() {
+            if n.left as usize != i && n.feature < 64 {
+                used |= 1 << n.feature;
+            }
+        }
+    }
+    used
+}
+
+/// Shapley values from the values `v` of every subset (bit masks) of `p` features. A
+/// feature in no tree (not in `used`) gets exactly 0, as the dummy axiom says (its
+/// differences would be rounding: `v(∅)` is computed apart from the walk).
+pub(crate) fn shapley_from_values(v: &[f64], p: usize, used: u64) -> Vec<f64> {
+    let w: Vec<f64> = (0..p).map(|s| weight(s, p)).collect();
+    (0..p)
+        .map(|i| {
+            let bit = 1usize << i;
+            if used & (1 << i) == 0 {
+                return 0.0;
+            }
+            (0..v.len()).filter(|s| s & bit == 0).fold(0.0, |acc, s| {
+                acc + w[s.count_ones() as usize] * (v[s | bit] - v[s])
+            })
+        })
+        .collect()
+}
+
+/// SHAP interaction values from the values `v` of every subset: the Shapley interaction
+/// index off the diagonal, what is left of each Shapley value on it.
+#[allow(clippy::needless_range_loop)] // a symmetric matrix: both (i, j) and (j, i) are written
+pub(crate) fn interactions_from_values(v: &[f64], p: usize, used: u64) -> Vec<Vec<f64>> {
+    let phi = shapley_from_values(v, p, used);
+    let mut out = vec![vec![0.0; p]; p];
+    if p < 2 {
+        for i in 0..p {
+            out[i][i] = phi[i];
+        }
+        return out;
+    }
+    // s! (p − s − 2)! / (2 (p − 1)!)
+    let f = |n: usize| (1..=n).map(|k| k as f64).product::<f64>();
+    let w: Vec<f64> = (0..p - 1)
+        .map(|s| f(s) * f(p - s - 2) / (2.0 * f(p - 1)))
+        .collect();
+    for i in 0..p {
+        for j in i + 1..p {
+            let (bi, bj) = (1usize << i, 1usize << j);
+            if used & (1 << i) == 0 || used & (1 << j) == 0 {
+                continue;
+            }
+            let x = (0..v.len())
+                .filter(|s| s & (bi | bj) == 0)
+                .fold(0.0, |acc, s| {
+                    acc + w[s.count_ones() as usize]
+                        * (v[s | bi | bj] - v[s | bi] - v[s | bj] + v[s])
+                });
+            out[i][j] = x;
+            out[j][i] = x;
+        }
+    }
+    for i in 0..p {
+        let rest: f64 = (0..p).filter(|&j| j != i).map(|j| out[i][j]).sum();
+        out[i][i] = phi[i] - rest;
+    }
+    out
+}

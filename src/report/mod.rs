@@ -7,12 +7,17 @@
 //! (synthetic data only), `models[]` with `name`, `title`, `holdout.{accuracy, precision,
 //! recall, f1, roc_auc, pr_auc, brier, log_loss, confusion_at_05, f1_threshold,
 //! confusion_at_f1_threshold}`, `cv.{k, roc_auc_folds, roc_auc_mean, roc_auc_sd}`,
-//! `calibration.{bins, ece}`, `importance.{native_kind, native, permutation}`, and
-//! `top100` and `warnings`.
+//! `calibration.{bins, ece}`, `importance.{native_kind, native, permutation}`,
+//! `partial_dependence`, `shap.{rows, base, mean_abs, interactions}` (exact attributions on
+//! a sample of the holdout; `interactions` on synthetic data only: `pairs[]` with `a`, `b`,
+//! `share`, `main_share`, `danceability_energy_first`, `tempo_near_120`,
+//! `tempo_far_from_120`), and `top100` and `warnings`.
 
 mod render;
+mod shap;
 
 pub use render::{render_html, render_markdown, takeaway};
+pub use shap::{InteractionCheck, PairShare, ShapReport};
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -112,6 +117,8 @@ pub struct ModelReport {
     pub calibration: Calibration,
     pub importance: Importance,
     pub partial_dependence: Vec<PartialDependence>,
+    /// Exact attributions on a sample of the holdout (and interactions on synthetic data).
+    pub shap: ShapReport,
 }
 
 /// The whole report, serialised as `metrics.json`.
@@ -166,6 +173,7 @@ fn warnings_for(data: &Dataset) -> Vec<String> {
 /// One model family measured: its section of the report and its curves.
 struct Evaluated {
     report: ModelReport,
+    shap_points: shap::ShapPoints,
     roc: Series,
     pr: Series,
     calibration: Series,
@@ -235,7 +243,10 @@ fn evaluate(
         .map(|f| eval::partial_dependence(&model, test, f, options.pd_points, 500, seed))
         .collect::<Result<Vec<_>>>()?;
     let calibration = eval::calibration(&test.y, &p, options.calibration_bins);
+    progress(&format!("{}: explanations", family.title()));
+    let (shap_report, shap_points) = shap::evaluate(&model, test)?;
     Ok(Evaluated {
+        shap_points,
         roc: Series {
             name: format!("{} (AUC {:.3})", family.title(), holdout.roc_auc),
             points: eval::roc_curve(&test.y, &p)?,
@@ -264,6 +275,7 @@ fn evaluate(
                 permutation,
             },
             partial_dependence,
+            shap: shap_report,
         },
     })
 }
@@ -301,6 +313,7 @@ pub fn build(
         .map(|&family| evaluate(family, prepared, &test, seed, options, progress))
         .collect();
     let mut models = Vec::new();
+    let mut shap_points = Vec::new();
     let mut curves = Curves {
         roc: Vec::new(),
         pr: Vec::new(),
@@ -309,6 +322,7 @@ pub fn build(
     for e in evaluated {
         let e = e?;
         models.push(e.report);
+        shap_points.push(e.shap_points);
         curves.roc.push(e.roc);
         curves.pr.push(e.pr);
         curves.calibration.push(e.calibration);
@@ -334,7 +348,8 @@ pub fn build(
         warnings: warnings_for(data),
     };
     progress("drawing figures");
-    let figures = figures(&report, data, curves)?;
+    let mut figures = figures(&report, data, curves)?;
+    shap::figures(&report, &shap_points, &mut figures)?;
     Ok((report, figures))
 }
 

@@ -98,6 +98,30 @@ async fn predict_batch(
     }
 }
 
+async fn explain(
+    State(d): State<Arc<Dashboard>>,
+    headers: HeaderMap,
+    body: std::result::Result<Bytes, BytesRejection>,
+) -> Response {
+    // Explaining a batch is CPU work: off the async workers.
+    let answer = match accept(&headers, body) {
+        Ok(b) => tokio::task::spawn_blocking(move || d.explain(&b))
+            .await
+            .unwrap_or_else(|_| {
+                Err(ApiError {
+                    status: 500,
+                    error: "the explanation failed".into(),
+                    field: None,
+                })
+            }),
+        Err(e) => Err(e),
+    };
+    match answer {
+        Ok(v) => json(StatusCode::OK, &v),
+        Err(e) => error(e),
+    }
+}
+
 async fn not_found() -> Response {
     error(ApiError {
         status: 404,
@@ -114,6 +138,7 @@ pub fn router(dashboard: Arc<Dashboard>) -> Router {
         .route("/api/models", get(models))
         .route("/api/predict", post(predict))
         .route("/api/predict/batch", post(predict_batch))
+        .route("/api/explain", post(explain))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .with_state(dashboard)

@@ -10,8 +10,14 @@
 //!   `{"probabilities": {"logistic": …, "forest": …, "boost": …}}`
 //! - `POST /api/predict/batch` with `{"tracks": [{…}, …]}` (at most 10,000) →
 //!   `{"probabilities": [{…}, …]}`
+//! - `POST /api/explain` with `{"features": {…}}` or `{"tracks": [{…}, …]}` (at most 1,000) →
+//!   `{"explanations": …}`: per model the base, each feature's contribution (log-odds), the
+//!   log-odds and the probability ([`crate::explain`])
 
+mod explain;
 mod http;
+
+pub use explain::MAX_EXPLAIN_BATCH;
 
 pub use http::{router, run};
 

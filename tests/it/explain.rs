@@ -1,6 +1,8 @@
 //! Explanations: TreeSHAP against brute-force Shapley values of the same game, additivity for
 //! every family, determinism, bad input.
 
+#![allow(clippy::needless_range_loop)] // matrices indexed both ways, as the formulas read
+
 use hitcast::data::{stratified_holdout, synthesize, Dataset, SynthParams};
 use hitcast::explain::{self, Explanation};
 use hitcast::model::{
@@ -158,7 +160,8 @@ fn assert_close(got: &[f64], want: &[f64], tol: f64, what: &str) {
 #[test]
 fn tree_shap_equals_brute_force_shapley_values_with_4_and_6_features() {
     let mut rng = ChaCha8Rng::seed_from_u64(17);
-    for p in [4usize, 6] {
+    // 8 features: `tree_shap` itself takes Algorithm 2 there.
+    for p in [4usize, 6, 8] {
         let features: Vec<u32> = (0..p as u32).collect();
         for case in 0..12 {
             // A single tree and a small forest, as deep as 7 levels (features repeat).
@@ -169,12 +172,12 @@ fn tree_shap_equals_brute_force_shapley_values_with_4_and_6_features() {
             for _ in 0..4 {
                 let row = random_row(&mut rng, p);
                 let (expected, phi) = explain::tree_shap(&trees, &row).unwrap();
-                assert_close(
-                    &phi,
-                    &brute_shap(&trees, &row),
-                    1e-12,
-                    &format!("p = {p}, case {case}"),
-                );
+                let want = brute_shap(&trees, &row);
+                assert_close(&phi, &want, 1e-12, &format!("p = {p}, case {case}"));
+                // Both algorithms: every subset's value at once, and Algorithm 2.
+                let (e2, recursive) = explain::tree_shap_recursive(&trees, &row).unwrap();
+                assert_close(&recursive, &want, 1e-12, &format!("Algorithm 2, p = {p}"));
+                assert!((e2 - expected).abs() < 1e-12);
                 let total: f64 = trees.iter().map(|t| t.eval(&row)).sum();
                 let sum = expected + phi.iter().sum::<f64>();
                 assert!(
@@ -190,7 +193,7 @@ fn tree_shap_equals_brute_force_shapley_values_with_4_and_6_features() {
 #[test]
 fn interaction_values_equal_brute_force_and_sum_to_the_shap_values() {
     let mut rng = ChaCha8Rng::seed_from_u64(5);
-    for p in [4usize, 6] {
+    for p in [4usize, 6, 7] {
         let features: Vec<u32> = (0..p as u32).collect();
         for case in 0..6 {
             let trees: Vec<Tree> = (0..1 + case % 3)
@@ -199,6 +202,15 @@ fn interaction_values_equal_brute_force_and_sum_to_the_shap_values() {
             let row = random_row(&mut rng, p);
             let got = explain::tree_interactions(&trees, &row).unwrap();
             let want = brute_interactions(&trees, &row);
+            let recursive = explain::tree_interactions_recursive(&trees, &row).unwrap();
+            for i in 0..p {
+                assert_close(
+                    &recursive[i],
+                    &want[i],
+                    1e-12,
+                    &format!("Algorithm 2, p = {p}"),
+                );
+            }
             let (_, phi) = explain::tree_shap(&trees, &row).unwrap();
             for i in 0..p {
                 assert_close(&got[i], &want[i], 1e-12, &format!("p = {p}, row {i}"));
@@ -224,6 +236,8 @@ fn an_unused_feature_gets_exactly_zero_and_symmetric_features_equal_values() {
         let (_, phi) = explain::tree_shap(&trees, &row).unwrap();
         assert_eq!(phi[3], 0.0);
         assert!(phi.iter().any(|v| *v != 0.0));
+        let (_, phi) = explain::tree_shap_recursive(&trees, &row).unwrap();
+        assert_eq!(phi[3], 0.0);
     }
     // f = 1 when x0 > 0.5 and x1 > 0.5: the two features play the same role, with equal
     // covers on both sides.
@@ -249,9 +263,13 @@ fn an_unused_feature_gets_exactly_zero_and_symmetric_features_equal_values() {
     mirror.nodes[2].feature = 0;
     for row in [[0.7, 0.7, 0.1], [0.2, 0.2, 0.9], [0.9, 0.6, 0.5]] {
         for trees in [vec![tree.clone()], vec![mirror.clone()]] {
-            let (_, phi) = explain::tree_shap(&trees, &row).unwrap();
-            assert!((phi[0] - phi[1]).abs() < 1e-15, "{phi:?}");
-            assert_eq!(phi[2], 0.0);
+            for (_, phi) in [
+                explain::tree_shap(&trees, &row).unwrap(),
+                explain::tree_shap_recursive(&trees, &row).unwrap(),
+            ] {
+                assert!((phi[0] - phi[1]).abs() < 1e-15, "{phi:?}");
+                assert_eq!(phi[2], 0.0);
+            }
         }
     }
 }

@@ -199,3 +199,52 @@ fn bad_requests_are_4xx_naming_the_field() {
     assert_eq!(status, 404);
     assert!(body.contains("\"error\""));
 }
+
+#[test]
+fn explain_answers_one_track_and_a_batch_adding_up_to_the_predictions() {
+    let (status, one) = post("/api/explain", &json!({ "features": track() }));
+    assert_eq!(status, 200, "{one}");
+    let (_, predicted) = post("/api/predict", &json!({ "features": track() }));
+    for a in &server().artifacts {
+        let e = &one["explanations"][a.family.name()];
+        let sum: f64 = e["base"].as_f64().unwrap()
+            + e["contributions"]
+                .as_object()
+                .unwrap()
+                .values()
+                .map(|v| v.as_f64().unwrap())
+                .sum::<f64>();
+        assert!((sum - e["log_odds"].as_f64().unwrap()).abs() < 1e-9, "{e}");
+        assert_eq!(
+            e["probability"],
+            predicted["probabilities"][a.family.name()]
+        );
+        assert_eq!(e["contributions"].as_object().unwrap().len(), 4);
+    }
+    let (status, batch) = post("/api/explain", &json!({ "tracks": [track(), track()] }));
+    assert_eq!(status, 200);
+    assert_eq!(batch["explanations"][1], one["explanations"]);
+
+    let mut bad = track();
+    bad["tempo"] = json!("fast");
+    let (status, e) = post("/api/explain", &json!({ "tracks": [track(), bad] }));
+    assert_eq!(
+        (status, e["field"].as_str()),
+        (400, Some("tracks[1].tempo"))
+    );
+    let (status, e) = post(
+        "/api/explain",
+        &json!({ "features": {"danceability": 0.5} }),
+    );
+    assert_eq!(
+        (status, e["field"].as_str()),
+        (400, Some("features.energy"))
+    );
+    let (status, _) = post("/api/explain", &json!({ "nothing": 1 }));
+    assert_eq!(status, 400);
+    let many: Vec<Value> = (0..=hitcast::serve::MAX_EXPLAIN_BATCH)
+        .map(|_| track())
+        .collect();
+    let (status, _) = post("/api/explain", &json!({ "tracks": many }));
+    assert_eq!(status, 413);
+}
