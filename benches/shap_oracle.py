@@ -69,11 +69,14 @@ def main():
     ap.add_argument("--models", required=True)
     ap.add_argument("--hitcast", default="target/release/hitcast")
     ap.add_argument("--rows", type=int, default=10_000, help="rows timed in shap")
+    ap.add_argument("--limit", type=int, default=0, help="compare only the first N holdout rows")
     args = ap.parse_args()
 
     data = pd.read_csv(args.data)
     split = pd.read_csv(args.split)
     holdout = data.iloc[split.loc[split["is_test"] == 1, "row"].to_numpy()]
+    if args.limit:
+        holdout = holdout.iloc[: args.limit]
     tmp = tempfile.mkdtemp()
     holdout_csv = os.path.join(tmp, "holdout.csv")
     holdout.to_csv(holdout_csv, index=False)
