@@ -14,6 +14,10 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// An output path cannot be written without destroying something HitCast did not make
+    /// (a folder of the user's, a file where a folder goes, the command's own input).
+    #[error("{path}: {message}")]
+    Output { path: PathBuf, message: String },
     /// The CSV could not be parsed at all (no header, bad quoting, not UTF-8, ...).
     #[error("{path}: cannot read CSV: {message}")]
     Csv { path: PathBuf, message: String },
@@ -27,13 +31,22 @@ pub enum Error {
         column: String,
         available: String,
     },
-    /// One cell is unusable. `row` counts data rows from 1; the header is line 1, so the
-    /// cell sits on line `row + 1`.
-    #[error("{path}: row {row} (line {line}), column `{column}`: {message}", line = row + 1)]
+    /// One cell is unusable. `row` counts data rows from 1; `line` is the physical line the
+    /// record starts on (the header is line 1; quoted newlines and blank lines move it).
+    #[error("{path}: row {row} (line {line}), column `{column}`: {message}")]
     Cell {
         path: PathBuf,
         row: usize,
+        line: usize,
         column: String,
+        message: String,
+    },
+    /// A whole record is unusable (wrong number of fields, not UTF-8).
+    #[error("{path}: row {row} (line {line}): {message}")]
+    Record {
+        path: PathBuf,
+        row: usize,
+        line: usize,
         message: String,
     },
     /// The label has a single class, so nothing can be learned or evaluated.

@@ -37,7 +37,8 @@ enum Command {
     Report(ReportArgs),
     /// Time fitting, scoring and the whole report (see docs/benchmarks.md).
     Bench(BenchArgs),
-    /// Export a trained model as SQL (a function and a SELECT) for a warehouse.
+    /// Export a trained model as SQL for a warehouse: inline (a function and a SELECT) or as a
+    /// table of trees with a scoring query.
     ExportSql(ExportSqlArgs),
     /// The what-if dashboard: a slider per feature, each model's hit probability.
     #[cfg(feature = "serve")]
@@ -68,9 +69,25 @@ struct SynthArgs {
     /// Seed of all randomness.
     #[arg(long, default_value_t = 42)]
     seed: u64,
+    #[command(flatten)]
+    lessons: LessonArgs,
     /// Output CSV.
     #[arg(long, default_value = "data/raw_tracks.csv")]
     out: PathBuf,
+}
+
+/// The synthetic generator's built-in lessons (off by default).
+#[derive(Args, Clone)]
+struct LessonArgs {
+    /// Synthetic data: extra rows repeating popular tracks, as a share of the tracks (e.g. 0.3).
+    #[arg(long, default_value_t = 0.0)]
+    duplicate_rate: f64,
+    /// Synthetic data: spread the tracks over this many decades ending with the 2010s.
+    #[arg(long, default_value_t = 0)]
+    decades: usize,
+    /// Synthetic data: how strongly the ground truth drifts across the decades (e.g. 1).
+    #[arg(long, default_value_t = 0.0)]
+    drift: f64,
 }
 
 /// How to read a CSV: shared by `data ingest`, `train` and `report`.
@@ -90,9 +107,22 @@ struct CsvArgs {
     /// or a comma-separated list.
     #[arg(long, default_value = "core")]
     features: FeatureSet,
-    /// Keep one row per track id (the first) and report tracks with conflicting labels.
-    #[arg(long)]
+    /// One row per track id, the first (the default; kept for old scripts).
+    #[arg(long, hide = true, conflicts_with = "keep_duplicates")]
     dedupe: bool,
+    /// Keep every row of a repeated track id (by default only the first is kept); splits
+    /// still keep a track's rows on one side. With --split-file it reproduces another tool's
+    /// rows exactly.
+    #[arg(long)]
+    keep_duplicates: bool,
+    /// What keeps rows together across the holdout and the folds: `track` (track id) or
+    /// `title-artist` (also the same normalised title and artist under another id).
+    #[arg(long, default_value = "track")]
+    group_by: data::GroupBy,
+    /// Column giving each row's time (decade, year or a release date) for the out-of-time
+    /// section (default: decade, year, release_date, track_album_release_date, album_release_date).
+    #[arg(long)]
+    time_column: Option<String>,
     /// Column holding the track id (default: track_id, id or uri).
     #[arg(long)]
     id_column: Option<String>,
@@ -114,6 +144,19 @@ struct CsvArgs {
     /// Map a feature to a differently named column: `--map tempo=bpm` (repeatable).
     #[arg(long = "map", value_name = "FEATURE=COLUMN")]
     map: Vec<String>,
+    /// Field delimiter: one character, or `tab`.
+    #[arg(long, default_value = ",", value_parser = parse_delimiter)]
+    delimiter: u8,
+}
+
+fn parse_delimiter(s: &str) -> Result<u8, String> {
+    match s {
+        "tab" | "\\t" | "\t" => Ok(b'\t'),
+        _ if s.len() == 1 && s != "\"" && s != "\n" && s != "\r" => Ok(s.as_bytes()[0]),
+        _ => Err(format!(
+            "`{s}`: expected one ASCII character such as ';' or '|', or `tab` (not a quote or newline)"
+        )),
+    }
 }
 
 impl CsvArgs {
@@ -139,13 +182,15 @@ impl CsvArgs {
         Ok(IngestOptions {
             label,
             features: self.features.clone(),
-            dedupe: self.dedupe,
+            dedupe: !self.keep_duplicates,
             id_column: self.id_column.clone(),
             target_column: self.target_column.clone(),
             popularity_column: self.popularity_column.clone(),
             group_column: self.group_column.clone(),
             split_column: self.split_column.clone(),
+            time_column: self.time_column.clone(),
             rename,
+            delimiter: self.delimiter,
         })
     }
 }
@@ -180,6 +225,8 @@ struct SourceArgs {
     #[arg(long, default_value_t = 42)]
     seed: u64,
     #[command(flatten)]
+    lessons: LessonArgs,
+    #[command(flatten)]
     csv_args: CsvArgs,
 }
 
@@ -189,6 +236,9 @@ impl SourceArgs {
             None => DataSource::Synthetic(SynthParams {
                 n_tracks: self.rows,
                 seed: self.seed,
+                duplicate_rate: self.lessons.duplicate_rate,
+                decades: self.lessons.decades,
+                drift: self.lessons.drift,
                 ..SynthParams::default()
             }),
             Some(path) => DataSource::Csv {
@@ -197,6 +247,13 @@ impl SourceArgs {
                 split_file: self.csv_args.split_file.clone(),
             },
         })
+    }
+
+    /// The files this run reads: an output must never overwrite or delete them.
+    fn inputs(&self) -> Vec<&std::path::Path> {
+        let mut v: Vec<&std::path::Path> = self.data.iter().map(PathBuf::as_path).collect();
+        v.extend(self.csv_args.split_file.as_deref());
+        v
     }
 
     /// The data's name in reports: `synthetic` or the CSV's file name (never a full path).
@@ -214,6 +271,8 @@ impl SourceArgs {
         SplitOptions {
             test_fraction: self.test_fraction,
             test_groups: self.test_groups.clone(),
+            keep_duplicates: self.csv_args.keep_duplicates,
+            group_by: self.csv_args.group_by,
         }
     }
 }
@@ -231,9 +290,13 @@ struct TrainArgs {
 struct ReportArgs {
     #[command(flatten)]
     source: SourceArgs,
-    /// Folder the report is written to (replaced as a whole).
+    /// Folder the report is written to, replaced as a whole: it must be new, empty, or a
+    /// folder HitCast wrote (it holds a `.hitcast-output` marker).
     #[arg(long, default_value = "reports")]
     out: PathBuf,
+    /// Replace --out even if it holds files HitCast did not write (they are deleted).
+    #[arg(long)]
+    force: bool,
     /// Folds of the cross-validation on the training rows.
     #[arg(long, default_value_t = 5)]
     folds: usize,
@@ -256,13 +319,18 @@ struct BenchArgs {
 }
 
 #[derive(Args)]
+#[command(after_long_help = EXPORT_SQL_HELP)]
 struct ExportSqlArgs {
     /// Which model: logistic, forest or boost.
     #[arg(long)]
     model: Family,
-    /// SQL dialect: snowflake, duckdb, postgres or sqlite.
+    /// SQL dialect: snowflake, bigquery, duckdb, postgres or sqlite.
     #[arg(long)]
     dialect: hitcast::sql::Dialect,
+    /// inline (nested CASE, a function and a SELECT), table (trees as a table, a data file
+    /// and a scoring query of fixed size) or auto (inline if every statement is under 1 MB).
+    #[arg(long, default_value = "auto")]
+    form: hitcast::sql::Form,
     /// Folder holding the model_<family>.json artifacts.
     #[arg(long, default_value = "models")]
     models: PathBuf,
@@ -272,10 +340,30 @@ struct ExportSqlArgs {
     /// The table's columns, comma-separated: checked against the model's features.
     #[arg(long, value_delimiter = ',')]
     columns: Vec<String>,
-    /// Write the SQL here instead of standard output.
+    /// Write the SQL here instead of standard output (the table form's data file goes
+    /// beside it; the table form needs this).
     #[arg(long)]
     out: Option<PathBuf>,
 }
+
+const EXPORT_SQL_HELP: &str = "\
+Forms:
+  inline  The model as one expression: a function (Snowflake/PostgreSQL UDF, BigQuery temp
+          function, DuckDB macro; none in SQLite) and a plain SELECT. Size grows with the
+          trees (default models, measured): logistic 1.6 KB, boost 156 KB, forest 20 MB.
+  table   The trees as rows of a table: a CSV data file (hitcast_<model>_trees.csv beside
+          --out), the CREATE TABLE and load statement of the dialect (DuckDB read_csv,
+          psql \\copy, Snowflake PUT + COPY INTO, BigQuery LOAD DATA, sqlite3 .import) and a
+          scoring query, one join per tree level (default forest: 7 KB of SQL and a 17 MB
+          CSV), whatever the number of trees. Forest and boost only.
+  auto    inline when its largest statement is under 1 MB (Snowflake's and BigQuery's
+          limit on query text), else table. The choice is printed.
+
+Which model where: logistic and boost inline (DuckDB scored 1M rows in 0.01 s and 1.5 s);
+the default forest is too large for inline SQL in a warehouse (DuckDB needed 755 s to
+create a 41 MB forest macro), so it goes to the table form. docs/warehouses.md has the measured
+numbers and the steps per warehouse.
+";
 
 #[cfg(feature = "serve")]
 #[derive(Args)]
@@ -288,6 +376,24 @@ struct ServeArgs {
     /// Folder of model artifacts (trained on the data first if missing or stale).
     #[arg(long, default_value = "models")]
     models: PathBuf,
+    /// Seconds a connection may take to send a request's head (also closes idle connections).
+    #[arg(long, default_value_t = 10.0, value_parser = seconds)]
+    header_timeout: f64,
+    /// Seconds a request's body may take to arrive.
+    #[arg(long, default_value_t = 10.0, value_parser = seconds)]
+    body_timeout: f64,
+    /// Most connections served at once (more wait until one closes).
+    #[arg(long, default_value_t = 512, value_parser = clap::value_parser!(u32).range(1..))]
+    max_connections: u32,
+}
+
+/// A positive, finite number of seconds (at most a day).
+#[cfg(feature = "serve")]
+fn seconds(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(x) if x > 0.0 && x <= 86_400.0 => Ok(x),
+        _ => Err(format!("`{s}` is not a number of seconds in (0, 86400]")),
+    }
 }
 
 #[cfg(feature = "spotify")]
@@ -362,6 +468,9 @@ fn synth(args: &SynthArgs, out: &mut impl Write) -> anyhow::Result<()> {
         n_tracks: args.rows,
         hit_rate: args.hit_rate,
         seed: args.seed,
+        duplicate_rate: args.lessons.duplicate_rate,
+        decades: args.lessons.decades,
+        drift: args.lessons.drift,
     };
     let (dataset, _) = data::synthesize(&params)?;
     dataset.write_csv(&args.out)?;
@@ -377,6 +486,9 @@ fn synth(args: &SynthArgs, out: &mut impl Write) -> anyhow::Result<()> {
 }
 
 fn ingest(args: &IngestArgs, out: &mut impl Write) -> anyhow::Result<()> {
+    let mut inputs = vec![args.csv.as_path()];
+    inputs.extend(args.csv_args.split_file.as_deref());
+    hitcast::atomic::check_not_input(&args.out, &inputs)?;
     let ing = data::ingest(&args.csv, &args.csv_args.options()?)?;
     let r = &ing.report;
     ing.dataset.write_csv(&args.out)?;
@@ -389,18 +501,28 @@ fn ingest(args: &IngestArgs, out: &mut impl Write) -> anyhow::Result<()> {
     )?;
     writeln!(out, "label: {}", r.label_rule)?;
     if let Some(t) = r.threshold {
-        writeln!(out, "resolved popularity cut: {t}")?;
+        writeln!(
+            out,
+            "resolved popularity cut: {t} ({} tracks tie at the cut and count as hits)",
+            r.ties_at_cut.unwrap_or(0)
+        )?;
     }
+    writeln!(
+        out,
+        "hit rate: {:.1} % of {} rows",
+        100.0 * r.hit_rate,
+        r.rows
+    )?;
     match &r.id_column {
         Some(c) => writeln!(
             out,
             "duplicates: {} rows repeat an earlier `{c}`; {} dropped{}",
             r.duplicate_rows,
             r.duplicates_dropped,
-            if args.csv_args.dedupe || r.duplicate_rows == 0 {
+            if r.duplicates_dropped == r.duplicate_rows {
                 ""
             } else {
-                " (use --dedupe: duplicates across a split leak)"
+                " (kept with --keep-duplicates: splits keep a track's rows on one side)"
             }
         )?,
         None => writeln!(out, "duplicates: no id column, not checked")?,
@@ -418,6 +540,15 @@ fn ingest(args: &IngestArgs, out: &mut impl Write) -> anyhow::Result<()> {
             r.conflicting_tracks.len(),
             shown.join(", ")
         )?;
+    }
+    let mut warnings = r.warnings();
+    warnings.extend(data::near_duplicate_warning(
+        &r.near_duplicates,
+        args.csv_args.group_by,
+    ));
+    warnings.extend(data::feature_warnings(&ing.dataset));
+    for w in &warnings {
+        writeln!(out, "warning: {w}")?;
     }
     writeln!(out, "wrote {}", args.out.display())?;
     write!(out, "{}", data::profile(&ing.dataset))?;
@@ -438,7 +569,16 @@ fn train(args: &TrainArgs, out: &mut impl Write) -> anyhow::Result<()> {
         d.len(),
         prepared.split_rule
     )?;
+    for w in &prepared.warnings {
+        writeln!(out, "warning: {w}")?;
+    }
     let test = d.subset(&prepared.split.test);
+    for family in Family::ALL {
+        hitcast::atomic::check_not_input(
+            &args.models.join(Artifact::file_name(family)),
+            &args.source.inputs(),
+        )?;
+    }
     for family in Family::ALL {
         let model = Trained::fit(family, d, &prepared.split.train, &params, args.source.seed)?;
         let auc = hitcast::eval::roc_auc(&test.y, &model.predict_proba(&test)?)?;
@@ -461,9 +601,8 @@ fn artifacts_and_tracks(
 ) -> anyhow::Result<(Vec<Artifact>, data::Dataset)> {
     let mut artifacts = Vec::new();
     for family in Family::ALL {
-        let path = dir.join(Artifact::file_name(family));
-        if path.exists() {
-            artifacts.push(Artifact::load(&path)?);
+        if dir.join(Artifact::file_name(family)).exists() {
+            artifacts.push(Artifact::load_family(dir, family)?);
         }
     }
     if artifacts.is_empty() {
@@ -483,6 +622,8 @@ fn artifacts_and_tracks(
     let options = IngestOptions {
         features: FeatureSet::Named(features),
         label: LabelRule::Unlabelled,
+        // Scoring keeps every row, repeated or not.
+        dedupe: false,
         ..IngestOptions::default()
     };
     let tracks = data::ingest(csv, &options)?.dataset;
@@ -490,6 +631,7 @@ fn artifacts_and_tracks(
 }
 
 fn predict(args: &PredictArgs, out: &mut impl Write) -> anyhow::Result<()> {
+    hitcast::atomic::check_not_input(&args.out, &[args.csv.as_path()])?;
     let (artifacts, scored) = artifacts_and_tracks(&args.models, &args.csv)?;
     let columns: Vec<Vec<f64>> = artifacts
         .iter()
@@ -519,6 +661,7 @@ fn predict(args: &PredictArgs, out: &mut impl Write) -> anyhow::Result<()> {
 }
 
 fn explain(args: &ExplainArgs, out: &mut impl Write) -> anyhow::Result<()> {
+    hitcast::atomic::check_not_input(&args.out, &[args.csv.as_path()])?;
     let (artifacts, tracks) = artifacts_and_tracks(&args.models, &args.csv)?;
     let explained: Vec<Vec<hitcast::explain::Explanation>> = artifacts
         .iter()
@@ -614,20 +757,39 @@ fn report(args: &ReportArgs, out: &mut impl Write) -> anyhow::Result<()> {
             eprintln!("[{:>5.1} s] {step}", started.elapsed().as_secs_f64());
         }
     };
-    progress("loading data");
-    let prepared = source.prepare(&args.source.split(), args.source.seed)?;
+    let replace = match args.force {
+        true => hitcast::atomic::Replace::Force,
+        false => hitcast::atomic::Replace::OnlyOurs,
+    };
+    // Refused before any work: a user should not wait for a report that cannot be written.
+    hitcast::atomic::check_not_input(&args.out, &args.source.inputs())?;
+    hitcast::atomic::check_replaceable(&args.out, replace)?;
     let options = hitcast::report::ReportOptions {
         cv_folds: args.folds,
         permutation_repeats: args.repeats,
         ..Default::default()
     };
+    options.check()?;
+    progress("loading data");
+    let prepared = source.prepare(&args.source.split(), args.source.seed)?;
     let (rep, figures) =
         hitcast::report::build(&prepared, &name, args.source.seed, &options, &progress)?;
-    hitcast::report::write(&args.out, &rep, &figures)?;
+    hitcast::report::write_to(&args.out, &rep, &figures, replace)?;
     writeln!(
         out,
         "{} tracks ({} train / {} holdout), seed {}",
         rep.meta.rows, rep.meta.train_rows, rep.meta.test_rows, rep.meta.seed
+    )?;
+    let card = &rep.data_card;
+    writeln!(
+        out,
+        "label: {}{}; hit rate {:.1} %",
+        card.label_rule,
+        match card.ties_at_cut {
+            Some(ties) => format!(", {ties} tracks tie at the cut"),
+            None => String::new(),
+        },
+        100.0 * card.hit_rate
     )?;
     writeln!(
         out,
@@ -701,8 +863,7 @@ fn bench(args: &BenchArgs, out: &mut impl Write) -> anyhow::Result<()> {
 }
 
 fn export_sql(args: &ExportSqlArgs, out: &mut impl Write) -> anyhow::Result<()> {
-    let path = args.models.join(Artifact::file_name(args.model));
-    let artifact = Artifact::load(&path)?;
+    let artifact = Artifact::load_family(&args.models, args.model)?;
     if !args.columns.is_empty() {
         let missing: Vec<&String> = artifact
             .feature_names
@@ -721,19 +882,43 @@ fn export_sql(args: &ExportSqlArgs, out: &mut impl Write) -> anyhow::Result<()> 
             );
         }
     }
-    let sql = hitcast::sql::export(&artifact.model, args.dialect, &args.table)?;
+    let export = hitcast::sql::export(&artifact.model, args.dialect, args.form, &args.table)?;
     match &args.out {
         Some(p) => {
-            hitcast::atomic::write(p, sql.as_bytes())?;
+            let model_path = args.models.join(Artifact::file_name(args.model));
+            hitcast::atomic::check_not_input(p, &[&model_path])?;
+            if let Some(data) = &export.data {
+                let dir = p.parent().unwrap_or(std::path::Path::new(""));
+                let data_path = dir.join(&data.file_name);
+                hitcast::atomic::check_not_input(&data_path, &[&model_path])?;
+                hitcast::atomic::write(&data_path, data.contents.as_bytes())?;
+                eprintln!(
+                    "wrote {} (the trees, {} bytes)",
+                    data_path.display(),
+                    data.contents.len()
+                );
+            }
+            hitcast::atomic::write(p, export.sql.as_bytes())?;
+            eprintln!("{}", export.note);
             writeln!(
                 out,
-                "wrote {} ({} dialect, {} bytes)",
+                "wrote {} ({} dialect, {} form, {} bytes)",
                 p.display(),
                 args.dialect,
-                sql.len()
+                export.form,
+                export.sql.len()
             )?;
         }
-        None => out.write_all(sql.as_bytes())?,
+        None => {
+            if export.data.is_some() {
+                bail!(
+                    "the table form writes a data file beside the SQL: give --out ({})",
+                    export.note
+                );
+            }
+            eprintln!("{}", export.note);
+            out.write_all(export.sql.as_bytes())?;
+        }
     }
     Ok(())
 }
@@ -765,7 +950,11 @@ fn serve(args: &ServeArgs, out: &mut impl Write) -> anyhow::Result<()> {
         );
         let _ = out.flush();
     };
-    hitcast::serve::run(args.addr, dashboard, &mut ready)?;
+    let limits = hitcast::serve::Limits::default()
+        .with_header_timeout(std::time::Duration::from_secs_f64(args.header_timeout))
+        .with_body_timeout(std::time::Duration::from_secs_f64(args.body_timeout))
+        .with_max_connections(args.max_connections as usize);
+    hitcast::serve::run(args.addr, dashboard, &limits, &mut ready)?;
     Ok(())
 }
 
@@ -871,7 +1060,16 @@ fn main() -> ExitCode {
             }) {
                 return ExitCode::SUCCESS;
             }
-            eprintln!("error: {e:#}");
+            // Each cause once: the library's messages already quote their source (an OS
+            // error names its path and reason), so a cause that repeats is left out.
+            let mut message = e.to_string();
+            for cause in e.chain().skip(1) {
+                let c = cause.to_string();
+                if !message.contains(&c) {
+                    message = format!("{message}: {c}");
+                }
+            }
+            eprintln!("error: {message}");
             ExitCode::FAILURE
         }
     }

@@ -69,7 +69,18 @@ impl FromStr for FeatureSet {
                     .map(|n| n.trim().to_string())
                     .filter(|n| !n.is_empty())
                     .collect();
-                if names.is_empty() {
+                if let Some((j, dup)) = names
+                    .iter()
+                    .enumerate()
+                    .find(|(j, n)| names[..*j].contains(n))
+                {
+                    Err(format!(
+                        "feature `{dup}` is listed twice (positions {} and {}): a model would \
+                         train on the same column twice",
+                        names.iter().position(|n| n == dup).unwrap_or(0) + 1,
+                        j + 1
+                    ))
+                } else if names.is_empty() {
                     Err("expected `core`, `all` or a comma-separated list of columns".into())
                 } else {
                     Ok(FeatureSet::Named(names))

@@ -31,6 +31,14 @@ const ARTIST_COLUMNS: [&str; 3] = ["artists", "artist", "track_artist"];
 const POPULARITY_COLUMNS: [&str; 2] = ["popularity", "track_popularity"];
 #[cfg(feature = "csv")]
 const GROUP_COLUMNS: [&str; 2] = ["group", "decade"];
+#[cfg(feature = "csv")]
+const TIME_COLUMNS: [&str; 5] = [
+    "decade",
+    "year",
+    "release_date",
+    "track_album_release_date",
+    "album_release_date",
+];
 
 /// How the hit label is derived.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
@@ -80,7 +88,9 @@ pub struct IngestOptions {
     pub label: LabelRule,
     /// Which features to use. Default the core four.
     pub features: FeatureSet,
-    /// Keep the first row of each track id and drop the rest. Default `false`.
+    /// Keep the first row of each track id and drop the rest. Default `true`: copies of a
+    /// track on both sides of a split leak. `false` keeps every row (splits still keep a
+    /// track's rows together).
     pub dedupe: bool,
     /// Track id column. Default: the first of `track_id`, `id`, `uri`.
     pub id_column: Option<String>,
@@ -92,8 +102,15 @@ pub struct IngestOptions {
     pub group_column: Option<String>,
     /// A 0/1 column marking test rows (e.g. `is_test`). Default none.
     pub split_column: Option<String>,
+    /// Column giving each row's time (a decade, a year or a date such as
+    /// `track_album_release_date`) for out-of-time evaluation. Default: the first of
+    /// `decade`, `year`, `release_date`, `track_album_release_date`, `album_release_date`
+    /// whose every cell starts with a year.
+    pub time_column: Option<String>,
     /// Feature name → file column, for files that name features differently (`tempo=bpm`).
     pub rename: BTreeMap<String, String>,
+    /// The field delimiter. Default `b','`.
+    pub delimiter: u8,
 }
 
 impl Default for IngestOptions {
@@ -101,13 +118,15 @@ impl Default for IngestOptions {
         IngestOptions {
             label: LabelRule::Auto,
             features: FeatureSet::Core,
-            dedupe: false,
+            dedupe: true,
             id_column: None,
             target_column: None,
             popularity_column: None,
             group_column: None,
             split_column: None,
+            time_column: None,
             rename: BTreeMap::new(),
+            delimiter: b',',
         }
     }
 }
@@ -126,14 +145,64 @@ pub struct IngestReport {
     pub duplicate_rows: usize,
     /// Of those, rows dropped by `dedupe`.
     pub duplicates_dropped: usize,
+    /// Tracks with more than one row.
+    pub repeated_tracks: usize,
     /// Tracks whose rows carry both labels.
     pub conflicting_tracks: Vec<String>,
-    /// The label rule in words, e.g. ``popularity >= 72 (quantile 0.8)``.
+    /// Tracks whose rows differ in popularity.
+    pub popularity_conflicts: usize,
+    /// Tracks whose rows differ in a model feature.
+    pub feature_conflicts: usize,
+    /// Songs (normalised title and artist) under more than one id, among the kept rows.
+    pub near_duplicates: super::NearDuplicates,
+    /// The label rule in words, e.g. ``popularity >= 72 (quantile 0.8 of 1,234 tracks)``.
     pub label_rule: String,
     /// The popularity cut actually used, when the label comes from popularity.
     pub threshold: Option<f64>,
+    /// Tracks (one row each) whose popularity equals the cut: all of them count as hits.
+    pub ties_at_cut: Option<usize>,
+    /// Share of hits among the kept rows.
+    pub hit_rate: f64,
+    /// The column the rows' periods came from, if any.
+    pub time_column: Option<String>,
     /// The id column used, if any.
     pub id_column: Option<String>,
+}
+
+impl IngestReport {
+    /// The repeated-track figures as [`super::Copies`].
+    pub fn copies(&self) -> super::Copies {
+        super::Copies {
+            duplicate_rows: self.duplicate_rows,
+            repeated_tracks: self.repeated_tracks,
+            label_conflicts: self.conflicting_tracks.clone(),
+            popularity_conflicts: self.popularity_conflicts,
+            feature_conflicts: self.feature_conflicts,
+        }
+    }
+
+    /// The data checks ingest can make on its own: repeated tracks and how their copies
+    /// disagree, and the caveat of a known biased layout.
+    pub fn warnings(&self) -> Vec<String> {
+        let mut w = match &self.id_column {
+            Some(_) => super::checks::duplicate_warnings(&self.copies(), self.duplicates_dropped > 0),
+            None => vec!["the file has no track id column: repeated tracks cannot be found, and a split may put copies on both sides".to_string()],
+        };
+        w.extend(self.layout.caveat().map(str::to_string));
+        w
+    }
+}
+
+impl Layout {
+    /// What a user should know about data in this layout before quoting a metric.
+    pub fn caveat(self) -> Option<&'static str> {
+        match self {
+            Layout::HitPredictor => Some(
+                "the Spotify Hit Predictor layout is biased by construction: its non-hits (\"flops\") were chosen from artists absent from the Hot 100 and from non-mainstream genres, and each decade is 50/50 hits, so the models learn mainstream vs niche, not whether a release will chart",
+            ),
+            _ => None,
+        }
+    }
 }
 
 /// A dataset read from a file, with the file's own test flags and row numbers.
@@ -145,6 +214,8 @@ pub struct Ingested {
     pub is_test: Option<Vec<bool>>,
     /// 0-based data row of the file that each dataset row came from.
     pub source_rows: Vec<usize>,
+    /// The decade of each row (from [`IngestOptions::time_column`]), when the file has one.
+    pub period: Option<Vec<i64>>,
 }
 
 #[cfg(feature = "csv")]
@@ -163,6 +234,8 @@ struct Table<'a> {
     path: &'a Path,
     df: DataFrame,
     header: Vec<String>,
+    /// Physical line each data row starts on.
+    lines: Vec<usize>,
 }
 
 #[cfg(feature = "csv")]
@@ -188,6 +261,7 @@ impl Table<'_> {
         Error::Cell {
             path: self.path.to_path_buf(),
             row: row + 1,
+            line: self.lines.get(row).copied().unwrap_or(row + 2),
             column: column.to_string(),
             message,
         }
@@ -251,44 +325,51 @@ fn quantile(values: &[f64], q: f64) -> f64 {
 }
 
 #[cfg(feature = "csv")]
-fn read(path: &Path) -> Result<Table<'_>> {
+fn read(path: &Path, delimiter: u8) -> Result<Table<'_>> {
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-    let mut lines = bytes
-        .split(|&b| b == b'\n')
-        .filter(|l| !l.iter().all(u8::is_ascii_whitespace));
-    let header_line = lines.next().ok_or_else(|| Error::Empty {
-        path: path.to_path_buf(),
-    })?;
-    if lines.next().is_none() {
-        return Err(Error::Empty {
-            path: path.to_path_buf(),
-        });
-    }
-    let header_text = String::from_utf8_lossy(header_line);
-    if header_text
-        .split(',')
-        .all(|h| h.trim().trim_matches('"').parse::<f64>().is_ok())
-    {
-        return Err(Error::Csv {
-            path: path.to_path_buf(),
-            message: "no header row: the first line holds only numbers, but the first line must name the columns".into(),
-        });
-    }
+    let records = super::records::scan(path, &bytes, delimiter)?;
+    let bytes = match records.cleaned {
+        Some(clean) => clean,
+        None => {
+            let mut bytes = bytes;
+            bytes.drain(..records.bom);
+            bytes
+        }
+    };
     let df = CsvReadOptions::default()
         .with_has_header(true)
         .with_infer_schema_length(Some(0))
+        .with_parse_options(CsvParseOptions::default().with_separator(delimiter))
         .into_reader_with_file_handle(std::io::Cursor::new(bytes))
         .finish()
         .map_err(|e| Error::Csv {
             path: path.to_path_buf(),
             message: e.to_string(),
         })?;
+    if df.height() != records.lines.len() || df.width() != records.header.len() {
+        // The scan and polars must agree on what a row is, or positions would be wrong.
+        return Err(Error::Csv {
+            path: path.to_path_buf(),
+            message: format!(
+                "read {} rows × {} columns but the file has {} records × {} fields; please report this file",
+                df.height(),
+                df.width(),
+                records.lines.len(),
+                records.header.len()
+            ),
+        });
+    }
     let header = df
         .get_column_names()
         .iter()
         .map(|c| c.to_string())
         .collect();
-    Ok(Table { path, df, header })
+    Ok(Table {
+        path,
+        df,
+        header,
+        lines: records.lines,
+    })
 }
 
 #[cfg(feature = "csv")]
@@ -298,7 +379,7 @@ fn read(path: &Path) -> Result<Table<'_>> {
 /// [`Error::Empty`], [`Error::Csv`], [`Error::MissingColumn`], [`Error::Cell`] (naming the
 /// row and column of a non-numeric, empty, NaN or out-of-range cell) and [`Error::OneClass`].
 pub fn ingest(path: &Path, options: &IngestOptions) -> Result<Ingested> {
-    let table = read(path)?;
+    let table = read(path, options.delimiter)?;
     let header = &table.header;
     let has = |c: &str| header.iter().any(|h| h == c);
     let layout = if has("track_id") && has("track_name") && has("target") {
@@ -374,6 +455,9 @@ pub fn ingest(path: &Path, options: &IngestOptions) -> Result<Ingested> {
         }
         (rule, _, _) => rule.clone(),
     };
+    // Labels come from the rows that are modelled: a popularity quantile is resolved on one
+    // row per track (the first), whether or not the copies are kept.
+    let first = super::first_rows(&ids);
     let (y, label_rule, threshold, label_column) = match rule {
         LabelRule::Target => {
             let values = table.numbers(&target_name, Some((0.0, 1.0)))?;
@@ -409,7 +493,11 @@ pub fn ingest(path: &Path, options: &IngestOptions) -> Result<Ingested> {
                     if !(q > 0.0 && q < 1.0) {
                         return Err(Error::param("quantile", q, "must be in (0, 1)"));
                     }
-                    (quantile(pop, q), format!(" (quantile {q})"))
+                    let distinct: Vec<f64> = first.iter().map(|&i| pop[i]).collect();
+                    (
+                        quantile(&distinct, q),
+                        format!(" (quantile {q} of {} distinct tracks)", distinct.len()),
+                    )
                 }
                 _ => unreachable!("matched above"),
             };
@@ -437,27 +525,7 @@ pub fn ingest(path: &Path, options: &IngestOptions) -> Result<Ingested> {
         None => None,
     };
 
-    // Duplicates: count them always, drop them on request, and name tracks whose copies
-    // disagree on the label (they leak across any split).
-    let mut first_seen: HashMap<&str, usize> = HashMap::new();
-    let mut labels_of: BTreeMap<&str, [bool; 2]> = BTreeMap::new();
-    let mut keep = Vec::with_capacity(ids.len());
-    let mut duplicate_rows = 0;
-    for (row, id) in ids.iter().enumerate() {
-        labels_of.entry(id).or_default()[usize::from(y[row])] = true;
-        if first_seen.insert(id, row).is_some() {
-            duplicate_rows += 1;
-            if options.dedupe {
-                continue;
-            }
-        }
-        keep.push(row);
-    }
-    let conflicting_tracks: Vec<String> = labels_of
-        .into_iter()
-        .filter(|(_, l)| l[0] && l[1])
-        .map(|(id, _)| id.to_string())
-        .collect();
+    let period = time_period(&table, options.time_column.as_deref())?;
 
     let full = Dataset {
         feature_names,
@@ -470,12 +538,32 @@ pub fn ingest(path: &Path, options: &IngestOptions) -> Result<Ingested> {
         group,
         true_prob: None,
     };
+    // Duplicates: counted always (with how their copies disagree), dropped unless kept.
+    let copies = super::copies(&full);
+    let keep: Vec<usize> = if options.dedupe {
+        first
+    } else {
+        (0..full.len()).collect()
+    };
     let dataset = if keep.len() == full.len() {
         full
     } else {
         full.subset(&keep)
     };
     let is_test = is_test.map(|t| keep.iter().map(|&r| t[r]).collect());
+    let (time_column, period) = match period {
+        Some((c, p)) => (Some(c), Some(keep.iter().map(|&r| p[r]).collect())),
+        None => (None, None),
+    };
+    let ties_at_cut = threshold.and_then(|cut| {
+        let pop = dataset.popularity.as_ref()?;
+        let mut seen = std::collections::HashSet::new();
+        Some(
+            (0..dataset.len())
+                .filter(|&i| pop[i] == cut && seen.insert(&dataset.ids[i]))
+                .count(),
+        )
+    });
     if rule != LabelRule::Unlabelled {
         dataset.check_two_classes(&format!("{}: column `{label_column}`", path.display()))?;
     }
@@ -488,11 +576,22 @@ pub fn ingest(path: &Path, options: &IngestOptions) -> Result<Ingested> {
         layout,
         rows_raw: table.df.height(),
         rows: dataset.len(),
-        duplicate_rows,
-        duplicates_dropped: if options.dedupe { duplicate_rows } else { 0 },
-        conflicting_tracks,
+        duplicate_rows: copies.duplicate_rows,
+        duplicates_dropped: if options.dedupe {
+            copies.duplicate_rows
+        } else {
+            0
+        },
+        repeated_tracks: copies.repeated_tracks,
+        conflicting_tracks: copies.label_conflicts,
+        popularity_conflicts: copies.popularity_conflicts,
+        feature_conflicts: copies.feature_conflicts,
+        near_duplicates: super::near_duplicates(&dataset),
+        hit_rate: dataset.positives() as f64 / dataset.len().max(1) as f64,
         label_rule,
         threshold,
+        ties_at_cut,
+        time_column,
         id_column: id_column.map(str::to_string),
     };
     Ok(Ingested {
@@ -500,7 +599,37 @@ pub fn ingest(path: &Path, options: &IngestOptions) -> Result<Ingested> {
         report,
         is_test,
         source_rows: keep,
+        period,
     })
+}
+
+#[cfg(feature = "csv")]
+/// The time column and each row's decade: the named column (every cell must start with a
+/// year), else the first of [`TIME_COLUMNS`] whose cells all do.
+fn time_period(table: &Table<'_>, wanted: Option<&str>) -> Result<Option<(String, Vec<i64>)>> {
+    if let Some(c) = wanted {
+        let cells = table.strings(Some(c))?;
+        let mut out = Vec::with_capacity(cells.len());
+        for (row, cell) in cells.iter().enumerate() {
+            let year = super::checks::year_of(cell).ok_or_else(|| {
+                table.cell_error(
+                    row,
+                    c,
+                    format!("`{cell}` does not start with a four-digit year"),
+                )
+            })?;
+            out.push(year - year.rem_euclid(10));
+        }
+        return Ok(Some((c.to_string(), out)));
+    }
+    for c in TIME_COLUMNS {
+        if table.header.iter().any(|h| h == c) {
+            if let Some(d) = super::decades(&table.strings(Some(c))?) {
+                return Ok(Some((c.to_string(), d)));
+            }
+        }
+    }
+    Ok(None)
 }
 
 #[cfg(feature = "csv")]
@@ -512,7 +641,7 @@ pub fn ingest(path: &Path, options: &IngestOptions) -> Result<Ingested> {
 /// [`Error::MissingColumn`] / [`Error::Cell`] for a malformed file, [`Error::Data`] when a
 /// data row has no entry.
 pub fn read_split_file(path: &Path, source_rows: &[usize]) -> Result<Vec<bool>> {
-    let table = read(path)?;
+    let table = read(path, b',')?;
     let rows = table.numbers("row", Some((0.0, 1e12)))?;
     let flags = table.numbers("is_test", Some((0.0, 1.0)))?;
     let by_row: HashMap<usize, bool> = rows

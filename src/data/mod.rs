@@ -4,22 +4,32 @@
 //! Features are stored column-major (`x[feature][row]`): trees bin one column at a time and
 //! metrics shuffle one column at a time, so columns are the natural unit.
 
+mod checks;
 mod features;
 mod ingest;
 mod profile;
+#[cfg(feature = "csv")]
+mod records;
 mod source;
 mod split;
 #[cfg(feature = "spotify")]
 pub mod spotify;
 mod synth;
 
+pub use checks::{
+    copies, decades, duplicate_warnings, feature_warnings, first_rows, near_duplicate_warning,
+    near_duplicates, normalise, Copies, NearDuplicates,
+};
 pub use features::{feature_range, FeatureSet, ALL_FEATURES, CORE_FEATURES};
 #[cfg(feature = "csv")]
 pub use ingest::{ingest, read_split_file};
 pub use ingest::{IngestOptions, IngestReport, Ingested, LabelRule, Layout};
 pub use profile::{profile, FeatureProfile, Profile};
 pub use source::{DataSource, Prepared, SplitOptions};
-pub use split::{split_by_group, split_by_rows, stratified_holdout, stratified_kfold, Split};
+pub use split::{
+    groups_on_both_sides, split_by_group, split_by_rows, split_groups, stratified_group_holdout,
+    stratified_group_kfold, stratified_holdout, stratified_kfold, GroupBy, Split,
+};
 pub use synth::{synthesize, true_hit_probability, SynthParams};
 
 use std::fmt::Write as _;

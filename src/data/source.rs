@@ -5,8 +5,10 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+use super::checks;
 use super::{
-    split_by_group, split_by_rows, stratified_holdout, synthesize, Dataset, Split, SynthParams,
+    groups_on_both_sides, split_by_group, split_by_rows, split_groups, stratified_group_holdout,
+    synthesize, Dataset, GroupBy, Split, SynthParams,
 };
 use super::{IngestOptions, IngestReport};
 use crate::error::Result;
@@ -39,6 +41,12 @@ pub struct SplitOptions {
     pub test_fraction: f64,
     /// Test on these groups (e.g. `2010`) instead of a random holdout. Default none.
     pub test_groups: Vec<String>,
+    /// Keep every row of a repeated track id instead of the first only. Default `false`.
+    /// The rows of one track still land on one side of every split (and a CSV's
+    /// [`IngestOptions::dedupe`] is overridden).
+    pub keep_duplicates: bool,
+    /// What keeps rows together across splits. Default [`GroupBy::Track`].
+    pub group_by: GroupBy,
 }
 
 impl Default for SplitOptions {
@@ -46,6 +54,8 @@ impl Default for SplitOptions {
         SplitOptions {
             test_fraction: 0.25,
             test_groups: Vec::new(),
+            keep_duplicates: false,
+            group_by: GroupBy::Track,
         }
     }
 }
@@ -61,6 +71,19 @@ pub struct Prepared {
     pub ingest: Option<IngestReport>,
     /// The synthetic generator's intercept (synthetic sources only).
     pub synth_intercept: Option<f64>,
+    /// The split group of each row ([`split_groups`]): the holdout and every
+    /// cross-validation fold keep a group's rows on one side.
+    pub groups: Vec<usize>,
+    /// What the groups are.
+    pub group_by: GroupBy,
+    /// Rows before repeated tracks were dropped.
+    pub rows_read: usize,
+    /// The decade of each row, when the data has a time column.
+    pub period: Option<Vec<i64>>,
+    /// Every data check that fired, in words: duplicates, near-duplicates, conflicting copies,
+    /// a given split that puts a track on both sides, odd feature values, tiny classes, a
+    /// known biased layout.
+    pub warnings: Vec<String>,
 }
 
 impl DataSource {
@@ -70,10 +93,27 @@ impl DataSource {
     /// # Errors
     /// Any error of [`synthesize`], [`super::ingest`] or the split functions.
     pub fn prepare(&self, split: &SplitOptions, seed: u64) -> Result<Prepared> {
-        let (dataset, is_test, intercept, ingest_report) = match self {
+        let mut warnings = Vec::new();
+        let (dataset, is_test, intercept, ingest_report, period, rows_read) = match self {
             DataSource::Synthetic(p) => {
                 let (d, b0) = synthesize(p)?;
-                (d, None::<Vec<bool>>, Some(b0), None::<IngestReport>)
+                let rows_read = d.len();
+                let copies = checks::copies(&d);
+                warnings.extend(checks::duplicate_warnings(&copies, !split.keep_duplicates));
+                let d = if split.keep_duplicates || copies.duplicate_rows == 0 {
+                    d
+                } else {
+                    d.subset(&checks::first_rows(&d.ids))
+                };
+                let period = d.group.as_deref().and_then(checks::decades);
+                (
+                    d,
+                    None::<Vec<bool>>,
+                    Some(b0),
+                    None::<IngestReport>,
+                    period,
+                    rows_read,
+                )
             }
             #[cfg(feature = "csv")]
             DataSource::Csv {
@@ -81,12 +121,29 @@ impl DataSource {
                 options,
                 split_file,
             } => {
-                let ing = super::ingest(path, options)?;
+                let options = IngestOptions {
+                    dedupe: options.dedupe && !split.keep_duplicates,
+                    ..options.clone()
+                };
+                let ing = super::ingest(path, &options)?;
+                let rows_read = ing.report.rows_raw;
                 let is_test = match split_file {
                     Some(f) => Some(super::read_split_file(f, &ing.source_rows)?),
                     None => ing.is_test,
                 };
-                (ing.dataset, is_test, None, Some(ing.report))
+                warnings.extend(ing.report.warnings());
+                warnings.extend(checks::near_duplicate_warning(
+                    &ing.report.near_duplicates,
+                    split.group_by,
+                ));
+                (
+                    ing.dataset,
+                    is_test,
+                    None,
+                    Some(ing.report),
+                    ing.period,
+                    rows_read,
+                )
             }
             #[cfg(not(feature = "csv"))]
             DataSource::Csv { path, .. } => {
@@ -96,11 +153,17 @@ impl DataSource {
                 )))
             }
         };
+        let groups = split_groups(&dataset, split.group_by);
         let (split_out, rule) = if let Some(flags) = is_test {
-            (
-                split_by_rows(&flags)?,
-                "test rows given by the data".to_string(),
-            )
+            let given = split_by_rows(&flags)?;
+            let both = groups_on_both_sides(&groups, &given);
+            if both > 0 {
+                warnings.push(format!(
+                    "the given split puts {both} tracks (by {}) on both sides: the holdout then scores tracks the models saw, as a copy, in training",
+                    split.group_by
+                ));
+            }
+            (given, "test rows given by the data".to_string())
         } else if !split.test_groups.is_empty() {
             let groups = dataset.group.as_deref().ok_or_else(|| {
                 crate::Error::Data(
@@ -113,19 +176,40 @@ impl DataSource {
             )
         } else {
             (
-                stratified_holdout(&dataset.y, split.test_fraction, seed)?,
+                stratified_group_holdout(&dataset.y, &groups, split.test_fraction, seed)?,
                 format!(
-                    "stratified random holdout of {} (seed {seed})",
-                    split.test_fraction
+                    "stratified random holdout of {} (seed {seed}){}",
+                    split.test_fraction,
+                    if groups.last().is_some_and(|&g| g + 1 < dataset.len()) {
+                        format!(", one side per {}", split.group_by)
+                    } else {
+                        String::new()
+                    }
                 ),
             )
         };
+        warnings.extend(checks::feature_warnings(&dataset));
+        warnings.extend(checks::class_warnings(
+            &dataset.y,
+            &split_out.train,
+            "training rows",
+        ));
+        warnings.extend(checks::class_warnings(
+            &dataset.y,
+            &split_out.test,
+            "holdout",
+        ));
         Ok(Prepared {
             dataset,
             split: split_out,
             split_rule: rule,
             ingest: ingest_report,
             synth_intercept: intercept,
+            groups,
+            group_by: split.group_by,
+            rows_read,
+            period,
+            warnings,
         })
     }
 }

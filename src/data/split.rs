@@ -1,10 +1,14 @@
 //! Seeded, deterministic ways to divide a dataset into training and test rows.
 
+use std::collections::HashMap;
+
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
+use super::checks::title_artist_key;
+use super::Dataset;
 use crate::error::{Error, Result};
 
 /// Row indices (into the dataset) of one train/test division, each sorted ascending.
@@ -14,10 +18,129 @@ pub struct Split {
     pub test: Vec<usize>,
 }
 
-/// Shuffled row indices of each class among `rows`: `[non-hits, hits]`.
-fn by_class(y: &[u8], rows: &[usize], rng: &mut ChaCha8Rng) -> [Vec<usize>; 2] {
-    let mut classes = [Vec::new(), Vec::new()];
+/// How rows are kept together when a split is drawn: every row of a group lands on the same
+/// side of the holdout and of every cross-validation fold.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum GroupBy {
+    /// Rows with the same track id (the default).
+    #[default]
+    Track,
+    /// Rows with the same track id or the same normalised title and artist (a single and its
+    /// album version under two ids).
+    TitleArtist,
+}
+
+impl std::str::FromStr for GroupBy {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
+        match s {
+            "track" | "track-id" => Ok(GroupBy::Track),
+            "title-artist" => Ok(GroupBy::TitleArtist),
+            other => Err(format!(
+                "unknown grouping `{other}`: expected `track` or `title-artist`"
+            )),
+        }
+    }
+}
+
+impl std::fmt::Display for GroupBy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            GroupBy::Track => "track id",
+            GroupBy::TitleArtist => "track id or title and artist",
+        })
+    }
+}
+
+/// The split group of each row of `data`, numbered from 0 in order of first appearance: rows
+/// share a group when they share a track id or, with [`GroupBy::TitleArtist`], a normalised
+/// title and artist (transitively).
+pub fn split_groups(data: &Dataset, by: GroupBy) -> Vec<usize> {
+    let n = data.len();
+    let mut parent: Vec<usize> = (0..n).collect();
+    fn root(parent: &mut [usize], mut i: usize) -> usize {
+        while parent[i] != i {
+            parent[i] = parent[parent[i]];
+            i = parent[i];
+        }
+        i
+    }
+    let mut union_by = |keys: &mut dyn Iterator<Item = (usize, String)>| {
+        let mut first: HashMap<String, usize> = HashMap::new();
+        for (i, key) in keys {
+            match first.get(&key) {
+                Some(&f) => {
+                    let (a, b) = (root(&mut parent, f), root(&mut parent, i));
+                    // The smaller root wins, so groups are numbered by their first row.
+                    let (lo, hi) = (a.min(b), a.max(b));
+                    parent[hi] = lo;
+                }
+                None => {
+                    first.insert(key, i);
+                }
+            }
+        }
+    };
+    union_by(&mut (0..n).map(|i| (i, data.ids[i].clone())));
+    if by == GroupBy::TitleArtist {
+        union_by(&mut (0..n).filter_map(|i| title_artist_key(data, i).map(|k| (i, k))));
+    }
+    let mut number = vec![usize::MAX; n];
+    let mut next = 0;
+    (0..n)
+        .map(|i| {
+            let r = root(&mut parent, i);
+            if number[r] == usize::MAX {
+                number[r] = next;
+                next += 1;
+            }
+            number[r]
+        })
+        .collect()
+}
+
+/// Groups with rows on both sides of `split` (0 for any split drawn by group).
+pub fn groups_on_both_sides(groups: &[usize], split: &Split) -> usize {
+    let n = groups.iter().max().map_or(0, |m| m + 1);
+    let mut side = vec![0u8; n];
+    for &i in &split.train {
+        side[groups[i]] |= 1;
+    }
+    for &i in &split.test {
+        side[groups[i]] |= 2;
+    }
+    side.iter().filter(|&&s| s == 3).count()
+}
+
+/// The groups among `rows` in order of first appearance, each with its rows and its class
+/// (a hit if any of its rows is).
+struct Grouped {
+    rows: Vec<Vec<usize>>,
+    label: Vec<u8>,
+}
+
+fn grouped(y: &[u8], groups: &[usize], rows: &[usize]) -> Grouped {
+    let mut index: HashMap<usize, usize> = HashMap::with_capacity(rows.len());
+    let mut out = Grouped {
+        rows: Vec::new(),
+        label: Vec::new(),
+    };
     for &i in rows {
+        let g = *index.entry(groups[i]).or_insert_with(|| {
+            out.rows.push(Vec::new());
+            out.label.push(0);
+            out.rows.len() - 1
+        });
+        out.rows[g].push(i);
+        out.label[g] |= y[i];
+    }
+    out
+}
+
+/// Shuffled indices of each class among `items` (labels `y`): `[non-hits, hits]`.
+fn by_class(y: &[u8], items: &[usize], rng: &mut ChaCha8Rng) -> [Vec<usize>; 2] {
+    let mut classes = [Vec::new(), Vec::new()];
+    for &i in items {
         classes[usize::from(y[i] == 1)].push(i);
     }
     for c in &mut classes {
@@ -26,12 +149,29 @@ fn by_class(y: &[u8], rows: &[usize], rng: &mut ChaCha8Rng) -> [Vec<usize>; 2] {
     classes
 }
 
-/// Holds out `test_fraction` of each class at random.
+/// Holds out `test_fraction` of each class at random, one row per draw: the split for data
+/// with one row per track. [`stratified_group_holdout`] with every row its own group.
+///
+/// # Errors
+/// As [`stratified_group_holdout`].
+pub fn stratified_holdout(y: &[u8], test_fraction: f64, seed: u64) -> Result<Split> {
+    let own: Vec<usize> = (0..y.len()).collect();
+    stratified_group_holdout(y, &own, test_fraction, seed)
+}
+
+/// Holds out `test_fraction` of each class's groups at random (a group is a hit if any of its
+/// rows is), so every group's rows land on one side. With one row per group this is exactly
+/// [`stratified_holdout`].
 ///
 /// # Errors
 /// [`Error::Param`] if the fraction is not in (0, 1); [`Error::Data`] if a class would end up
-/// with no rows on one side.
-pub fn stratified_holdout(y: &[u8], test_fraction: f64, seed: u64) -> Result<Split> {
+/// with no tracks on one side.
+pub fn stratified_group_holdout(
+    y: &[u8],
+    groups: &[usize],
+    test_fraction: f64,
+    seed: u64,
+) -> Result<Split> {
     if !(test_fraction > 0.0 && test_fraction < 1.0) {
         return Err(Error::param(
             "test_fraction",
@@ -41,49 +181,77 @@ pub fn stratified_holdout(y: &[u8], test_fraction: f64, seed: u64) -> Result<Spl
     }
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let rows: Vec<usize> = (0..y.len()).collect();
+    let g = grouped(y, groups, &rows);
+    let items: Vec<usize> = (0..g.rows.len()).collect();
     let mut split = Split {
         train: Vec::new(),
         test: Vec::new(),
     };
-    for (class, members) in by_class(y, &rows, &mut rng).into_iter().enumerate() {
+    for (class, members) in by_class(&g.label, &items, &mut rng).into_iter().enumerate() {
         let n_test = (members.len() as f64 * test_fraction).round() as usize;
         if n_test == 0 || n_test == members.len() {
             return Err(Error::Data(format!(
-                "cannot hold out {test_fraction} of class {class}: it has {} rows",
+                "cannot hold out {test_fraction} of class {class}: it has {} tracks",
                 members.len()
             )));
         }
-        split.test.extend_from_slice(&members[..n_test]);
-        split.train.extend_from_slice(&members[n_test..]);
+        for &m in &members[..n_test] {
+            split.test.extend_from_slice(&g.rows[m]);
+        }
+        for &m in &members[n_test..] {
+            split.train.extend_from_slice(&g.rows[m]);
+        }
     }
     split.train.sort_unstable();
     split.test.sort_unstable();
     Ok(split)
 }
 
-/// Stratified k-fold over `rows`: each fold's test part holds about 1/k of each class.
+/// Stratified k-fold over `rows`, one row per draw. [`stratified_group_kfold`] with every row
+/// its own group.
 ///
 /// # Errors
-/// [`Error::Param`] if `k < 2`; [`Error::Data`] if a class has fewer than `k` rows, which
-/// would leave a fold without it.
+/// As [`stratified_group_kfold`].
 pub fn stratified_kfold(y: &[u8], rows: &[usize], k: usize, seed: u64) -> Result<Vec<Split>> {
+    let own: Vec<usize> = (0..y.len()).collect();
+    stratified_group_kfold(y, &own, rows, k, seed)
+}
+
+/// Stratified k-fold over the groups of `rows`: each fold's test part holds about 1/k of each
+/// class's groups, and every group's rows sit in one fold. With one row per group this is
+/// exactly [`stratified_kfold`].
+///
+/// # Errors
+/// [`Error::Param`] if `k < 2`; [`Error::Data`] if a class has fewer than `k` groups, which
+/// would leave a fold without it.
+pub fn stratified_group_kfold(
+    y: &[u8],
+    groups: &[usize],
+    rows: &[usize],
+    k: usize,
+    seed: u64,
+) -> Result<Vec<Split>> {
     if k < 2 {
         return Err(Error::param("k", k, "needs at least 2 folds"));
     }
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let classes = by_class(y, rows, &mut rng);
+    let g = grouped(y, groups, rows);
+    let items: Vec<usize> = (0..g.rows.len()).collect();
+    let classes = by_class(&g.label, &items, &mut rng);
     for (class, members) in classes.iter().enumerate() {
         if members.len() < k {
             return Err(Error::Data(format!(
-                "{k}-fold cross-validation needs at least {k} rows of each class; class {class} has {}",
+                "{k}-fold cross-validation needs at least {k} tracks of each class; class {class} has {}",
                 members.len()
             )));
         }
     }
     let mut fold_of = vec![usize::MAX; y.len()];
     for members in &classes {
-        for (pos, &i) in members.iter().enumerate() {
-            fold_of[i] = pos % k;
+        for (pos, &m) in members.iter().enumerate() {
+            for &i in &g.rows[m] {
+                fold_of[i] = pos % k;
+            }
         }
     }
     let mut sorted_rows = rows.to_vec();
@@ -178,5 +346,56 @@ mod tests {
         assert_eq!(s.test, vec![1, 3]);
         assert_eq!(s.train, vec![0, 2]);
         assert!(split_by_group(&g, &["1960".to_string()]).is_err());
+    }
+
+    /// Rows 0..n with ids repeating in runs: track `i / copies`.
+    fn repeated(n: usize, copies: usize) -> (Vec<u8>, Vec<usize>) {
+        let groups: Vec<usize> = (0..n).map(|i| i / copies).collect();
+        let y = groups.iter().map(|g| u8::from(g % 4 == 0)).collect();
+        (y, groups)
+    }
+
+    #[test]
+    fn group_holdout_keeps_each_group_on_one_side() {
+        let (y, groups) = repeated(900, 3);
+        let s = stratified_group_holdout(&y, &groups, 0.25, 3).unwrap();
+        assert_eq!(groups_on_both_sides(&groups, &s), 0);
+        assert_eq!(s.train.len() + s.test.len(), 900);
+        assert_eq!(s.test.len(), 225, "75 of 300 groups, 3 rows each");
+        // A row-level holdout of the same rows splits some groups: the check is not vacuous.
+        let naive = stratified_holdout(&y, 0.25, 3).unwrap();
+        assert!(groups_on_both_sides(&groups, &naive) > 50);
+    }
+
+    #[test]
+    fn singleton_groups_reproduce_the_row_level_split_and_folds() {
+        let y = labels(503, 4);
+        let own: Vec<usize> = (0..503).collect();
+        let rows: Vec<usize> = (0..503).filter(|i| i % 7 != 0).collect();
+        for seed in [1, 42] {
+            assert_eq!(
+                stratified_group_holdout(&y, &own, 0.3, seed).unwrap(),
+                stratified_holdout(&y, 0.3, seed).unwrap()
+            );
+            assert_eq!(
+                stratified_group_kfold(&y, &own, &rows, 5, seed).unwrap(),
+                stratified_kfold(&y, &rows, 5, seed).unwrap()
+            );
+        }
+    }
+
+    #[test]
+    fn group_kfold_never_splits_a_group_across_folds() {
+        let (y, groups) = repeated(600, 4);
+        let rows: Vec<usize> = (0..600).collect();
+        let folds = stratified_group_kfold(&y, &groups, &rows, 5, 9).unwrap();
+        let mut fold_of_group = std::collections::HashMap::new();
+        for (f, fold) in folds.iter().enumerate() {
+            assert_eq!(groups_on_both_sides(&groups, fold), 0);
+            for &i in &fold.test {
+                assert_eq!(*fold_of_group.entry(groups[i]).or_insert(f), f);
+            }
+        }
+        assert_eq!(fold_of_group.len(), 150);
     }
 }

@@ -17,6 +17,19 @@
 //! None of those three is linear in the features, which is why trees beat the logistic model.
 //! `b0` is solved by bisection so the mean probability equals `hit_rate`. The label is a
 //! Bernoulli draw from that probability.
+//!
+//! # Lessons built in (off by default)
+//!
+//! - **Repeated tracks** (`duplicate_rate` r > 0): `round(r·n)` extra rows copy existing
+//!   tracks (same id, features, label, popularity), each copy's track drawn with weight
+//!   `exp(popularity / 10)`, as popular tracks are listed in many playlists; rows are then
+//!   shuffled. A random split of such data puts copies on both sides.
+//! - **Drift across decades** (`decades` k > 0): each track gets a decade (the k decades ending
+//!   with the 2010s, later decades larger) in the `group` column, and with `drift` λ the
+//!   ground truth moves with the decade's position s (0 for the first, 1 for the last):
+//!   danceability shifts by `0.08·λ·(s − ½)`, its weight becomes `4.5 + 3λ(2s − 1)`, the tempo
+//!   sweet spot moves to `120 − 25λs` BPM and the favoured valence to `0.55 + 0.2λ(½ − s)`.
+//!   A model trained on the earlier decades then meets a changed world in the latest.
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -34,6 +47,12 @@ pub struct SynthParams {
     pub hit_rate: f64,
     /// Seed of the `ChaCha8Rng` all draws come from. Default 42.
     pub seed: u64,
+    /// Extra rows repeating popular tracks, as a share of `n_tracks` (module doc). Default 0.
+    pub duplicate_rate: f64,
+    /// Decades the tracks spread over, ending with the 2010s; 0 = no decade. Default 0.
+    pub decades: usize,
+    /// How strongly the ground truth drifts across the decades (module doc). Default 0.
+    pub drift: f64,
 }
 
 impl Default for SynthParams {
@@ -42,6 +61,9 @@ impl Default for SynthParams {
             n_tracks: 20_000,
             hit_rate: 0.2,
             seed: 42,
+            duplicate_rate: 0.0,
+            decades: 0,
+            drift: 0.0,
         }
     }
 }
@@ -50,13 +72,15 @@ impl SynthParams {
     /// Checks the parameters.
     ///
     /// # Errors
-    /// [`Error::Param`] for fewer than 10 tracks or a hit rate outside (0.01, 0.99).
+    /// [`Error::Param`] for fewer than 10 or more than [`MAX_TRACKS`] tracks, or a hit rate
+    /// outside (0.01, 0.99).
     pub fn check(&self) -> Result<()> {
-        if self.n_tracks < 10 {
+        // The upper bound keeps a mistyped `--rows` from asking for terabytes.
+        if !(10..=MAX_TRACKS).contains(&self.n_tracks) {
             return Err(Error::param(
                 "n_tracks",
                 self.n_tracks,
-                "must be at least 10",
+                "must be in 10–20,000,000",
             ));
         }
         if !(self.hit_rate >= 0.01 && self.hit_rate <= 0.99) {
@@ -66,9 +90,25 @@ impl SynthParams {
                 "must be in [0.01, 0.99]",
             ));
         }
+        if !(0.0..=5.0).contains(&self.duplicate_rate) {
+            return Err(Error::param(
+                "duplicate_rate",
+                self.duplicate_rate,
+                "must be in [0, 5]",
+            ));
+        }
+        if self.decades > 20 {
+            return Err(Error::param("decades", self.decades, "must be at most 20"));
+        }
+        if !(0.0..=3.0).contains(&self.drift) {
+            return Err(Error::param("drift", self.drift, "must be in [0, 3]"));
+        }
         Ok(())
     }
 }
+
+/// Most tracks the generator makes (about 2.4 GB of features with all fifteen).
+pub const MAX_TRACKS: usize = 20_000_000;
 
 /// The ground-truth log-odds without the intercept `b0` (see the module doc).
 fn shape(d: f64, e: f64, v: f64, t: f64) -> f64 {
@@ -77,6 +117,17 @@ fn shape(d: f64, e: f64, v: f64, t: f64) -> f64 {
         + 16.0 * (d - 0.6) * (e - 0.6)
         + 2.5 * (-((t - 120.0) / 12.0).powi(2)).exp()
         - 8.0 * (v - 0.55).powi(2)
+}
+
+/// The log-odds without `b0` in a decade at position `s` (0 = first, 1 = last) under drift
+/// `lambda` (module doc).
+fn shape_drifted(d: f64, e: f64, v: f64, t: f64, s: f64, lambda: f64) -> f64 {
+    let centre = 120.0 - 25.0 * lambda * s;
+    (4.5 + 3.0 * lambda * (2.0 * s - 1.0)) * (d - 0.6)
+        + 2.0 * (e - 0.6)
+        + 16.0 * (d - 0.6) * (e - 0.6)
+        + 2.5 * (-((t - centre) / 12.0).powi(2)).exp()
+        - 8.0 * (v - (0.55 + 0.2 * lambda * (0.5 - s))).powi(2)
 }
 
 fn sigmoid(z: f64) -> f64 {
@@ -190,8 +241,49 @@ pub fn synthesize(params: &SynthParams) -> Result<(Dataset, f64)> {
             LAST[rng.gen_range(0..LAST.len())]
         ));
     }
+    // Decades (off by default: no draws, so the default data keeps its bytes).
+    let decade_pos: Option<Vec<usize>> = (params.decades > 0).then(|| {
+        let k = params.decades;
+        // Later decades hold more tracks: weight of decade j is 1 + j / k.
+        let weights: Vec<f64> = (0..k).map(|j| 1.0 + j as f64 / k as f64).collect();
+        let total: f64 = weights.iter().sum();
+        (0..n)
+            .map(|_| {
+                let mut u = rng.gen::<f64>() * total;
+                weights
+                    .iter()
+                    .position(|w| {
+                        u -= w;
+                        u < 0.0
+                    })
+                    .unwrap_or(k - 1)
+            })
+            .collect()
+    });
+    let position = |j: usize| {
+        if params.decades > 1 {
+            j as f64 / (params.decades - 1) as f64
+        } else {
+            1.0
+        }
+    };
+    if let Some(pos) = &decade_pos {
+        for (d, &j) in x[0].iter_mut().zip(pos) {
+            *d = round3((*d + 0.08 * params.drift * (position(j) - 0.5)).clamp(0.0, 1.0));
+        }
+    }
     let shapes: Vec<f64> = (0..n)
-        .map(|i| shape(x[0][i], x[1][i], x[2][i], x[3][i]))
+        .map(|i| match &decade_pos {
+            None => shape(x[0][i], x[1][i], x[2][i], x[3][i]),
+            Some(pos) => shape_drifted(
+                x[0][i],
+                x[1][i],
+                x[2][i],
+                x[3][i],
+                position(pos[i]),
+                params.drift,
+            ),
+        })
         .collect();
     let mean_p = |b0: f64| shapes.iter().map(|s| sigmoid(b0 + s)).sum::<f64>() / n as f64;
     let (mut lo, mut hi) = (-30.0, 30.0);
@@ -219,6 +311,12 @@ pub fn synthesize(params: &SynthParams) -> Result<(Dataset, f64)> {
             pop.round().clamp(0.0, 100.0)
         })
         .collect();
+    let group = decade_pos.map(|pos| {
+        let first = 2010 - 10 * (params.decades as i64 - 1);
+        pos.iter()
+            .map(|&j| (first + 10 * j as i64).to_string())
+            .collect()
+    });
     let dataset = Dataset {
         feature_names: super::CORE_FEATURES.iter().map(|s| s.to_string()).collect(),
         x,
@@ -227,10 +325,37 @@ pub fn synthesize(params: &SynthParams) -> Result<(Dataset, f64)> {
         names,
         artists,
         popularity: Some(popularity),
-        group: None,
+        group,
         true_prob: Some(true_prob),
     };
+    let dataset = if params.duplicate_rate > 0.0 {
+        with_copies(dataset, params.duplicate_rate, &mut rng)
+    } else {
+        dataset
+    };
     Ok((dataset, b0))
+}
+
+/// Appends `round(rate·n)` copies of tracks drawn with weight `exp(popularity / 10)`, then
+/// shuffles the rows.
+fn with_copies(data: Dataset, rate: f64, rng: &mut ChaCha8Rng) -> Dataset {
+    use rand::seq::SliceRandom;
+    let n = data.len();
+    let pop = data.popularity.clone().unwrap_or_else(|| vec![0.0; n]);
+    let mut cumulative = Vec::with_capacity(n);
+    let mut total = 0.0;
+    for p in &pop {
+        total += (p / 10.0).exp();
+        cumulative.push(total);
+    }
+    let extra = (rate * n as f64).round() as usize;
+    let mut rows: Vec<usize> = (0..n).collect();
+    for _ in 0..extra {
+        let u = rng.gen::<f64>() * total;
+        rows.push(cumulative.partition_point(|&c| c <= u).min(n - 1));
+    }
+    rows.shuffle(rng);
+    data.subset(&rows)
 }
 
 #[cfg(test)]
@@ -265,6 +390,78 @@ mod tests {
         assert!(inside as f64 / tempo.len() as f64 > 0.85);
         let pop = d.popularity.as_ref().unwrap();
         assert!(pop.iter().all(|p| (0.0..=100.0).contains(p)));
+    }
+
+    #[test]
+    fn duplicates_repeat_popular_tracks_and_leave_the_default_alone() {
+        let base = SynthParams {
+            n_tracks: 2000,
+            ..Default::default()
+        };
+        let (plain, _) = synthesize(&base).unwrap();
+        let (dup, _) = synthesize(&SynthParams {
+            duplicate_rate: 0.5,
+            ..base.clone()
+        })
+        .unwrap();
+        assert_eq!(dup.len(), 3000);
+        let mut count = std::collections::HashMap::new();
+        for id in &dup.ids {
+            *count.entry(id.as_str()).or_insert(0usize) += 1;
+        }
+        assert_eq!(count.len(), 2000, "every original track is still there");
+        // Repeated tracks are more popular than the average track.
+        let pop = plain.popularity.as_ref().unwrap();
+        let mean = |rows: &mut dyn Iterator<Item = usize>| {
+            let (s, c) = rows.fold((0.0, 0), |(s, c), i| (s + pop[i], c + 1));
+            s / c as f64
+        };
+        let repeated = mean(&mut (0..2000).filter(|&i| count[plain.ids[i].as_str()] > 1));
+        assert!(repeated > mean(&mut (0..2000)) + 5.0, "{repeated}");
+        // Zero rates draw nothing: the default data is unchanged.
+        let (again, _) = synthesize(&SynthParams {
+            duplicate_rate: 0.0,
+            decades: 0,
+            ..base
+        })
+        .unwrap();
+        assert_eq!(again.to_csv(), plain.to_csv());
+    }
+
+    #[test]
+    fn drift_moves_the_truth_across_decades() {
+        let (d, _) = synthesize(&SynthParams {
+            n_tracks: 6000,
+            decades: 6,
+            drift: 1.0,
+            ..Default::default()
+        })
+        .unwrap();
+        let g = d.group.as_ref().unwrap();
+        assert_eq!(g.iter().min().unwrap(), "1960");
+        assert_eq!(g.iter().max().unwrap(), "2010");
+        let share = |dec: &str| g.iter().filter(|x| *x == dec).count() as f64 / 6000.0;
+        assert!(share("2010") > share("1960"));
+        // Danceability matters more in the 2010s than in the 1960s: compare the true
+        // probability's correlation with it.
+        let tp = d.true_prob.as_ref().unwrap();
+        let corr = |dec: &str| {
+            let rows: Vec<usize> = (0..d.len()).filter(|&i| g[i] == dec).collect();
+            let m = rows.len() as f64;
+            let (mx, my) = rows
+                .iter()
+                .fold((0.0, 0.0), |(a, b), &i| (a + d.x[0][i], b + tp[i]));
+            let (mx, my) = (mx / m, my / m);
+            let (mut sxy, mut sxx, mut syy) = (0.0, 0.0, 0.0);
+            for &i in &rows {
+                let (a, b) = (d.x[0][i] - mx, tp[i] - my);
+                sxy += a * b;
+                sxx += a * a;
+                syy += b * b;
+            }
+            sxy / (sxx * syy).sqrt()
+        };
+        assert!(corr("2010") > corr("1960") + 0.05);
     }
 
     #[test]

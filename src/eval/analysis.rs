@@ -8,7 +8,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::roc_auc;
-use crate::data::{stratified_kfold, Dataset};
+use crate::data::{stratified_group_kfold, Dataset};
 use crate::error::Result;
 use crate::model::{Family, Model, ModelParams, Trained};
 
@@ -26,7 +26,8 @@ pub struct CrossValidation {
     pub out_of_fold: Vec<f64>,
 }
 
-/// Runs stratified k-fold CV of `family` on `rows` of `data`.
+/// Runs stratified k-fold CV of `family` on `rows` of `data`, each row its own group (see
+/// [`cross_validate_grouped`] for data with repeated tracks).
 ///
 /// # Errors
 /// [`crate::Error::Data`] if a class has fewer than `k` rows; model errors.
@@ -38,7 +39,26 @@ pub fn cross_validate(
     k: usize,
     seed: u64,
 ) -> Result<CrossValidation> {
-    let folds = stratified_kfold(&data.y, rows, k, seed)?;
+    let own: Vec<usize> = (0..data.len()).collect();
+    cross_validate_grouped(family, data, rows, &own, params, k, seed)
+}
+
+/// Runs stratified k-fold CV of `family` on `rows` of `data` with folds drawn by group
+/// (`groups[i]` of row `i`, e.g. [`crate::data::split_groups`]): a track's rows are never in
+/// a fold's training and held-out parts at once.
+///
+/// # Errors
+/// [`crate::Error::Data`] if a class has fewer than `k` groups; model errors.
+pub fn cross_validate_grouped(
+    family: Family,
+    data: &Dataset,
+    rows: &[usize],
+    groups: &[usize],
+    params: &ModelParams,
+    k: usize,
+    seed: u64,
+) -> Result<CrossValidation> {
+    let folds = stratified_group_kfold(&data.y, groups, rows, k, seed)?;
     let mut position = vec![usize::MAX; data.len()];
     for (pos, &r) in rows.iter().enumerate() {
         position[r] = pos;
@@ -270,47 +290,61 @@ pub fn partial_dependence(
     })
 }
 
-/// Mean of each feature over the Top-100 tracks and over all tracks.
+/// Mean of each feature over the Top-100 tracks and over all tracks, or, without popularity,
+/// over the hits and the non-hits.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TopProfile {
-    /// How the Top-100 was chosen, in words.
+    /// How the top group was chosen, in words.
     pub rule: String,
+    /// What the top group is called: `Top-100`, or `Hits` when the data has no popularity.
+    pub label: String,
+    /// Tracks in the top group.
     pub top_n: usize,
     pub features: Vec<TopFeature>,
 }
 
-/// One feature's mean among the Top-100 and among all tracks.
+/// One feature's mean among the top group, among all tracks and (without popularity) among
+/// the non-hits.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TopFeature {
     pub feature: String,
     pub top_mean: f64,
     pub all_mean: f64,
+    /// Mean among the non-hits, when the top group is the hits.
+    pub non_hit_mean: Option<f64>,
 }
 
-/// The Top-100 by popularity (ties broken by row order), or the first 100 hits when the
-/// data has no popularity.
+/// The `n` most popular distinct tracks (one row per track id; ties broken by row order), or,
+/// when the data has no popularity, all hits beside all non-hits: never rows in file order.
 pub fn top_profile(data: &Dataset, n: usize) -> TopProfile {
-    let (rows, rule): (Vec<usize>, String) = match &data.popularity {
+    let (rows, rule, label): (Vec<usize>, String, &str) = match &data.popularity {
         Some(pop) => {
             let mut idx: Vec<usize> = (0..data.len()).collect();
             idx.sort_by(|&a, &b| pop[b].total_cmp(&pop[a]).then(a.cmp(&b)));
+            let mut seen = std::collections::HashSet::new();
+            idx.retain(|&i| seen.insert(data.ids[i].as_str()));
             idx.truncate(n);
-            (idx, format!("the {n} most popular tracks"))
+            (
+                idx,
+                format!("the {n} most popular distinct tracks"),
+                "Top-100",
+            )
         }
         None => (
-            (0..data.len())
-                .filter(|&i| data.y[i] == 1)
-                .take(n)
-                .collect(),
-            format!("the first {n} hits (the data has no popularity)"),
+            (0..data.len()).filter(|&i| data.y[i] == 1).collect(),
+            "every hit beside every non-hit (the data has no popularity, so there is no Top-100)"
+                .to_string(),
+            "Hits",
         ),
     };
     let mean = |col: &[f64], rows: &mut dyn Iterator<Item = usize>| {
         let (s, c) = rows.fold((0.0, 0usize), |(s, c), i| (s + col[i], c + 1));
         s / c.max(1) as f64
     };
+    let by_class = data.popularity.is_none();
     TopProfile {
         rule,
+        label: label.to_string(),
         top_n: rows.len(),
         features: data
             .feature_names
@@ -320,6 +354,8 @@ pub fn top_profile(data: &Dataset, n: usize) -> TopProfile {
                 feature: name.clone(),
                 top_mean: mean(col, &mut rows.iter().copied()),
                 all_mean: mean(col, &mut (0..data.len())),
+                non_hit_mean: by_class
+                    .then(|| mean(col, &mut (0..data.len()).filter(|&i| data.y[i] == 0))),
             })
             .collect(),
     }

@@ -1,13 +1,15 @@
 //! Evaluation: pure functions from labels, probabilities and models to numbers.
 
 mod analysis;
+mod bootstrap;
 mod metrics;
 
 pub use analysis::{
-    calibration, cross_validate, partial_dependence, permutation_importance, top_profile, what_if,
-    Calibration, CalibrationBin, CrossValidation, PartialDependence, PermutationImportance,
-    TopFeature, TopProfile, WhatIf,
+    calibration, cross_validate, cross_validate_grouped, partial_dependence,
+    permutation_importance, top_profile, what_if, Calibration, CalibrationBin, CrossValidation,
+    PartialDependence, PermutationImportance, TopFeature, TopProfile, WhatIf,
 };
+pub use bootstrap::{paired_bootstrap, Difference, Interval, PairedBootstrap};
 pub use metrics::{
     average_precision, brier, f1_optimal_threshold, log_loss, pr_curve, roc_auc, roc_curve,
     Confusion,

@@ -157,6 +157,10 @@ impl Artifact {
                 "the model's features or family disagree with the artifact header".into(),
             ));
         }
+        artifact
+            .model
+            .validate()
+            .map_err(|m| bad(format!("inconsistent model: {m}")))?;
         Ok(artifact)
     }
 
@@ -178,7 +182,7 @@ impl Artifact {
         let mut out = Vec::new();
         for family in Family::ALL {
             let path = dir.join(Artifact::file_name(family));
-            let reason = match Artifact::load(&path) {
+            let reason = match Artifact::load_family(dir, family) {
                 Ok(a) if a.data_hash == hash => {
                     out.push(a);
                     continue;
@@ -204,5 +208,25 @@ impl Artifact {
     pub fn load(path: &Path) -> Result<Artifact> {
         let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
         Artifact::from_json(&text, path)
+    }
+
+    /// Reads the artifact in `family`'s slot (`model_<family>.json`) and checks that it holds
+    /// that family: a copied `model_forest.json` in the boost slot is refused, not scored twice.
+    ///
+    /// # Errors
+    /// As [`Artifact::load`], and [`Error::Artifact`] when the file holds another family.
+    pub fn load_family(dir: &Path, family: Family) -> Result<Artifact> {
+        let path = dir.join(Artifact::file_name(family));
+        let artifact = Artifact::load(&path)?;
+        if artifact.family != family {
+            return Err(Error::Artifact {
+                path,
+                message: format!(
+                    "holds a {} model, but this file name is the {} model's slot",
+                    artifact.family, family
+                ),
+            });
+        }
+        Ok(artifact)
     }
 }

@@ -135,7 +135,16 @@ impl Serialize for Ensemble {
 
 impl<'de> Deserialize<'de> for Ensemble {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        Vec::<Tree>::deserialize(d).map(Ensemble::new)
+        // Each tree is checked before anything is compiled from it; errors name the tree.
+        let arrays = Vec::<crate::model::tree::TreeArrays>::deserialize(d)?;
+        let trees = arrays
+            .into_iter()
+            .enumerate()
+            .map(|(t, a)| {
+                Tree::try_from(a).map_err(|e| serde::de::Error::custom(format!("tree {t}, {e}")))
+            })
+            .collect::<Result<Vec<Tree>, D::Error>>()?;
+        Ok(Ensemble::new(trees))
     }
 }
 

@@ -187,6 +187,62 @@ impl Trained {
         })
     }
 
+    /// Checks a model read from outside (an artifact) before it scores anything: vector
+    /// lengths match the features, numbers are finite and in the ranges the family can
+    /// produce, and every tree reads only the model's features. The message names the tree
+    /// and node.
+    ///
+    /// # Errors
+    /// A description of the first violation.
+    pub fn validate(&self) -> std::result::Result<(), String> {
+        let names = self.feature_names();
+        if names.is_empty() {
+            return Err("the model has no features".into());
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        if let Some(dup) = names.iter().find(|n| !seen.insert(n.as_str())) {
+            return Err(format!("feature `{dup}` is listed twice"));
+        }
+        let p = names.len();
+        let per_feature = |what: &str, v: &[f64]| -> std::result::Result<(), String> {
+            if v.len() != p {
+                return Err(format!("`{what}` has {} values for {p} features", v.len()));
+            }
+            match v.iter().position(|x| !x.is_finite()) {
+                Some(j) => Err(format!("`{what}`[{j}] = {} is not finite", v[j])),
+                None => Ok(()),
+            }
+        };
+        match self {
+            Trained::Logistic(m) => {
+                per_feature("means", &m.means)?;
+                per_feature("scales", &m.scales)?;
+                per_feature("coefficients", &m.coefficients)?;
+                if let Some(j) = m.scales.iter().position(|&s| s <= 0.0) {
+                    return Err(format!("`scales`[{j}] = {} must be positive", m.scales[j]));
+                }
+                if !m.intercept.is_finite() {
+                    return Err(format!("`intercept` = {} is not finite", m.intercept));
+                }
+            }
+            Trained::Forest(m) => {
+                per_feature("impurity_importance", &m.impurity_importance)?;
+                // A forest's leaves are hit fractions; its probability is their mean.
+                validate_trees(&m.trees, p, (0.0, 1.0))?;
+            }
+            Trained::Boost(m) => {
+                per_feature("gain_importance", &m.gain_importance)?;
+                if !m.base_score.is_finite() {
+                    return Err(format!("`base_score` = {} is not finite", m.base_score));
+                }
+                // Leaves are log-odds steps; beyond ±1e3 a sum is no longer a probability
+                // anyone trained.
+                validate_trees(&m.trees, p, (-1e3, 1e3))?;
+            }
+        }
+        Ok(())
+    }
+
     fn as_model(&self) -> &dyn Model {
         match self {
             Trained::Logistic(m) => m,
@@ -209,6 +265,33 @@ impl Model for Trained {
     fn importances(&self) -> Vec<f64> {
         self.as_model().importances()
     }
+}
+
+/// Checks that an ensemble has trees, that each reads only the model's `p` features and that
+/// its leaves lie in `range`.
+fn validate_trees(trees: &[Tree], p: usize, range: (f64, f64)) -> std::result::Result<(), String> {
+    if trees.is_empty() {
+        return Err("the ensemble has no trees".into());
+    }
+    for (t, tree) in trees.iter().enumerate() {
+        for (i, node) in tree.nodes.iter().enumerate() {
+            let leaf = node.left as usize == i;
+            if !leaf && node.feature as usize >= p {
+                return Err(format!(
+                    "tree {t}, node {i}: splits on feature {} but the model has {p} features",
+                    node.feature
+                ));
+            }
+            let v = tree.values[i];
+            if leaf && !(range.0..=range.1).contains(&v) {
+                return Err(format!(
+                    "tree {t}, node {i}: leaf value {v} is outside {}–{}",
+                    range.0, range.1
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Scales `v` to sum to 1 (all zeros stay zeros).

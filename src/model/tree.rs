@@ -129,7 +129,7 @@ pub struct Tree {
 }
 
 #[derive(Serialize, Deserialize)]
-struct TreeArrays {
+pub(crate) struct TreeArrays {
     feature: Vec<u32>,
     left: Vec<u32>,
     value: Vec<f64>,
@@ -159,13 +159,35 @@ impl From<Tree> for TreeArrays {
     }
 }
 
+/// Deepest tree an artifact may hold: the deepest any family's parameters allow.
+pub const MAX_DEPTH: u32 = 64;
+/// Most features a tree may read: bounds what scoring allocates per feature.
+pub const MAX_FEATURES: usize = 4096;
+
 impl TryFrom<TreeArrays> for Tree {
     type Error = String;
+    /// Checks everything a walk relies on before anything is allocated from the arrays'
+    /// contents: equal lengths, children that exist and come after their parent, one parent
+    /// per node (a shared child would make the exporter and the depth wrong), every node
+    /// reachable, depth at most [`MAX_DEPTH`], feature indices below [`MAX_FEATURES`],
+    /// finite thresholds and leaf values. Errors name the node.
     fn try_from(a: TreeArrays) -> Result<Self, String> {
         let n = a.value.len();
-        if a.feature.len() != n || a.left.len() != n || n == 0 {
-            return Err("tree arrays differ in length or are empty".into());
+        if n == 0 {
+            return Err("the tree has no nodes".into());
         }
+        if a.feature.len() != n || a.left.len() != n {
+            return Err(format!(
+                "the tree's arrays differ in length (feature {}, left {}, value {})",
+                a.feature.len(),
+                a.left.len(),
+                n
+            ));
+        }
+        if u32::try_from(n).is_err() {
+            return Err(format!("the tree has {n} nodes, more than 2^32"));
+        }
+        let mut parents = vec![0u8; n];
         if !a.cover.is_empty() && a.cover.len() != n {
             return Err(format!("tree has {n} nodes but {} covers", a.cover.len()));
         }
@@ -175,11 +197,35 @@ impl TryFrom<TreeArrays> for Tree {
                 a.cover[i]
             ));
         }
-        // Children must exist and come after their parent, so every walk ends.
         for (i, &l) in a.left.iter().enumerate() {
-            if l != 0 && (l as usize <= i || l as usize + 1 >= n) {
+            if l == 0 {
+                if !a.value[i].is_finite() {
+                    return Err(format!("node {i}: leaf value {} is not finite", a.value[i]));
+                }
+                continue;
+            }
+            // Children must come after their parent, so every walk ends.
+            if l as usize <= i || l as usize + 1 >= n {
                 return Err(format!("node {i} points to missing child {l}"));
             }
+            if a.feature[i] as usize >= MAX_FEATURES {
+                return Err(format!(
+                    "node {i} splits on feature {}, beyond the {MAX_FEATURES} a model may have",
+                    a.feature[i]
+                ));
+            }
+            if a.value[i].is_nan() {
+                return Err(format!("node {i}: the threshold is NaN"));
+            }
+            for c in [l as usize, l as usize + 1] {
+                parents[c] += 1;
+                if parents[c] > 1 {
+                    return Err(format!("node {c} has two parents (the tree is not a tree)"));
+                }
+            }
+        }
+        if let Some(orphan) = (1..n).find(|&i| parents[i] == 0) {
+            return Err(format!("node {orphan} is unreachable from the root"));
         }
         let leaf = |i: usize| a.left[i] == 0;
         let nodes = (0..n)
@@ -199,15 +245,22 @@ impl TryFrom<TreeArrays> for Tree {
         let values = (0..n)
             .map(|i| if leaf(i) { a.value[i] } else { 0.0 })
             .collect();
+        // Parents come before children and each node has one parent, so one pass in order
+        // gives every node its depth.
         let mut depth_of = vec![0u32; n];
         let mut depth = 0;
         for i in 0..n {
             if a.left[i] != 0 {
                 let l = a.left[i] as usize;
-                // Longest path: a malformed artifact may give a node two parents.
-                depth_of[l] = depth_of[l].max(depth_of[i] + 1);
-                depth_of[l + 1] = depth_of[l + 1].max(depth_of[i] + 1);
-                depth = depth.max(depth_of[i] + 1);
+                let d = depth_of[i] + 1;
+                if d > MAX_DEPTH {
+                    return Err(format!(
+                        "node {l} lies at depth {d}, deeper than the {MAX_DEPTH} a model may have"
+                    ));
+                }
+                depth_of[l] = d;
+                depth_of[l + 1] = d;
+                depth = depth.max(d);
             }
         }
         Ok(Tree {
@@ -731,18 +784,84 @@ mod tests {
         }
     }
 
+    fn parse(feature: &[u32], left: &[u32], value: &[f64]) -> Result<Tree, String> {
+        let arrays = serde_json::json!({ "feature": feature, "left": left, "value": value });
+        serde_json::from_value::<Tree>(arrays).map_err(|e| e.to_string())
+    }
+
     #[test]
-    fn depth_is_the_longest_path_even_when_a_node_has_two_parents() {
-        // Node 9 is a child of node 5 (depth 3) and of node 7 (depth 2, a higher index):
-        // the path 0 → 1 → 3 → 5 → 9 → 11 has 5 steps.
-        let left = [1, 3, 7, 5, 0, 9, 0, 9, 0, 11, 0, 0, 0];
-        let arrays = serde_json::json!({
-            "feature": vec![0; 13],
-            "left": left,
-            "value": (0..13).map(|i| i as f64).collect::<Vec<_>>(),
-        });
-        let tree: Tree = serde_json::from_value(arrays).expect("valid arrays");
-        assert_eq!(tree.depth, 5);
+    fn a_valid_tree_parses_with_its_depth() {
+        // 0 → (1, 2); 2 → (3, 4): depth 2.
+        let tree = parse(
+            &[0, 0, 1, 0, 0],
+            &[1, 0, 3, 0, 0],
+            &[0.5, 0.1, 0.7, 0.2, 0.9],
+        )
+        .unwrap();
+        assert_eq!(tree.depth, 2);
+        assert_eq!(tree.eval(&[1.0, 0.0]), 0.2);
+        assert_eq!(tree.eval(&[1.0, 1.0]), 0.9);
+        assert_eq!(tree.eval(&[0.0, 1.0]), 0.1);
+    }
+
+    #[test]
+    fn malformed_trees_are_refused_naming_the_node() {
+        let v = |n: usize| vec![0.5; n];
+        type Case<'a> = (&'a [u32], &'a [u32], Vec<f64>, &'a str);
+        let cases: [Case; 7] = [
+            (&[], &[], vec![], "no nodes"),
+            (&[0, 0], &[1, 0, 0], v(3), "differ in length"),
+            // Child 2 (and 3) beyond the 3 nodes.
+            (
+                &[0, 0, 0],
+                &[2, 0, 0],
+                v(3),
+                "node 0 points to missing child 2",
+            ),
+            // A child before its parent: a walk could loop.
+            (
+                &[0, 0, 0, 0, 0],
+                &[1, 0, 1, 0, 0],
+                v(5),
+                "node 2 points to missing child 1",
+            ),
+            // Nodes 3 and 4 are children of node 1 and of node 2: a DAG.
+            (&[0; 5], &[1, 3, 3, 0, 0], v(5), "node 3 has two parents"),
+            // Nodes 3 and 4 hang from nothing.
+            (&[0; 5], &[1, 0, 0, 0, 0], v(5), "node 3 is unreachable"),
+            (
+                &[4_000_000_000, 0, 0],
+                &[1, 0, 0],
+                v(3),
+                "feature 4000000000",
+            ),
+        ];
+        for (feature, left, value, want) in cases {
+            let err = parse(feature, left, &value).unwrap_err();
+            assert!(err.contains(want), "{left:?}: {err}");
+        }
+    }
+
+    /// A chain of `depth` splits: node 2k splits into leaf 2k + 1 and node 2k + 2.
+    fn chain(depth: usize) -> Result<Tree, String> {
+        let n = 2 * depth + 1;
+        let left: Vec<u32> = (0..n)
+            .map(|i| {
+                if i % 2 == 0 && i < n - 1 {
+                    i as u32 + 1
+                } else {
+                    0
+                }
+            })
+            .collect();
+        parse(&vec![0; n], &left, &vec![0.5; n])
+    }
+
+    #[test]
+    fn a_chain_deeper_than_the_limit_is_refused() {
+        let err = chain(MAX_DEPTH as usize + 1).unwrap_err();
+        assert!(err.contains("deeper than the 64"), "{err}");
+        assert_eq!(chain(MAX_DEPTH as usize).unwrap().depth, MAX_DEPTH);
     }
 
     #[test]

@@ -10,12 +10,24 @@
 //! `calibration.{bins, ece}`, `importance.{native_kind, native, permutation}`,
 //! `partial_dependence`, `shap.{rows, base, mean_abs, interactions}` (exact attributions on
 //! a sample of the holdout; `interactions` on synthetic data only: `pairs[]` with `a`, `b`,
-//! `share`, `main_share`, `danceability_energy_first`, `tempo_near_120`,
-//! `tempo_far_from_120`), and `top100` and `warnings`.
+//! `share`, `main_share`, `danceability_energy_first`, `tempo_below_90`,
+//! `tempo_near_120`, `tempo_above_150`), and `top100` and `warnings`.
+//!
+//! Added without breaking readers of version 1: `holdout.{roc_auc_ci, pr_auc_ci}` (95 %
+//! bootstrap intervals), `bootstrap` (resamples, seed, per-model intervals and every pair's
+//! paired ROC AUC difference), `data_card` (source, label rule, resolved cut and ties, hit
+//! rate, grouping, caveats), `out_of_time` (null without a period column), `top100.label`
+//! and `top100.features[].non_hit_mean` (hits vs non-hits when the data has no popularity).
+//! `warnings` lists every data check that fired. Per-row holdout predictions are in
+//! `predictions.csv` beside `metrics.json`.
 
+mod honest;
 mod render;
 mod shap;
 
+pub use honest::{
+    data_card, ranking, DataCard, OutOfTime, OutOfTimeModel, PeriodScore, Predictions,
+};
 pub use render::{render_html, render_markdown, takeaway};
 pub use shap::{InteractionCheck, PairShare, ShapReport};
 
@@ -25,7 +37,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::data::{Dataset, Prepared};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::eval::{
     self, Calibration, Confusion, CrossValidation, PartialDependence, PermutationImportance,
     TopProfile,
@@ -47,6 +59,8 @@ pub struct ReportOptions {
     pub calibration_bins: usize,
     /// Grid points of partial dependence. Default 25.
     pub pd_points: usize,
+    /// Resamples of the paired bootstrap behind the holdout intervals. Default 1000.
+    pub bootstrap_resamples: usize,
     pub params: ModelParams,
 }
 
@@ -57,8 +71,42 @@ impl Default for ReportOptions {
             permutation_repeats: 5,
             calibration_bins: 10,
             pd_points: 25,
+            bootstrap_resamples: 1000,
             params: ModelParams::default(),
         }
+    }
+}
+
+impl ReportOptions {
+    /// Checks the settings, so that no flag can ask for unbounded work.
+    ///
+    /// # Errors
+    /// [`crate::Error::Param`] for folds outside 2–20, repeats outside 1–100, calibration bins
+    /// outside 2–100 or partial-dependence points outside 2–200.
+    pub fn check(&self) -> Result<()> {
+        let within = |name: &'static str, v: usize, lo: usize, hi: usize, reason: &'static str| {
+            if (lo..=hi).contains(&v) {
+                Ok(())
+            } else {
+                Err(crate::Error::param(name, v, reason))
+            }
+        };
+        within("cv_folds", self.cv_folds, 2, 20, "must be in 2–20")?;
+        within(
+            "permutation_repeats",
+            self.permutation_repeats,
+            1,
+            100,
+            "must be in 1–100",
+        )?;
+        within(
+            "calibration_bins",
+            self.calibration_bins,
+            2,
+            100,
+            "must be in 2–100",
+        )?;
+        within("pd_points", self.pd_points, 2, 200, "must be in 2–200")
     }
 }
 
@@ -87,7 +135,11 @@ pub struct Holdout {
     pub recall: f64,
     pub f1: f64,
     pub roc_auc: f64,
+    /// 95 % paired-bootstrap interval of `roc_auc`.
+    pub roc_auc_ci: [f64; 2],
     pub pr_auc: f64,
+    /// 95 % paired-bootstrap interval of `pr_auc`.
+    pub pr_auc_ci: [f64; 2],
     pub brier: f64,
     pub log_loss: f64,
     pub confusion_at_05: Confusion,
@@ -129,8 +181,17 @@ pub struct Report {
     /// ROC AUC of the true probabilities on the holdout (synthetic data only).
     pub oracle_roc_auc: Option<f64>,
     pub models: Vec<ModelReport>,
+    /// Intervals and paired differences of the holdout ranking metrics.
+    pub bootstrap: eval::PairedBootstrap,
+    pub data_card: DataCard,
+    /// Train on the earlier periods, test on the latest (data with a period column only).
+    pub out_of_time: Option<OutOfTime>,
     pub top100: TopProfile,
+    /// Every data check that fired.
     pub warnings: Vec<String>,
+    /// Per-row probabilities behind the metrics, written as `predictions.csv`.
+    #[serde(skip)]
+    pub predictions: Predictions,
 }
 
 impl Report {
@@ -157,23 +218,12 @@ struct Curves {
     calibration: Vec<Series>,
 }
 
-fn warnings_for(data: &Dataset) -> Vec<String> {
-    let mut w = Vec::new();
-    for (name, col) in data.feature_names.iter().zip(&data.x) {
-        if col.iter().all(|v| *v == col[0]) {
-            w.push(format!(
-                "feature `{name}` is constant ({}): it cannot help any model",
-                col[0]
-            ));
-        }
-    }
-    w
-}
-
 /// One model family measured: its section of the report and its curves.
 struct Evaluated {
     report: ModelReport,
     shap_points: shap::ShapPoints,
+    /// Holdout probabilities, in the order of the holdout rows.
+    p: Vec<f64>,
     roc: Series,
     pr: Series,
     calibration: Series,
@@ -199,10 +249,11 @@ fn evaluate(
         family.title(),
         options.cv_folds
     ));
-    let cv = eval::cross_validate(
+    let cv = eval::cross_validate_grouped(
         family,
         data,
         &split.train,
+        &prepared.groups,
         &options.params,
         options.cv_folds,
         seed,
@@ -216,7 +267,10 @@ fn evaluate(
         recall: c05.recall(),
         f1: c05.f1(),
         roc_auc: eval::roc_auc(&test.y, &p)?,
+        // Filled in by `build` from the paired bootstrap over all models.
+        roc_auc_ci: [f64::NAN; 2],
         pr_auc: eval::average_precision(&test.y, &p)?,
+        pr_auc_ci: [f64::NAN; 2],
         brier: eval::brier(&test.y, &p),
         log_loss: eval::log_loss(&test.y, &p),
         confusion_at_05: c05,
@@ -247,6 +301,7 @@ fn evaluate(
     let (shap_report, shap_points) = shap::evaluate(&model, test)?;
     Ok(Evaluated {
         shap_points,
+        p: p.clone(),
         roc: Series {
             name: format!("{} (AUC {:.3})", family.title(), holdout.roc_auc),
             points: eval::roc_curve(&test.y, &p)?,
@@ -300,6 +355,7 @@ pub fn build(
     progress: &(dyn Fn(&str) + Sync),
 ) -> Result<(Report, Figures)> {
     use rayon::prelude::*;
+    options.check()?;
     let data = &prepared.dataset;
     let split = &prepared.split;
     let test = data.subset(&split.test);
@@ -314,6 +370,7 @@ pub fn build(
         .collect();
     let mut models = Vec::new();
     let mut shap_points = Vec::new();
+    let mut holdout_p = Vec::new();
     let mut curves = Curves {
         roc: Vec::new(),
         pr: Vec::new(),
@@ -323,10 +380,32 @@ pub fn build(
         let e = e?;
         models.push(e.report);
         shap_points.push(e.shap_points);
+        holdout_p.push(e.p);
         curves.roc.push(e.roc);
         curves.pr.push(e.pr);
         curves.calibration.push(e.calibration);
     }
+    progress("bootstrap intervals");
+    let bootstrap = holdout_intervals(&test.y, &mut models, &holdout_p, options, seed)?;
+    let mut predictions = Predictions {
+        models: models.iter().map(|m| m.name.clone()).collect(),
+        ..Predictions::default()
+    };
+    predictions.push(data, &split.test, "holdout", &holdout_p);
+    progress("out-of-time models");
+    let time_column = prepared
+        .ingest
+        .as_ref()
+        .and_then(|r| r.time_column.clone())
+        .unwrap_or_else(|| "decade".into());
+    let out_of_time = match honest::out_of_time(prepared, &holdout_p, &time_column, options, seed)?
+    {
+        Some((section, rows, p)) => {
+            predictions.push(data, &rows, "out_of_time", &p);
+            Some(section)
+        }
+        None => None,
+    };
     let report = Report {
         schema_version: SCHEMA_VERSION,
         meta: Meta {
@@ -344,13 +423,37 @@ pub fn build(
         },
         oracle_roc_auc,
         models,
+        bootstrap,
+        data_card: data_card(prepared, data_source),
+        out_of_time,
         top100: eval::top_profile(data, 100),
-        warnings: warnings_for(data),
+        warnings: prepared.warnings.clone(),
+        predictions,
     };
     progress("drawing figures");
     let mut figures = figures(&report, data, curves)?;
     shap::figures(&report, &shap_points, &mut figures)?;
     Ok((report, figures))
+}
+
+/// The paired bootstrap of the holdout metrics, its intervals copied into each model's
+/// holdout section.
+fn holdout_intervals(
+    y: &[u8],
+    models: &mut [ModelReport],
+    p: &[Vec<f64>],
+    options: &ReportOptions,
+    seed: u64,
+) -> Result<eval::PairedBootstrap> {
+    let names: Vec<String> = models.iter().map(|m| m.name.clone()).collect();
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    let scores: Vec<&[f64]> = p.iter().map(Vec::as_slice).collect();
+    let b = eval::paired_bootstrap(y, &names, &scores, options.bootstrap_resamples, seed)?;
+    for ((m, roc), pr) in models.iter_mut().zip(&b.roc_auc).zip(&b.pr_auc) {
+        m.holdout.roc_auc_ci = [roc.lower, roc.upper];
+        m.holdout.pr_auc_ci = [pr.lower, pr.upper];
+    }
+    Ok(b)
 }
 
 fn unit_axes<'a>(x_label: &'a str, y_label: &'a str, diagonal: bool, legend: Legend) -> Axes<'a> {
@@ -374,6 +477,41 @@ fn axis_name(feature: &str) -> String {
         other if crate::data::feature_range(other) == Some((0.0, 1.0)) => format!("{other} (0–1)"),
         other => other.to_string(),
     }
+}
+
+/// The Top-100 (or hits vs non-hits) profile: each group's feature means ÷ the all-data mean.
+fn top_figure(top: &TopProfile, features: &[String]) -> Result<String> {
+    let ratio = |v: f64, all: f64| if all.abs() > 1e-12 { v / all } else { 1.0 };
+    let mut series = vec![(
+        top.label.clone(),
+        top.features
+            .iter()
+            .map(|t| ratio(t.top_mean, t.all_mean))
+            .collect(),
+    )];
+    let title = match top.features.iter().all(|t| t.non_hit_mean.is_some()) {
+        true => {
+            series.push((
+                "Non-hits".to_string(),
+                top.features
+                    .iter()
+                    .map(|t| ratio(t.non_hit_mean.unwrap_or(t.all_mean), t.all_mean))
+                    .collect(),
+            ));
+            "Hits vs non-hits (feature mean ÷ all-data mean)"
+        }
+        false => "Top-100 vs all tracks (feature mean ÷ all-data mean)",
+    };
+    series.push((
+        "All tracks".to_string(),
+        top.features.iter().map(|_| 1.0).collect(),
+    ));
+    plot::bars(
+        title,
+        "mean relative to all tracks (1 = same)",
+        features,
+        &series,
+    )
 }
 
 fn figures(report: &Report, data: &Dataset, curves: Curves) -> Result<Figures> {
@@ -479,28 +617,9 @@ fn figures(report: &Report, data: &Dataset, curves: Curves) -> Result<Figures> {
                 .collect::<Vec<_>>(),
         )?,
     );
-    let top = &report.top100;
-    let ratio = |v: f64, all: f64| if all.abs() > 1e-12 { v / all } else { 1.0 };
     f.insert(
         "top100_profile.svg".into(),
-        plot::bars(
-            "Top-100 vs all tracks (feature mean ÷ all-data mean)",
-            "mean relative to all tracks (1 = same)",
-            features,
-            &[
-                (
-                    "Top-100".to_string(),
-                    top.features
-                        .iter()
-                        .map(|t| ratio(t.top_mean, t.all_mean))
-                        .collect(),
-                ),
-                (
-                    "All tracks".to_string(),
-                    top.features.iter().map(|_| 1.0).collect(),
-                ),
-            ],
-        )?,
+        top_figure(&report.top100, features)?,
     );
     for (j, name) in features.iter().enumerate() {
         let col = &data.x[j];
@@ -589,47 +708,43 @@ fn figures(report: &Report, data: &Dataset, curves: Curves) -> Result<Figures> {
 }
 
 /// Writes `metrics.json`, `REPORT.md`, `report.html` and `figures/` into `dir`, replacing
-/// it as a whole: everything is written to a sibling temporary folder first, so a failure
-/// never leaves a half-written report.
+/// it as a whole (see [`crate::atomic::replace_dir`]): a failure never leaves a half-written
+/// report, and a folder HitCast did not write is refused.
 ///
 /// # Errors
-/// [`Error::Io`] naming the path that could not be written.
+/// [`crate::Error::Output`] when `dir` is a file or a folder of someone else's; [`crate::Error::Io`] naming
+/// the path that could not be written.
 pub fn write(dir: &Path, report: &Report, figures: &Figures) -> Result<()> {
-    let parent = match dir.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => std::path::PathBuf::from("."),
-    };
-    let name = dir
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "reports".into());
-    let tmp = parent.join(format!(".{name}.tmp{}", std::process::id()));
-    let old = parent.join(format!(".{name}.old{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&tmp);
-    let result = (|| -> Result<()> {
-        std::fs::create_dir_all(tmp.join("figures")).map_err(|e| Error::io(&tmp, e))?;
-        let put = |rel: &str, text: &str| {
-            let p = tmp.join(rel);
-            std::fs::write(&p, text).map_err(|e| Error::io(dir.join(rel), e))
-        };
-        put("metrics.json", &report.to_json())?;
-        put("REPORT.md", &render_markdown(report, figures))?;
-        put("report.html", &render_html(report, figures))?;
-        for (file, svg) in figures {
-            put(&format!("figures/{file}"), svg)?;
-        }
-        if dir.exists() {
-            std::fs::rename(dir, &old).map_err(|e| Error::io(dir, e))?;
-        }
-        std::fs::rename(&tmp, dir).map_err(|e| Error::io(dir, e))?;
-        let _ = std::fs::remove_dir_all(&old);
-        Ok(())
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_dir_all(&tmp);
-        if old.exists() && !dir.exists() {
-            let _ = std::fs::rename(&old, dir);
-        }
+    write_to(dir, report, figures, crate::atomic::Replace::OnlyOurs)
+}
+
+/// [`write`], choosing whether a folder HitCast did not write may be replaced (`--force`).
+///
+/// # Errors
+/// As [`write`].
+pub fn write_to(
+    dir: &Path,
+    report: &Report,
+    figures: &Figures,
+    replace: crate::atomic::Replace,
+) -> Result<()> {
+    let mut files: Vec<(String, Vec<u8>)> = vec![
+        ("metrics.json".into(), report.to_json().into_bytes()),
+        (
+            "predictions.csv".into(),
+            report.predictions.to_csv().into_bytes(),
+        ),
+        (
+            "REPORT.md".into(),
+            render_markdown(report, figures).into_bytes(),
+        ),
+        (
+            "report.html".into(),
+            render_html(report, figures).into_bytes(),
+        ),
+    ];
+    for (file, svg) in figures {
+        files.push((format!("figures/{file}"), svg.clone().into_bytes()));
     }
-    result
+    crate::atomic::replace_dir(dir, &files, replace)
 }

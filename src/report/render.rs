@@ -13,23 +13,11 @@ fn best(report: &Report) -> &super::ModelReport {
         .expect("a report has three models")
 }
 
-/// The takeaway in words.
+/// The takeaway in words: the paired ranking ([`super::ranking`]), the distance to the
+/// oracle on synthetic data, and what the top model leans on.
 pub fn takeaway(report: &Report) -> String {
     let b = best(report);
-    let mut s = format!(
-        "{} ranks hits best on the holdout (ROC AUC {:.3}, cross-validated {:.3} ± {:.3}).",
-        b.title, b.holdout.roc_auc, b.cv.roc_auc_mean, b.cv.roc_auc_sd
-    );
-    if let Some(lr) = report.models.iter().find(|m| m.name == "logistic") {
-        if lr.name != b.name {
-            let _ = write!(
-                s,
-                " The linear model reaches {:.3}: the gap of {:.3} is what non-linear effects add.",
-                lr.holdout.roc_auc,
-                b.holdout.roc_auc - lr.holdout.roc_auc
-            );
-        }
-    }
+    let mut s = super::ranking(report);
     if let Some(o) = report.oracle_roc_auc {
         let _ = write!(
             s,
@@ -56,9 +44,7 @@ pub fn render_markdown(report: &Report, figures: &Figures) -> String {
     let mut s = String::new();
     let _ = writeln!(s, "# HitCast report\n");
     let _ = writeln!(s, "{}\n", takeaway(report));
-    for w in &report.warnings {
-        let _ = writeln!(s, "> **Warning:** {w}\n");
-    }
+    s.push_str(&super::honest::data_checks_markdown(report));
     let _ = writeln!(s, "## Data\n");
     let _ = writeln!(s, "| | |\n|---|---|");
     let _ = writeln!(s, "| source | {} |", m.data_source);
@@ -78,10 +64,11 @@ pub fn render_markdown(report: &Report, figures: &Figures) -> String {
     let _ = writeln!(s, "| features | {} |", m.features.join(", "));
     let _ = writeln!(s, "| seed | {} |", m.seed);
     let _ = writeln!(s, "| hitcast | {} |\n", m.crate_version);
+    s.push_str(&super::honest::data_card_markdown(&report.data_card));
     let _ = writeln!(s, "## Holdout metrics\n");
     let _ = writeln!(
         s,
-        "Accuracy, precision, recall and F1 at threshold 0.5; PR AUC is average precision.\n"
+        "Accuracy, precision, recall and F1 at threshold 0.5; PR AUC is average precision. ROC AUC and PR AUC carry 95 % intervals from the paired bootstrap below.\n"
     );
     let _ = writeln!(
         s,
@@ -93,8 +80,8 @@ pub fn render_markdown(report: &Report, figures: &Figures) -> String {
         let h = &r.holdout;
         let _ = writeln!(
             s,
-            "| {} | {:.4} | {:.4} | {:.4} | {:.4} | {:.4} | {:.4} | {:.4} | {:.4} | {:.4} ± {:.4} |",
-            r.title, h.accuracy, h.precision, h.recall, h.f1, h.roc_auc, h.pr_auc, h.brier, h.log_loss, r.cv.roc_auc_mean, r.cv.roc_auc_sd
+            "| {} | {:.4} | {:.4} | {:.4} | {:.4} | {:.4} ({:.3}–{:.3}) | {:.4} ({:.3}–{:.3}) | {:.4} | {:.4} | {:.4} ± {:.4} |",
+            r.title, h.accuracy, h.precision, h.recall, h.f1, h.roc_auc, h.roc_auc_ci[0], h.roc_auc_ci[1], h.pr_auc, h.pr_auc_ci[0], h.pr_auc_ci[1], h.brier, h.log_loss, r.cv.roc_auc_mean, r.cv.roc_auc_sd
         );
     }
     if let Some(o) = report.oracle_roc_auc {
@@ -103,10 +90,15 @@ pub fn render_markdown(report: &Report, figures: &Figures) -> String {
             "| *oracle (true probabilities)* | | | | | {o:.4} | | | | |"
         );
     }
+    s.push('\n');
+    s.push_str(&super::honest::comparison_markdown(report));
     let _ = writeln!(
         s,
-        "\n![ROC curves](figures/roc.svg)\n\n![Precision–recall curves](figures/pr.svg)\n"
+        "![ROC curves](figures/roc.svg)\n\n![Precision–recall curves](figures/pr.svg)\n"
     );
+    if let Some(o) = &report.out_of_time {
+        s.push_str(&super::honest::out_of_time_markdown(o));
+    }
     let _ = writeln!(s, "## Decisions: confusion matrices\n");
     let _ = writeln!(
         s,
@@ -184,20 +176,7 @@ pub fn render_markdown(report: &Report, figures: &Figures) -> String {
             "![Partial dependence on {f}](figures/partial_dependence_{f}.svg)\n"
         );
     }
-    let _ = writeln!(s, "## Top-100 vs all tracks\n");
-    let _ = writeln!(s, "Top-100: {}.\n", report.top100.rule);
-    let _ = writeln!(
-        s,
-        "| feature | Top-100 mean | all-data mean |\n|---|---|---|"
-    );
-    for t in &report.top100.features {
-        let _ = writeln!(
-            s,
-            "| {} | {:.3} | {:.3} |",
-            t.feature, t.top_mean, t.all_mean
-        );
-    }
-    let _ = writeln!(s, "\n![Top-100 profile](figures/top100_profile.svg)\n");
+    s.push_str(&top_markdown(&report.top100));
     let _ = writeln!(s, "## Feature distributions, hits vs non-hits\n");
     for f in &m.features {
         let _ = writeln!(s, "![{f}](figures/distribution_{f}.svg)\n");
@@ -205,7 +184,48 @@ pub fn render_markdown(report: &Report, figures: &Figures) -> String {
     let listed = figures.len();
     let _ = writeln!(
         s,
-        "---\n{listed} figures in `figures/`; all numbers in `metrics.json`. Regenerate with `just report` (same seed → same bytes)."
+        "---\n{listed} figures in `figures/`; all numbers in `metrics.json`; every holdout row's probabilities in `predictions.csv`. Regenerate with `just report` (same seed → same bytes)."
+    );
+    s
+}
+
+/// `## Top-100 vs all tracks`, or `## Hits vs non-hits` when the data has no popularity.
+fn top_markdown(top: &crate::eval::TopProfile) -> String {
+    let mut s = String::new();
+    let by_class = top.features.iter().all(|t| t.non_hit_mean.is_some());
+    if by_class {
+        let _ = writeln!(s, "## Hits vs non-hits\n");
+        let _ = writeln!(s, "Compared: {}.\n", top.rule);
+        let _ = writeln!(
+            s,
+            "| feature | hits mean | non-hits mean | all-data mean |\n|---|---|---|---|"
+        );
+    } else {
+        let _ = writeln!(s, "## Top-100 vs all tracks\n");
+        let _ = writeln!(s, "Top-100: {}.\n", top.rule);
+        let _ = writeln!(
+            s,
+            "| feature | Top-100 mean | all-data mean |\n|---|---|---|"
+        );
+    }
+    for t in &top.features {
+        let _ = match t.non_hit_mean.filter(|_| by_class) {
+            Some(other) => writeln!(
+                s,
+                "| {} | {:.3} | {:.3} | {:.3} |",
+                t.feature, t.top_mean, other, t.all_mean
+            ),
+            None => writeln!(
+                s,
+                "| {} | {:.3} | {:.3} |",
+                t.feature, t.top_mean, t.all_mean
+            ),
+        };
+    }
+    let _ = writeln!(
+        s,
+        "\n![{} profile](figures/top100_profile.svg)\n",
+        top.label
     );
     s
 }
@@ -261,7 +281,11 @@ pub fn render_html(report: &Report, figures: &Figures) -> String {
                 }
             }
         } else if let Some(item) = t.strip_prefix("- ") {
-            let _ = writeln!(body, "<p>• {}</p>", escape(item));
+            let _ = writeln!(
+                body,
+                "<p>• {}</p>",
+                escape(&item.replace("**", "").replace('`', ""))
+            );
         } else if !t.is_empty() && t != "---" {
             let _ = writeln!(
                 body,

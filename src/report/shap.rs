@@ -53,10 +53,27 @@ pub struct InteractionCheck {
     pub main_share: f64,
     /// Whether danceability × energy ranks first among the pairs.
     pub danceability_energy_first: bool,
-    /// Mean tempo contribution of tracks within 12 BPM of 120 and of those 30 BPM or more
-    /// away: the sweet spot is recovered when the first is larger.
-    pub tempo_near_120: f64,
-    pub tempo_far_from_120: f64,
+    /// Mean tempo contribution of tracks within 12 BPM of 120, of those at 90 BPM or
+    /// slower and of those at 150 BPM or faster (`None` when no track is there). The sweet
+    /// spot is recovered only when the middle beats *both* sides: a model monotone in tempo
+    /// (the linear one) can beat the mean of the two sides but never both.
+    pub tempo_near_120: Option<f64>,
+    pub tempo_below_90: Option<f64>,
+    pub tempo_above_150: Option<f64>,
+}
+
+impl InteractionCheck {
+    /// Whether the tempo contribution peaks near 120 BPM: above both slower and faster tracks.
+    pub fn sweet_spot_found(&self) -> Option<bool> {
+        match (
+            self.tempo_near_120,
+            self.tempo_below_90,
+            self.tempo_above_150,
+        ) {
+            (Some(m), Some(lo), Some(hi)) => Some(m > lo && m > hi),
+            _ => None,
+        }
+    }
 }
 
 /// The explained sample of one model, kept for the figures (not in `metrics.json`).
@@ -168,7 +185,7 @@ fn check(
             .fold((0.0, 0usize), |(s, k), (_, x)| {
                 (s + x.contributions[t], k + 1)
             });
-        s / k.max(1) as f64
+        (k > 0).then(|| s / k as f64)
     };
     InteractionCheck {
         rows: matrices.len(),
@@ -176,7 +193,8 @@ fn check(
         pairs,
         main_share,
         tempo_near_120: mean(&|x| (x - 120.0).abs() <= 12.0),
-        tempo_far_from_120: mean(&|x| (x - 120.0).abs() >= 30.0),
+        tempo_below_90: mean(&|x| x <= 90.0),
+        tempo_above_150: mean(&|x| x >= 150.0),
     }
 }
 
@@ -322,7 +340,7 @@ pub(super) fn markdown(report: &Report, s: &mut String) {
     );
     let _ = writeln!(
         s,
-        "| model | top pair (share) | danceability × energy first | main effects share | tempo contribution within 12 BPM of 120 | 30+ BPM away | sweet spot found |\n|---|---|---|---|---|---|---|"
+        "| model | top pair (share) | danceability × energy first | main effects share | tempo contribution at ≤ 90 BPM | within 12 BPM of 120 | at ≥ 150 BPM | sweet spot found (middle above both sides) |\n|---|---|---|---|---|---|---|---|"
     );
     for (m, x) in &with {
         let Some(i) = &x.interactions else { continue };
@@ -335,7 +353,7 @@ pub(super) fn markdown(report: &Report, s: &mut String) {
             });
         let _ = writeln!(
             s,
-            "| {} | {} | {} | {:.3} | {:+.3} | {:+.3} | {} |",
+            "| {} | {} | {} | {:.3} | {} | {} | {} | {} |",
             m.title,
             top,
             if i.danceability_energy_first {
@@ -344,14 +362,20 @@ pub(super) fn markdown(report: &Report, s: &mut String) {
                 "no"
             },
             i.main_share,
-            i.tempo_near_120,
-            i.tempo_far_from_120,
-            if i.tempo_near_120 > i.tempo_far_from_120 {
-                "yes"
-            } else {
-                "no"
+            signed(i.tempo_below_90),
+            signed(i.tempo_near_120),
+            signed(i.tempo_above_150),
+            match i.sweet_spot_found() {
+                Some(true) => "yes",
+                Some(false) => "no",
+                None => "too few tracks to tell",
             }
         );
     }
     s.push('\n');
+}
+
+/// A signed mean, or a dash when no track fell in the band.
+fn signed(v: Option<f64>) -> String {
+    v.map_or_else(|| "–".to_string(), |v| format!("{v:+.3}"))
 }

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{json, Value};
 
-use super::{parse_json, ApiError, Dashboard};
+use super::{json::parse_body, ApiError, Dashboard};
 use crate::explain::{explain, Explanation};
 
 /// Most tracks in one explain request: explaining costs far more than scoring (every node
@@ -22,7 +22,7 @@ impl Dashboard {
     /// As [`Dashboard::predict`] and [`Dashboard::predict_batch`]: 400 naming the field, 413
     /// for too many tracks.
     pub fn explain(&self, body: &[u8]) -> std::result::Result<Value, ApiError> {
-        let v: Value = parse_json(body)?;
+        let v = parse_body(body, &["features", "tracks"])?;
         let (rows, single) = match (v.get("features"), v.get("tracks")) {
             (Some(f), None) => (vec![self.parse_track(f, "features")?], true),
             (None, Some(t)) => {

@@ -16,10 +16,11 @@
 
 mod explain;
 mod http;
+mod json;
 
 pub use explain::MAX_EXPLAIN_BATCH;
 
-pub use http::{router, run};
+pub use http::{page_csp, router, run, Limits, BODY_LIMIT};
 
 use std::collections::BTreeMap;
 
@@ -79,13 +80,14 @@ pub struct Dashboard {
     artifacts: Vec<Artifact>,
 }
 
-/// A request the API refuses: HTTP status, message and the offending field.
+/// A request the API refuses: HTTP status, message and the offending field. Every 4xx the
+/// server sends is one, as `{"error": "…", "field": "features.tempo"}` (`field` is `null`
+/// when no field is at fault, e.g. a 404).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ApiError {
     #[serde(skip)]
     pub status: u16,
     pub error: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
 }
 
@@ -283,10 +285,10 @@ impl Dashboard {
     /// Answers `POST /api/predict`.
     ///
     /// # Errors
-    /// An [`ApiError`] (400) naming the field for malformed JSON, a missing, unknown,
-    /// non-numeric or out-of-range feature.
+    /// An [`ApiError`] (400) naming the field for malformed JSON, a duplicated key, an unknown
+    /// top-level field, a missing, unknown, non-numeric or out-of-range feature.
     pub fn predict(&self, body: &[u8]) -> std::result::Result<Value, ApiError> {
-        let v: Value = parse_json(body)?;
+        let v = json::parse_body(body, &["features"])?;
         let features = v.get("features").ok_or_else(|| {
             ApiError::bad(
                 Some("features"),
@@ -304,7 +306,7 @@ impl Dashboard {
     /// As [`Dashboard::predict`], naming the track (`tracks[3].tempo`); more than
     /// [`MAX_BATCH`] tracks is a 413.
     pub fn predict_batch(&self, body: &[u8]) -> std::result::Result<Value, ApiError> {
-        let v: Value = parse_json(body)?;
+        let v = json::parse_body(body, &["tracks"])?;
         let tracks = v.get("tracks").and_then(Value::as_array).ok_or_else(|| {
             ApiError::bad(Some("tracks"), "the body needs a `tracks` array".into())
         })?;
@@ -322,13 +324,4 @@ impl Dashboard {
             .collect::<std::result::Result<Vec<_>, _>>()?;
         Ok(serde_json::json!({ "probabilities": self.probabilities(&rows) }))
     }
-}
-
-fn parse_json(body: &[u8]) -> std::result::Result<Value, ApiError> {
-    let v: Value = serde_json::from_slice(body)
-        .map_err(|e| ApiError::bad(None, format!("invalid JSON: {e}")))?;
-    if !v.is_object() {
-        return Err(ApiError::bad(None, "the body must be a JSON object".into()));
-    }
-    Ok(v)
 }

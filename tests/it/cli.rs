@@ -3,7 +3,7 @@ use std::process::{Command, Output};
 
 use super::fixture;
 
-fn hitcast(dir: &Path, args: &[&str]) -> Output {
+pub fn hitcast(dir: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_hitcast"))
         .args(args)
         .current_dir(dir)
@@ -18,7 +18,7 @@ fn fails_saying(dir: &Path, args: &[&str], needle: &str) {
     assert!(text(&o).contains(needle), "{}", text(&o));
 }
 
-fn text(o: &Output) -> String {
+pub fn text(o: &Output) -> String {
     format!(
         "{}{}",
         String::from_utf8_lossy(&o.stdout),
@@ -188,7 +188,7 @@ fn export_sql_errors_are_clear() {
     fails_saying(
         dir.path(),
         &["export-sql", "--model", "boost", "--dialect", "oracle"],
-        "expected snowflake, duckdb, postgres or sqlite",
+        "expected snowflake, bigquery, duckdb, postgres or sqlite",
     );
     fails_saying(
         dir.path(),

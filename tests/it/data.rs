@@ -19,7 +19,9 @@ fn hit_predictor_layout_reads_target_and_reports_duplicates() {
     assert_eq!(ing.report.layout, Layout::HitPredictor);
     assert_eq!(ing.report.rows_raw, 42);
     assert_eq!(ing.report.duplicate_rows, 2);
-    assert_eq!(ing.report.duplicates_dropped, 0);
+    // One row per track by default.
+    assert_eq!(ing.report.duplicates_dropped, 2);
+    assert_eq!(ing.dataset.len(), 40);
     assert_eq!(
         ing.report.conflicting_tracks,
         vec!["spotify:track:0000000000000000000004"]

@@ -3,8 +3,12 @@
 mod cli;
 mod data;
 mod explain;
+mod fuzz;
+mod honesty;
+mod leakage;
 mod model;
 mod report;
+mod safety;
 mod serve;
 mod spotify;
 mod sql;

@@ -1,22 +1,27 @@
-//! The dashboard's API over real HTTP on loopback.
+//! The dashboard's API: the router called in-process (`tower::ServiceExt::oneshot`), and the
+//! server's connection limits over loopback with raw sockets (half-sent requests).
 
-use std::io::{Read, Write};
+use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
 
+use axum::body::Body;
+use axum::http::{header, HeaderMap, Request, StatusCode};
 use hitcast::data::{DataSource, SplitOptions, SynthParams};
 use hitcast::model::{Artifact, BoostParams, ForestParams, Model, ModelParams, Trained};
-use hitcast::serve::{run, Dashboard};
+use hitcast::serve::{router, run, Dashboard, Limits};
 use serde_json::{json, Value};
+use tower::ServiceExt;
 
-struct Server {
-    addr: SocketAddr,
+struct Fixture {
+    dashboard: Arc<Dashboard>,
     artifacts: Vec<Artifact>,
 }
 
-fn server() -> &'static Server {
-    static SERVER: OnceLock<Server> = OnceLock::new();
-    SERVER.get_or_init(|| {
+fn fixture() -> &'static Fixture {
+    static FIXTURE: OnceLock<Fixture> = OnceLock::new();
+    FIXTURE.get_or_init(|| {
         let source = DataSource::Synthetic(SynthParams {
             n_tracks: 1500,
             ..Default::default()
@@ -42,49 +47,65 @@ fn server() -> &'static Server {
             })
             .collect();
         let dashboard = Dashboard::build(&prepared, "synthetic", artifacts.clone(), 42).unwrap();
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            run("127.0.0.1:0".parse().unwrap(), dashboard, |addr| {
-                tx.send(addr).unwrap()
-            })
-            .unwrap();
-        });
-        Server {
-            addr: rx.recv().unwrap(),
+        Fixture {
+            dashboard: Arc::new(dashboard),
             artifacts,
         }
     })
 }
 
-/// A minimal HTTP/1.1 exchange: (status, body).
-fn request(method: &str, path: &str, content_type: Option<&str>, body: &[u8]) -> (u16, String) {
-    let mut s = TcpStream::connect(server().addr).unwrap();
-    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nContent-Length: {}\r\n", body.len());
-    if let Some(ct) = content_type {
-        head.push_str(&format!("Content-Type: {ct}\r\n"));
-    }
-    head.push_str("\r\n");
-    s.write_all(head.as_bytes()).unwrap();
-    let _ = s.write_all(body);
-    let mut raw = Vec::new();
-    let _ = s.read_to_end(&mut raw);
-    let text = String::from_utf8_lossy(&raw).into_owned();
-    let status: u16 = text.split(' ').nth(1).unwrap().parse().unwrap();
-    let body = text
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_string())
-        .unwrap_or_default();
-    (status, body)
+struct Reply {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: String,
 }
 
-fn post(path: &str, body: &Value) -> (u16, Value) {
-    let (status, text) = request(
+impl Reply {
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.body).unwrap_or(Value::Null)
+    }
+}
+
+/// One request through the router, in-process.
+fn call(limits: &Limits, request: Request<Body>) -> Reply {
+    let app = router(fixture().dashboard.clone(), limits);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let response = app.oneshot(request).await.unwrap();
+        let (parts, body) = response.into_parts();
+        let bytes = axum::body::to_bytes(body, usize::MAX).await.unwrap();
+        Reply {
+            status: parts.status,
+            headers: parts.headers,
+            body: String::from_utf8(bytes.to_vec()).unwrap(),
+        }
+    })
+}
+
+fn get(path: &str) -> Reply {
+    let request = Request::get(path).body(Body::empty()).unwrap();
+    call(&Limits::default(), request)
+}
+
+fn send(method: &str, path: &str, content_type: Option<&str>, body: Vec<u8>) -> Reply {
+    let mut request = Request::builder().method(method).uri(path);
+    if let Some(ct) = content_type {
+        request = request.header(header::CONTENT_TYPE, ct);
+    }
+    call(&Limits::default(), request.body(Body::from(body)).unwrap())
+}
+
+fn post(path: &str, body: &Value) -> (StatusCode, Value) {
+    let r = send(
         "POST",
         path,
         Some("application/json"),
-        body.to_string().as_bytes(),
+        body.to_string().into_bytes(),
     );
-    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    (r.status, r.json())
 }
 
 fn track() -> Value {
@@ -93,12 +114,10 @@ fn track() -> Value {
 
 #[test]
 fn health_models_and_page() {
-    let (status, body) = request("GET", "/api/health", None, b"");
-    assert_eq!(status, 200);
-    assert_eq!(serde_json::from_str::<Value>(&body).unwrap()["models"], 3);
-    let (status, body) = request("GET", "/api/models", None, b"");
-    assert_eq!(status, 200);
-    let v: Value = serde_json::from_str(&body).unwrap();
+    let r = get("/api/health");
+    assert_eq!(r.status, 200);
+    assert_eq!(r.json()["models"], 3);
+    let v = get("/api/models").json();
     assert_eq!(v["features"].as_array().unwrap().len(), 4);
     assert_eq!(v["models"][2]["name"], "boost");
     assert!(
@@ -106,13 +125,51 @@ fn health_models_and_page() {
             < v["features"][3]["mean_top100"].as_f64().unwrap()
     );
     assert_eq!(v["presets"][0]["name"], "average hit");
-    let (status, page) = request("GET", "/", None, b"");
-    assert_eq!(status, 200);
-    assert!(page.contains("type=\"range\"") || page.contains("type=range"));
+    let page = get("/");
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("type: \"range\""));
     assert!(
-        !page.contains("src=\"http") && !page.contains("href=\"http"),
+        !page.body.contains("src=\"http") && !page.body.contains("href=\"http"),
         "no external assets"
     );
+}
+
+#[test]
+fn every_response_carries_the_security_headers() {
+    for r in [
+        get("/"),
+        get("/api/models"),
+        get("/nope"),
+        send(
+            "POST",
+            "/api/predict",
+            Some("application/json"),
+            b"{}".to_vec(),
+        ),
+    ] {
+        assert_eq!(r.headers["x-content-type-options"], "nosniff");
+        assert_eq!(r.headers["x-frame-options"], "DENY");
+        let csp = r.headers[header::CONTENT_SECURITY_POLICY].to_str().unwrap();
+        assert!(csp.starts_with("default-src 'none';"), "{csp}");
+        assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
+        assert!(!csp.contains("unsafe"), "{csp}");
+    }
+    let page = get("/");
+    let csp = page.headers[header::CONTENT_SECURITY_POLICY]
+        .to_str()
+        .unwrap();
+    assert_eq!(csp, hitcast::serve::page_csp());
+    assert!(csp.contains("script-src 'sha256-"), "{csp}");
+    // The policy allows one inline script and one style block by hash, nothing inline beside
+    // them (a style attribute or an event handler in the markup would be blocked).
+    assert_eq!(page.body.matches("<script").count(), 1);
+    assert_eq!(page.body.matches("<style").count(), 1);
+    assert!(!page.body.contains(" style=\""), "inline style attribute");
+    assert!(
+        !page.body.contains(".innerHTML"),
+        "markup built from strings"
+    );
+    assert!(!page.body.contains(" onclick=\""), "inline handler");
 }
 
 #[test]
@@ -120,7 +177,7 @@ fn predictions_equal_the_library() {
     let (status, v) = post("/api/predict", &json!({ "features": track() }));
     assert_eq!(status, 200, "{v}");
     let row = [0.71, 0.64, 0.5, 121.0];
-    for a in &server().artifacts {
+    for a in &fixture().artifacts {
         let expected = a.model.predict_proba_one(&row);
         let got = v["probabilities"][a.family.name()].as_f64().unwrap();
         assert_eq!(got.to_bits(), expected.to_bits(), "{}", a.family);
@@ -130,6 +187,13 @@ fn predictions_equal_the_library() {
     assert_eq!(status, 200, "{b}");
     assert_eq!(b["probabilities"][0], v["probabilities"]);
     assert_ne!(b["probabilities"][1], v["probabilities"]);
+}
+
+/// Status, `field` and words of the error for a raw JSON body.
+fn refused(path: &str, body: &str) -> (StatusCode, Value, String) {
+    let r = send("POST", path, Some("application/json"), body.into());
+    let v = r.json();
+    (r.status, v["field"].clone(), v["error"].to_string())
 }
 
 #[test]
@@ -159,7 +223,12 @@ fn bad_requests_are_4xx_naming_the_field() {
             "features.danceability",
             "outside",
         ),
-        (json!({ "tracks": [track()] }), "features", "features"),
+        (json!({ "tracks": [track()] }), "tracks", "unknown field"),
+        (
+            json!({ "features": track(), "seed": 7 }),
+            "seed",
+            "unknown field `seed`",
+        ),
     ];
     for (body, field, words) in cases {
         let (status, v) = post("/api/predict", &body);
@@ -173,39 +242,278 @@ fn bad_requests_are_4xx_naming_the_field() {
     );
     assert_eq!(status, 400);
     assert_eq!(v["field"], "tracks[1].danceability", "{v}");
+    let (status, v) = post(
+        "/api/predict/batch",
+        &json!({ "tracks": [track()], "features": track() }),
+    );
+    assert_eq!(
+        (status, &v["field"]),
+        (StatusCode::BAD_REQUEST, &json!("features"))
+    );
 
-    let (status, body) = request(
-        "POST",
-        "/api/predict",
-        Some("application/json"),
-        b"{\"features\": {NaN",
-    );
-    assert_eq!(status, 400);
-    assert!(body.contains("invalid JSON"), "{body}");
-    let (status, body) = request(
-        "POST",
-        "/api/predict",
+    let (status, field, error) = refused("/api/predict", "{\"features\": {NaN");
+    assert_eq!((status, field), (StatusCode::BAD_REQUEST, Value::Null));
+    assert!(error.contains("invalid JSON"), "{error}");
+}
+
+#[test]
+fn duplicate_keys_are_refused_not_resolved() {
+    let features =
+        r#"{"danceability": 5, "danceability": 0.7, "energy": 0.6, "valence": 0.5, "tempo": 120}"#;
+    let cases = [
+        (
+            "/api/predict",
+            format!(r#"{{"features": {features}}}"#),
+            "features.danceability",
+        ),
+        (
+            "/api/predict",
+            format!(r#"{{"features": {features}, "features": {features}}}"#),
+            "features.danceability",
+        ),
+        (
+            "/api/predict",
+            r#"{"features": {}, "features": {}}"#.to_string(),
+            "features",
+        ),
+        (
+            "/api/predict/batch",
+            format!(r#"{{"tracks": [{}, {features}]}}"#, track()),
+            "tracks[1].danceability",
+        ),
+    ];
+    for (path, body, field) in cases {
+        let (status, got, error) = refused(path, &body);
+        assert_eq!(status, 400, "{body}");
+        assert_eq!(got, field, "{body}");
+        assert!(error.contains("duplicate key"), "{error}");
+    }
+}
+
+#[test]
+fn only_json_content_types_are_read() {
+    let body = json!({ "features": track() }).to_string();
+    for ct in [
+        "application/json",
+        "Application/JSON",
+        "application/json; charset=utf-8",
+        "application/json;charset=\"UTF-8\"",
+    ] {
+        let r = send("POST", "/api/predict", Some(ct), body.clone().into());
+        assert_eq!(r.status, 200, "{ct}: {}", r.body);
+    }
+    for ct in [
+        Some("application/jsonfoo"),
+        Some("application/json-patch+json"),
         Some("text/plain"),
-        track().to_string().as_bytes(),
-    );
-    assert_eq!(status, 415, "{body}");
-    let big = vec![b' '; 3 * 1024 * 1024];
-    let (status, _) = request("POST", "/api/predict", Some("application/json"), &big);
-    assert_eq!(status, 413);
+        Some("application/json; charset=latin1"),
+        Some("application/json; x=1"),
+        Some("application/json;"),
+        Some("text/json, application/json"),
+        None,
+    ] {
+        let r = send("POST", "/api/predict", ct, body.clone().into());
+        assert_eq!(r.status, 415, "{ct:?}: {}", r.body);
+        assert_eq!(r.json()["field"], "Content-Type", "{ct:?}");
+        assert!(r.json()["error"]
+            .as_str()
+            .unwrap()
+            .contains("application/json"));
+    }
+}
+
+#[test]
+fn every_4xx_has_the_json_error_shape() {
     let many: Vec<Value> = (0..10_001).map(|_| track()).collect();
-    let (status, v) = post("/api/predict/batch", &json!({ "tracks": many }));
-    assert_eq!(status, 413, "{v}");
-    let (status, body) = request("GET", "/nope", None, b"");
-    assert_eq!(status, 404);
-    assert!(body.contains("\"error\""));
+    let long = format!("/api/health?{}", "x".repeat(9000));
+    let cases: Vec<(Reply, u16)> = vec![
+        (get("/nope"), 404),
+        (get("/api/predict"), 405),
+        (send("DELETE", "/api/models", None, vec![]), 405),
+        (send("OPTIONS", "/", None, vec![]), 405),
+        (
+            send(
+                "POST",
+                "/api/predict",
+                Some("application/json"),
+                vec![b' '; 3 * 1024 * 1024],
+            ),
+            413,
+        ),
+        (
+            send(
+                "POST",
+                "/api/predict/batch",
+                Some("application/json"),
+                json!({ "tracks": many }).to_string().into(),
+            ),
+            413,
+        ),
+        (get(&long), 414),
+        (get(&format!("/{}", "a".repeat(9000))), 414),
+        (send("POST", "/api/predict", Some("text/csv"), vec![]), 415),
+    ];
+    for (r, status) in cases {
+        assert_eq!(r.status.as_u16(), status, "{}", r.body);
+        assert_eq!(r.headers[header::CONTENT_TYPE], "application/json");
+        let v = r.json();
+        let keys: Vec<&String> = v.as_object().expect(&r.body).keys().collect();
+        assert_eq!(keys, ["error", "field"], "{}", r.body);
+        assert!(!v["error"].as_str().unwrap().is_empty());
+    }
+    let r = get("/api/predict");
+    assert_eq!(r.headers[header::ALLOW], "POST");
+    // A target at the limit is served.
+    let limits = Limits::default().with_max_uri(20);
+    let ok = call(
+        &limits,
+        Request::get("/api/health?abcdefgh")
+            .body(Body::empty())
+            .unwrap(),
+    );
+    assert_eq!(ok.status, 200);
+    let over = call(
+        &limits,
+        Request::get("/api/health?abcdefghi")
+            .body(Body::empty())
+            .unwrap(),
+    );
+    assert_eq!(over.status, 414, "{}", over.body);
+}
+
+/// Serves the fixture's dashboard on loopback under `limits`.
+fn start(limits: Limits) -> SocketAddr {
+    let dashboard = fixture().dashboard.as_ref().clone();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        run("127.0.0.1:0".parse().unwrap(), dashboard, &limits, |addr| {
+            tx.send(addr).unwrap()
+        })
+        .unwrap();
+    });
+    rx.recv().unwrap()
+}
+
+/// Reads until the server closes the connection (or `wait` passes): what it sent, and when
+/// it closed (None if it did not within `wait`).
+fn until_closed(s: &mut TcpStream, wait: Duration) -> (String, Option<Instant>) {
+    s.set_read_timeout(Some(wait)).unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        match s.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == ErrorKind::ConnectionReset => break,
+            Err(_) => return (String::from_utf8_lossy(&got).into_owned(), None),
+        }
+    }
+    (
+        String::from_utf8_lossy(&got).into_owned(),
+        Some(Instant::now()),
+    )
+}
+
+const HEALTH: &[u8] = b"GET /api/health HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
+
+#[test]
+fn half_open_connections_are_closed_after_the_header_timeout() {
+    let timeout = Duration::from_millis(400);
+    let addr = start(Limits::default().with_header_timeout(timeout));
+    let t0 = Instant::now();
+    let mut streams: Vec<(TcpStream, Instant)> = (0..40)
+        .map(|i| {
+            let mut s = TcpStream::connect(addr).unwrap();
+            let opened = Instant::now();
+            // Half of them start a request and never finish its headers; half send nothing.
+            if i % 2 == 0 {
+                s.write_all(b"POST /api/predict HTTP/1.1\r\nHost: localhost\r\nContent-Ty")
+                    .unwrap();
+            }
+            (s, opened)
+        })
+        .collect();
+    for (s, opened) in &mut streams {
+        let (sent, closed) = until_closed(s, Duration::from_secs(10));
+        let closed = closed.expect("the server kept a half-open connection");
+        assert!(sent.is_empty(), "{sent}");
+        assert!(closed - *opened >= timeout, "closed before the timeout");
+    }
+    // All within the timeout (plus scheduling slack), not at some later sweep.
+    assert!(t0.elapsed() < timeout + Duration::from_secs(5));
+    // The server still answers.
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.write_all(HEALTH).unwrap();
+    let (reply, _) = until_closed(&mut s, Duration::from_secs(10));
+    assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
+}
+
+#[test]
+fn an_idle_keep_alive_connection_is_closed_after_the_header_timeout() {
+    let timeout = Duration::from_millis(400);
+    let addr = start(Limits::default().with_header_timeout(timeout));
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.write_all(b"GET /api/health HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        .unwrap();
+    let t0 = Instant::now();
+    let (reply, closed) = until_closed(&mut s, Duration::from_secs(10));
+    assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
+    assert!(closed.expect("kept open") - t0 >= timeout);
+}
+
+#[test]
+fn a_body_that_does_not_arrive_is_a_408_and_the_connection_closes() {
+    let body_timeout = Duration::from_millis(400);
+    let addr = start(
+        Limits::default()
+            .with_header_timeout(Duration::from_secs(30))
+            .with_body_timeout(body_timeout),
+    );
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.write_all(
+        b"POST /api/predict HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n\
+          Content-Length: 100\r\n\r\n{\"features\": {\"tempo",
+    )
+    .unwrap();
+    let t0 = Instant::now();
+    // Waiting 10 s, under the 30 s header timeout: a close now is the body timeout's.
+    let (reply, closed) = until_closed(&mut s, Duration::from_secs(10));
+    assert!(reply.starts_with("HTTP/1.1 408"), "{reply}");
+    let body: Value = serde_json::from_str(reply.split_once("\r\n\r\n").unwrap().1).unwrap();
+    assert!(
+        body["error"].as_str().unwrap().contains("did not arrive"),
+        "{body}"
+    );
+    assert!(closed.expect("kept open after the 408") - t0 >= body_timeout);
+}
+
+#[test]
+fn connections_over_the_cap_wait_for_a_free_slot() {
+    let addr = start(
+        Limits::default()
+            .with_max_connections(2)
+            .with_header_timeout(Duration::from_secs(30)),
+    );
+    let idle: Vec<TcpStream> = (0..2).map(|_| TcpStream::connect(addr).unwrap()).collect();
+    std::thread::sleep(Duration::from_millis(200));
+    let mut third = TcpStream::connect(addr).unwrap();
+    third.write_all(HEALTH).unwrap();
+    let (reply, closed) = until_closed(&mut third, Duration::from_millis(800));
+    assert!(
+        reply.is_empty() && closed.is_none(),
+        "served over the cap: {reply}"
+    );
+    drop(idle);
+    let (reply, _) = until_closed(&mut third, Duration::from_secs(10));
+    assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
 }
 
 #[test]
 fn explain_answers_one_track_and_a_batch_adding_up_to_the_predictions() {
     let (status, one) = post("/api/explain", &json!({ "features": track() }));
-    assert_eq!(status, 200, "{one}");
+    assert_eq!(status, StatusCode::OK, "{one}");
     let (_, predicted) = post("/api/predict", &json!({ "features": track() }));
-    for a in &server().artifacts {
+    for a in &fixture().artifacts {
         let e = &one["explanations"][a.family.name()];
         let sum: f64 = e["base"].as_f64().unwrap()
             + e["contributions"]
@@ -222,7 +530,7 @@ fn explain_answers_one_track_and_a_batch_adding_up_to_the_predictions() {
         assert_eq!(e["contributions"].as_object().unwrap().len(), 4);
     }
     let (status, batch) = post("/api/explain", &json!({ "tracks": [track(), track()] }));
-    assert_eq!(status, 200);
+    assert_eq!(status, StatusCode::OK);
     assert_eq!(batch["explanations"][1], one["explanations"]);
 
     let mut bad = track();
@@ -230,7 +538,7 @@ fn explain_answers_one_track_and_a_batch_adding_up_to_the_predictions() {
     let (status, e) = post("/api/explain", &json!({ "tracks": [track(), bad] }));
     assert_eq!(
         (status, e["field"].as_str()),
-        (400, Some("tracks[1].tempo"))
+        (StatusCode::BAD_REQUEST, Some("tracks[1].tempo"))
     );
     let (status, e) = post(
         "/api/explain",
@@ -238,13 +546,20 @@ fn explain_answers_one_track_and_a_batch_adding_up_to_the_predictions() {
     );
     assert_eq!(
         (status, e["field"].as_str()),
-        (400, Some("features.energy"))
+        (StatusCode::BAD_REQUEST, Some("features.energy"))
     );
-    let (status, _) = post("/api/explain", &json!({ "nothing": 1 }));
-    assert_eq!(status, 400);
+    let (status, e) = post("/api/explain", &json!({ "nothing": 1 }));
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(e["error"].as_str().unwrap().contains("nothing"), "{e}");
+    // Strict like every body: a duplicated key is refused, not resolved.
+    let (status, e, _) = refused(
+        "/api/explain",
+        r#"{"features": {"danceability": 0.7, "danceability": 0.2, "energy": 0.6, "valence": 0.5, "tempo": 120}}"#,
+    );
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{e}");
     let many: Vec<Value> = (0..=hitcast::serve::MAX_EXPLAIN_BATCH)
         .map(|_| track())
         .collect();
     let (status, _) = post("/api/explain", &json!({ "tracks": many }));
-    assert_eq!(status, 413);
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
 }

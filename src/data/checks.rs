@@ -1,0 +1,374 @@
+//! Data checks that decide whether an evaluation can be trusted: repeated tracks and how
+//! their copies disagree, near-duplicates (the same title and artist under another id),
+//! features that are constant or outside their usual range, tiny classes, and the time
+//! period of each row for out-of-time evaluation. Pure functions, no IO.
+
+use std::collections::HashMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::Dataset;
+
+/// What the copies of repeated track ids look like.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Copies {
+    /// Rows whose track id appeared on an earlier row.
+    pub duplicate_rows: usize,
+    /// Tracks (ids) with more than one row.
+    pub repeated_tracks: usize,
+    /// Tracks whose rows carry both labels, sorted.
+    pub label_conflicts: Vec<String>,
+    /// Tracks whose rows differ in popularity.
+    pub popularity_conflicts: usize,
+    /// Tracks whose rows differ in at least one model feature.
+    pub feature_conflicts: usize,
+}
+
+/// The first row of each track id, in row order.
+pub fn first_rows(ids: &[String]) -> Vec<usize> {
+    let mut seen: HashMap<&str, ()> = HashMap::with_capacity(ids.len());
+    (0..ids.len())
+        .filter(|&i| seen.insert(&ids[i], ()).is_none())
+        .collect()
+}
+
+/// Compares every later copy of a track id with its first row.
+pub fn copies(data: &Dataset) -> Copies {
+    let mut first: HashMap<&str, usize> = HashMap::with_capacity(data.len());
+    // Per repeated track: [label differs, popularity differs, features differ].
+    let mut differs: HashMap<usize, [bool; 3]> = HashMap::new();
+    let mut out = Copies::default();
+    for (row, id) in data.ids.iter().enumerate() {
+        let Some(&f) = first.get(id.as_str()) else {
+            first.insert(id, row);
+            continue;
+        };
+        out.duplicate_rows += 1;
+        let d = differs.entry(f).or_default();
+        d[0] |= data.y[row] != data.y[f];
+        d[1] |= data.popularity.as_ref().is_some_and(|p| p[row] != p[f]);
+        d[2] |= data.x.iter().any(|c| c[row] != c[f]);
+    }
+    out.repeated_tracks = differs.len();
+    let mut labels: Vec<String> = Vec::new();
+    for (&f, d) in &differs {
+        if d[0] {
+            labels.push(data.ids[f].clone());
+        }
+        out.popularity_conflicts += usize::from(d[1]);
+        out.feature_conflicts += usize::from(d[2]);
+    }
+    labels.sort_unstable();
+    out.label_conflicts = labels;
+    out
+}
+
+/// Words that mark a version of a song rather than another song.
+const VERSION_WORDS: [&str; 14] = [
+    "remaster", "version", "single", "mono", "stereo", "live", "edit", "mix", "radio", "demo",
+    "acoustic", "feat", "with ", "bonus",
+];
+
+fn is_version_tag(part: &str) -> bool {
+    VERSION_WORDS.iter().any(|w| part.contains(w))
+}
+
+/// A title or artist reduced to what identifies the song: lower case, letters and digits
+/// only, without version tags: a bracketed part or a ` - ` suffix that names a version
+/// (`(Remastered 2011)`, `[Live]`, `- Single Version`, `(feat. X)`), or a `feat.` credit.
+/// Other brackets and suffixes stay (`Act I - "Hier die Order!"` is its own song).
+pub fn normalise(text: &str) -> String {
+    let mut t = text.to_lowercase();
+    for cut in [" feat. ", " ft. ", " featuring "] {
+        if let Some(p) = t.find(cut) {
+            t.truncate(p);
+        }
+    }
+    // Drop bracketed version tags (one level deep), keep other brackets' words.
+    let mut kept = String::with_capacity(t.len());
+    let mut rest = t.as_str();
+    while let Some(open) = rest.find(['(', '[']) {
+        kept.push_str(&rest[..open]);
+        let after = &rest[open + 1..];
+        match after.find([')', ']']) {
+            Some(close) => {
+                let inner = &after[..close];
+                if !is_version_tag(inner) {
+                    kept.push(' ');
+                    kept.push_str(inner);
+                }
+                rest = &after[close + 1..];
+            }
+            None => {
+                rest = after;
+            }
+        }
+    }
+    kept.push_str(rest);
+    // Then a ` - ` suffix naming a version (after the brackets, so `(1986 - Remaster), Act I`
+    // loses only its bracket).
+    if let Some(p) = kept.find(" - ") {
+        if is_version_tag(&kept[p..]) {
+            kept.truncate(p);
+        }
+    }
+    let mut out = String::with_capacity(kept.len());
+    let mut space = false;
+    for c in kept.chars() {
+        if c.is_alphanumeric() {
+            if space && !out.is_empty() {
+                out.push(' ');
+            }
+            space = false;
+            out.push(c);
+        } else {
+            space = true;
+        }
+    }
+    out
+}
+
+/// The normalised `title — artist` key of row `i`, or `None` when either is unknown.
+pub fn title_artist_key(data: &Dataset, i: usize) -> Option<String> {
+    let (t, a) = (normalise(&data.names[i]), normalise(&data.artists[i]));
+    (!t.is_empty() && !a.is_empty()).then(|| format!("{t}\u{1f}{a}"))
+}
+
+/// Near-duplicates: songs (normalised title and artist) listed under more than one track id.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct NearDuplicates {
+    /// Songs with rows under two or more ids.
+    pub songs: usize,
+    /// Rows whose song appeared on an earlier row under another id.
+    pub rows: usize,
+    /// Up to three examples, `title — artist`, from the data as written.
+    pub examples: Vec<String>,
+}
+
+/// Counts near-duplicates in `data`.
+pub fn near_duplicates(data: &Dataset) -> NearDuplicates {
+    let mut ids_of: HashMap<String, (usize, Vec<&str>)> = HashMap::new();
+    let mut out = NearDuplicates::default();
+    for i in 0..data.len() {
+        let Some(key) = title_artist_key(data, i) else {
+            continue;
+        };
+        let entry = ids_of.entry(key).or_insert_with(|| (i, Vec::new()));
+        let id = data.ids[i].as_str();
+        if entry.1.is_empty() {
+            entry.1.push(id);
+        } else if !entry.1.contains(&id) {
+            entry.1.push(id);
+            out.rows += 1;
+            if entry.1.len() == 2 {
+                out.songs += 1;
+                if out.examples.len() < 3 {
+                    let f = entry.0;
+                    out.examples
+                        .push(format!("{} — {}", data.names[f], data.artists[f]));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// A feature's usual range on Spotify data, where values outside it are legal but suspect
+/// (tempo 0 is Spotify's "unknown", loudness above 0 dB is clipped audio).
+fn usual_range(name: &str) -> Option<(f64, f64)> {
+    Some(match name {
+        "tempo" => (40.0, 250.0),
+        "loudness" => (-60.0, 0.0),
+        "duration_ms" => (30_000.0, 1_200_000.0),
+        "time_signature" => (1.0, 7.0),
+        _ => return None,
+    })
+}
+
+/// Warnings about `data`'s features: constant columns and values outside the usual range.
+pub fn feature_warnings(data: &Dataset) -> Vec<String> {
+    let mut w = Vec::new();
+    for (name, col) in data.feature_names.iter().zip(&data.x) {
+        if col.iter().all(|v| *v == col[0]) {
+            w.push(format!(
+                "feature `{name}` is constant ({}): it cannot help any model",
+                col[0]
+            ));
+            continue;
+        }
+        if let Some((lo, hi)) = usual_range(name) {
+            let outside = col.iter().filter(|v| **v < lo || **v > hi).count();
+            if outside > 0 {
+                let zeros = col.iter().filter(|v| **v == 0.0).count();
+                let unknown = if zeros > 0 && matches!(name.as_str(), "tempo" | "time_signature") {
+                    format!(" ({zeros} of them 0, Spotify's \"unknown\")")
+                } else {
+                    String::new()
+                };
+                w.push(format!(
+                    "feature `{name}`: {outside} rows ({:.2} %) lie outside its usual range {lo}–{hi}{unknown}",
+                    100.0 * outside as f64 / col.len() as f64
+                ));
+            }
+        }
+    }
+    w
+}
+
+/// Fewest tracks of a class, on either side of the split, below which metrics are noise.
+pub const TINY_CLASS: usize = 30;
+
+/// Warnings about classes too small to measure on: fewer than [`TINY_CLASS`] tracks of a
+/// class among `rows` (`side` names them), or a class under 2 % of all tracks.
+pub fn class_warnings(y: &[u8], rows: &[usize], side: &str) -> Vec<String> {
+    let hits = rows.iter().filter(|&&i| y[i] == 1).count();
+    let counts = [rows.len() - hits, hits];
+    let mut w = Vec::new();
+    for (class, name) in [(1, "hits"), (0, "non-hits")] {
+        if counts[class] < TINY_CLASS {
+            w.push(format!(
+                "the {side} has only {} {name}: its metrics swing widely with a few tracks",
+                counts[class]
+            ));
+        } else if (counts[class] as f64) < 0.02 * rows.len() as f64 {
+            w.push(format!(
+                "{name} are only {:.1} % of the {side}: accuracy says little, read PR AUC",
+                100.0 * counts[class] as f64 / rows.len() as f64
+            ));
+        }
+    }
+    w
+}
+
+/// The year a period cell starts with (`1960`, `1960s`, `1999-01-01`), or `None` when it
+/// does not start with a plausible four-digit year.
+pub fn year_of(cell: &str) -> Option<i64> {
+    let t = cell.trim();
+    let digits: String = t.chars().take_while(char::is_ascii_digit).collect();
+    if digits.len() != 4 {
+        return None;
+    }
+    let year: i64 = digits.parse().ok()?;
+    (1800..=2200).contains(&year).then_some(year)
+}
+
+/// The decade of each cell (`1999-01-01` → 1990), or `None` unless every cell has a year.
+pub fn decades(cells: &[String]) -> Option<Vec<i64>> {
+    cells
+        .iter()
+        .map(|c| year_of(c).map(|y| y - y.rem_euclid(10)))
+        .collect()
+}
+
+/// Warnings about repeated track ids: how many rows repeat, whether they were dropped, and
+/// how their copies disagree.
+pub fn duplicate_warnings(c: &Copies, dropped: bool) -> Vec<String> {
+    let mut w = Vec::new();
+    if c.duplicate_rows == 0 {
+        return w;
+    }
+    w.push(if dropped {
+        format!(
+            "{} rows repeat an earlier track id ({} tracks listed more than once): the first row of each is kept, the other {} dropped (--keep-duplicates keeps them, still one side per track)",
+            c.duplicate_rows, c.repeated_tracks, c.duplicate_rows
+        )
+    } else {
+        format!(
+            "{} rows repeat an earlier track id ({} tracks): all kept, and every split keeps a track's rows on one side",
+            c.duplicate_rows, c.repeated_tracks
+        )
+    });
+    let mut disagree = Vec::new();
+    if !c.label_conflicts.is_empty() {
+        let shown: Vec<&str> = c
+            .label_conflicts
+            .iter()
+            .take(3)
+            .map(String::as_str)
+            .collect();
+        disagree.push(format!(
+            "{} on the label (e.g. {})",
+            c.label_conflicts.len(),
+            shown.join(", ")
+        ));
+    }
+    if c.popularity_conflicts > 0 {
+        disagree.push(format!("{} on popularity", c.popularity_conflicts));
+    }
+    if c.feature_conflicts > 0 {
+        disagree.push(format!("{} on the features", c.feature_conflicts));
+    }
+    if !disagree.is_empty() {
+        w.push(format!(
+            "copies of the same track disagree: {}",
+            disagree.join("; ")
+        ));
+    }
+    w
+}
+
+/// A warning about near-duplicates, saying whether the split keeps them together.
+pub fn near_duplicate_warning(n: &NearDuplicates, by: super::GroupBy) -> Option<String> {
+    (n.songs > 0).then(|| {
+        format!(
+            "{} songs appear under more than one track id with the same title and artist ({} extra rows, e.g. {}): a single and its album version; {}",
+            n.songs,
+            n.rows,
+            n.examples.join("; "),
+            match by {
+                super::GroupBy::TitleArtist => "the split keeps them together",
+                super::GroupBy::Track => {
+                    "they can sit on both sides of the split (--group-by title-artist keeps them together)"
+                }
+            }
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn normalise_drops_versions_and_punctuation() {
+        assert_eq!(normalise("Hey Jude - Remastered 2015"), "hey jude");
+        assert_eq!(normalise("Hey  Jude (Single Version)"), "hey jude");
+        assert_eq!(normalise("HEY JUDE [Live]"), "hey jude");
+        assert_eq!(normalise("Don't Stop feat. X"), "don t stop");
+        assert_eq!(normalise("Song (feat. Y) - Radio Edit"), "song");
+        assert_eq!(normalise("The Beatles"), "the beatles");
+        // Parts that name another song, not a version, stay.
+        assert_eq!(
+            normalise("Carmen: Act I - Hier die Order!"),
+            "carmen act i hier die order"
+        );
+        assert_eq!(normalise("Symphony (Part 2)"), "symphony part 2");
+        assert_ne!(
+            normalise("Symphony (Part 2)"),
+            normalise("Symphony (Part 3)")
+        );
+    }
+
+    #[test]
+    fn years_and_decades_from_dates_and_decade_labels() {
+        assert_eq!(year_of("1999-01-01"), Some(1999));
+        assert_eq!(year_of("1960"), Some(1960));
+        assert_eq!(year_of("2010s"), Some(2010));
+        assert_eq!(year_of("99"), None);
+        assert_eq!(year_of("12345"), None);
+        assert_eq!(year_of(""), None);
+        let cells: Vec<String> = ["1999-05-01", "2001", "1960"].map(String::from).into();
+        assert_eq!(decades(&cells), Some(vec![1990, 2000, 1960]));
+        let bad: Vec<String> = ["1999", "soon"].map(String::from).into();
+        assert_eq!(decades(&bad), None);
+    }
+
+    #[test]
+    fn tiny_classes_are_named() {
+        let y: Vec<u8> = (0..100).map(|i| u8::from(i < 5)).collect();
+        let rows: Vec<usize> = (0..100).collect();
+        let w = class_warnings(&y, &rows, "holdout");
+        assert_eq!(w.len(), 1);
+        assert!(w[0].contains("only 5 hits"), "{w:?}");
+    }
+}
