@@ -27,6 +27,7 @@
 //! Rows are explained in parallel, each by itself and with its trees added in order, so the
 //! values are the same bits whatever the number of threads.
 
+mod low;
 mod treeshap;
 
 use rayon::prelude::*;
@@ -35,6 +36,7 @@ use serde::Serialize;
 use crate::data::{feature_range, Dataset};
 use crate::error::{Error, Result};
 use crate::model::{sigmoid, Boost, Forest, Logistic, Model, Trained, Tree};
+use low::LowOrder;
 use treeshap::{
     add_subset_values, add_tree, expected_value, interactions_from_values, shapley_from_values,
     used_features, Condition, Scratch, SUBSET_MAX_FEATURES,
@@ -65,11 +67,108 @@ pub struct Explanation {
 /// feature), or a tree without node covers (an artifact to retrain).
 pub fn explain(model: &Trained, x: &[&[f64]]) -> Result<Vec<Explanation>> {
     check_rows(model.feature_names(), x)?;
-    match model {
-        Trained::Logistic(m) => Ok(logistic(m, x)),
-        Trained::Forest(m) => forest(m, x),
-        Trained::Boost(m) => boost(m, x),
+    Explainer::new(model)?.explain(x)
+}
+
+/// A model made ready to explain: its trees' expectation and their one- and two-feature
+/// tables are computed once (tens of milliseconds for the default forest), so a dashboard
+/// that explains a track on every slider move pays for them once.
+#[derive(Debug, Clone)]
+pub struct Explainer {
+    model: Trained,
+    /// Empty for the logistic regression, which needs nothing prepared.
+    prep: Prepared,
+}
+
+impl Explainer {
+    /// Prepares `model`.
+    ///
+    /// # Errors
+    /// [`Error::Data`] for a tree without node covers (an artifact to retrain) or reading a
+    /// feature beyond the model's.
+    pub fn new(model: &Trained) -> Result<Explainer> {
+        let p = model.feature_names().len();
+        let prep = match model {
+            Trained::Logistic(_) => Prepared {
+                used: 0,
+                expected: 0.0,
+                low: None,
+            },
+            Trained::Forest(m) => prepare(&m.trees, 1.0 / m.trees.len() as f64, p)?,
+            Trained::Boost(m) => prepare(&m.trees, 1.0, p)?,
+        };
+        Ok(Explainer {
+            model: model.clone(),
+            prep,
+        })
     }
+
+    /// The model explained.
+    pub fn model(&self) -> &Trained {
+        &self.model
+    }
+
+    /// As [`explain`].
+    ///
+    /// # Errors
+    /// As [`explain`].
+    pub fn explain(&self, x: &[&[f64]]) -> Result<Vec<Explanation>> {
+        check_rows(self.model.feature_names(), x)?;
+        Ok(match &self.model {
+            Trained::Logistic(m) => logistic(m, x),
+            Trained::Forest(m) => forest(m, x, &self.prep),
+            Trained::Boost(m) => boost(m, x, &self.prep),
+        })
+    }
+
+    /// As [`interactions`].
+    ///
+    /// # Errors
+    /// As [`interactions`].
+    pub fn interactions(&self, x: &[&[f64]]) -> Result<Vec<Vec<Vec<f64>>>> {
+        check_rows(self.model.feature_names(), x)?;
+        let p = x.len();
+        let prep = &self.prep;
+        Ok(match &self.model {
+            Trained::Logistic(m) => logistic(m, x)
+                .iter()
+                .map(|e| {
+                    let mut matrix = vec![vec![0.0; p]; p];
+                    for (j, v) in e.contributions.iter().enumerate() {
+                        matrix[j][j] = *v;
+                    }
+                    matrix
+                })
+                .collect(),
+            Trained::Boost(m) => per_row(x, |row| {
+                tree_interactions_unchecked(&m.trees, row, 1.0, prep)
+            }),
+            Trained::Forest(m) => {
+                let scale = 1.0 / m.trees.len() as f64;
+                let psi = forest_psi(m, x, prep);
+                let probabilities = m.predict_proba_columns(x);
+                let raw = per_row(x, |row| {
+                    tree_interactions_unchecked(&m.trees, row, scale, prep)
+                });
+                raw.into_iter()
+                    .zip(psi.iter().zip(probabilities))
+                    .map(|(matrix, (psi, p))| {
+                        let factor = forest_factor(p, prep.expected, psi);
+                        matrix
+                            .into_iter()
+                            .map(|r| r.into_iter().map(|v| v * factor).collect())
+                            .collect()
+                    })
+                    .collect()
+            }
+        })
+    }
+}
+
+fn prepare(trees: &[Tree], scale: f64, p: usize) -> Result<Prepared> {
+    check_covers(trees)?;
+    check_width(trees, p)?;
+    Ok(Prepared::new(trees, scale, p, true))
 }
 
 /// Explains one track, its values in the model's feature order (as [`Dataset::row`] gives
@@ -208,7 +307,24 @@ pub fn tree_shap(trees: &[Tree], row: &[f64]) -> Result<(f64, Vec<f64>)> {
         trees,
         row,
         1.0,
-        Prepared::new(trees, 1.0),
+        &Prepared::new(trees, 1.0, row.len(), true),
+    ))
+}
+
+/// [`tree_shap`] by the subset walk alone, without the one- and two-feature tables (the
+/// path taken when a model's trees use too many distinct thresholds to tabulate), for tests.
+///
+/// # Errors
+/// As [`tree_shap`].
+#[doc(hidden)]
+pub fn tree_shap_untabulated(trees: &[Tree], row: &[f64]) -> Result<(f64, Vec<f64>)> {
+    check_covers(trees)?;
+    check_width(trees, row.len())?;
+    Ok(tree_shap_unchecked(
+        trees,
+        row,
+        1.0,
+        &Prepared::new(trees, 1.0, row.len(), false),
     ))
 }
 
@@ -235,30 +351,48 @@ fn check_width(trees: &[Tree], p: usize) -> Result<()> {
     }
 }
 
-/// What a batch computes once for its trees: the features they use and their expectation.
-#[derive(Clone, Copy)]
+/// What is computed once per model for its trees: the features they use, their
+/// expectation, and (with at most six features, when small enough) the one- and two-feature
+/// values as tables.
+#[derive(Debug, Clone)]
 struct Prepared {
     used: u64,
     expected: f64,
+    low: Option<LowOrder>,
 }
 
 impl Prepared {
-    fn new(trees: &[Tree], scale: f64) -> Prepared {
+    fn new(trees: &[Tree], scale: f64, p: usize, tabulate: bool) -> Prepared {
         Prepared {
             used: used_features(trees),
             expected: expectation(trees, scale),
+            low: if tabulate && p <= SUBSET_MAX_FEATURES {
+                LowOrder::build(trees, p, scale)
+            } else {
+                None
+            },
         }
     }
 }
 
-/// `v(S)` of every subset of the row's features, summed over the trees (scaled).
-fn subset_values(trees: &[Tree], row: &[f64], scale: f64, expected: f64) -> Vec<f64> {
-    let mut v = vec![0.0; 1 << row.len()];
-    let mut buf = Vec::new();
-    for t in trees {
-        add_subset_values(t, row, scale, &mut v, &mut buf);
+/// `v(S)` of every subset of the row's features, summed over the trees (scaled): from the
+/// tables for one or two features, from the subset walk for the rest.
+fn subset_values(trees: &[Tree], row: &[f64], scale: f64, prep: &Prepared) -> Vec<f64> {
+    let lanes = 1usize << row.len();
+    let mut v = vec![0.0; lanes];
+    let alive: u64 = (1..lanes)
+        .filter(|&s| prep.low.is_none() || s.count_ones() > 2)
+        .fold(0, |m, s| m | 1 << s);
+    if alive != 0 {
+        let mut buf = Vec::new();
+        for t in trees {
+            add_subset_values(t, row, scale, alive, &mut v, &mut buf);
+        }
     }
-    v[0] = expected;
+    if let Some(low) = &prep.low {
+        low.fill(row, &mut v);
+    }
+    v[0] = prep.expected;
     v
 }
 
@@ -271,10 +405,15 @@ fn recursive_shap(trees: &[Tree], row: &[f64], scale: f64) -> Vec<f64> {
     phi
 }
 
-fn tree_shap_unchecked(trees: &[Tree], row: &[f64], scale: f64, prep: Prepared) -> (f64, Vec<f64>) {
+fn tree_shap_unchecked(
+    trees: &[Tree],
+    row: &[f64],
+    scale: f64,
+    prep: &Prepared,
+) -> (f64, Vec<f64>) {
     let p = row.len();
     if p <= SUBSET_MAX_FEATURES {
-        let v = subset_values(trees, row, scale, prep.expected);
+        let v = subset_values(trees, row, scale, prep);
         (v[0], shapley_from_values(&v, p, prep.used))
     } else {
         (prep.expected, recursive_shap(trees, row, scale))
@@ -299,7 +438,7 @@ pub fn tree_interactions(trees: &[Tree], row: &[f64]) -> Result<Vec<Vec<f64>>> {
         trees,
         row,
         1.0,
-        Prepared::new(trees, 1.0),
+        &Prepared::new(trees, 1.0, row.len(), true),
     ))
 }
 
@@ -317,15 +456,11 @@ fn tree_interactions_unchecked(
     trees: &[Tree],
     row: &[f64],
     scale: f64,
-    prep: Prepared,
+    prep: &Prepared,
 ) -> Vec<Vec<f64>> {
     let p = row.len();
     if p <= SUBSET_MAX_FEATURES {
-        interactions_from_values(
-            &subset_values(trees, row, scale, prep.expected),
-            p,
-            prep.used,
-        )
+        interactions_from_values(&subset_values(trees, row, scale, prep), p, prep.used)
     } else {
         recursive_interactions(trees, row, scale)
     }
@@ -363,12 +498,14 @@ fn recursive_interactions(trees: &[Tree], row: &[f64], scale: f64) -> Vec<Vec<f6
 /// As [`explain`].
 pub fn forest_probability(m: &Forest, x: &[&[f64]]) -> Result<(f64, Vec<Vec<f64>>)> {
     check_rows(&m.feature_names, x)?;
-    check_covers(&m.trees)?;
-    check_width(&m.trees, x.len())?;
+    let prep = prepare(&m.trees, 1.0 / m.trees.len() as f64, x.len())?;
+    Ok((prep.expected, forest_psi(m, x, &prep)))
+}
+
+/// The forest's probability-space values of each row, with `prep` made for its trees.
+fn forest_psi(m: &Forest, x: &[&[f64]], prep: &Prepared) -> Vec<Vec<f64>> {
     let scale = 1.0 / m.trees.len() as f64;
-    let prep = Prepared::new(&m.trees, scale);
-    let rows = per_row(x, |row| tree_shap_unchecked(&m.trees, row, scale, prep).1);
-    Ok((prep.expected, rows))
+    per_row(x, |row| tree_shap_unchecked(&m.trees, row, scale, prep).1)
 }
 
 fn logit(p: f64) -> f64 {
@@ -388,12 +525,11 @@ fn forest_factor(p: f64, b: f64, psi: &[f64]) -> f64 {
     }
 }
 
-fn forest(m: &Forest, x: &[&[f64]]) -> Result<Vec<Explanation>> {
-    let (b, psi) = forest_probability(m, x)?;
+fn forest(m: &Forest, x: &[&[f64]], prep: &Prepared) -> Vec<Explanation> {
+    let (b, psi) = (prep.expected, forest_psi(m, x, prep));
     let probabilities = m.predict_proba_columns(x);
     let base = logit(b);
-    Ok(psi
-        .into_iter()
+    psi.into_iter()
         .zip(probabilities)
         .map(|(psi, p)| {
             let log_odds = logit(p);
@@ -405,18 +541,14 @@ fn forest(m: &Forest, x: &[&[f64]]) -> Result<Vec<Explanation>> {
                 probability: p,
             }
         })
-        .collect())
+        .collect()
 }
 
-fn boost(m: &Boost, x: &[&[f64]]) -> Result<Vec<Explanation>> {
-    check_covers(&m.trees)?;
-    check_width(&m.trees, x.len())?;
-    let prep = Prepared::new(&m.trees, 1.0);
+fn boost(m: &Boost, x: &[&[f64]], prep: &Prepared) -> Vec<Explanation> {
     let base = m.base_score + prep.expected;
     let margins = m.trees.sum(x, m.base_score);
     let rows = per_row(x, |row| tree_shap_unchecked(&m.trees, row, 1.0, prep).1);
-    Ok(rows
-        .into_iter()
+    rows.into_iter()
         .zip(margins)
         .map(|(contributions, log_odds)| Explanation {
             base,
@@ -424,7 +556,7 @@ fn boost(m: &Boost, x: &[&[f64]]) -> Result<Vec<Explanation>> {
             log_odds,
             probability: sigmoid(log_odds),
         })
-        .collect())
+        .collect()
 }
 
 /// SHAP interaction values for each row of column-major `x`, in log-odds: one `p × p`
@@ -436,47 +568,7 @@ fn boost(m: &Boost, x: &[&[f64]]) -> Result<Vec<Explanation>> {
 /// As [`explain`].
 pub fn interactions(model: &Trained, x: &[&[f64]]) -> Result<Vec<Vec<Vec<f64>>>> {
     check_rows(model.feature_names(), x)?;
-    let p = x.len();
-    match model {
-        Trained::Logistic(m) => Ok(logistic(m, x)
-            .iter()
-            .map(|e| {
-                let mut matrix = vec![vec![0.0; p]; p];
-                for (j, v) in e.contributions.iter().enumerate() {
-                    matrix[j][j] = *v;
-                }
-                matrix
-            })
-            .collect()),
-        Trained::Boost(m) => {
-            check_covers(&m.trees)?;
-            check_width(&m.trees, p)?;
-            let prep = Prepared::new(&m.trees, 1.0);
-            Ok(per_row(x, |row| {
-                tree_interactions_unchecked(&m.trees, row, 1.0, prep)
-            }))
-        }
-        Trained::Forest(m) => {
-            let scale = 1.0 / m.trees.len() as f64;
-            let (b, psi) = forest_probability(m, x)?;
-            let probabilities = m.predict_proba_columns(x);
-            let prep = Prepared::new(&m.trees, scale);
-            let raw = per_row(x, |row| {
-                tree_interactions_unchecked(&m.trees, row, scale, prep)
-            });
-            Ok(raw
-                .into_iter()
-                .zip(psi.iter().zip(probabilities))
-                .map(|(matrix, (psi, p))| {
-                    let factor = forest_factor(p, b, psi);
-                    matrix
-                        .into_iter()
-                        .map(|r| r.into_iter().map(|v| v * factor).collect())
-                        .collect()
-                })
-                .collect())
-        }
-    }
+    Explainer::new(model)?.interactions(x)
 }
 
 /// A feature's value in words, with its unit: `tempo 121 BPM`, `danceability 0.81`.

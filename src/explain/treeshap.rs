@@ -277,8 +277,8 @@ pub(crate) fn expected_value(tree: &Tree) -> f64 {
 /// Most features for [`subset_values`]: one lane per subset, `2^p` lanes in a `u64` mask.
 pub(crate) const SUBSET_MAX_FEATURES: usize = 6;
 
-/// The game's value `v(S)` for every subset `S` of the row's features at once (indexed by
-/// bit mask, `S = 0` excluded and left untouched), each tree's added into `out` scaled by
+/// The game's value `v(S)` for the subsets `S` in `alive` of the row's features at once
+/// (indexed by bit mask, `S = 0` excluded and left untouched), each tree's added into `out` scaled by
 /// `scale`. One walk per tree carries a weight per subset: at a split on feature `f`, the
 /// subsets holding `f` follow the row, the others go both ways weighted by cover; a branch
 /// where only the empty set would go on is skipped (its value is the tree's expectation).
@@ -288,6 +288,7 @@ pub(crate) fn add_subset_values(
     tree: &Tree,
     row: &[f64],
     scale: f64,
+    alive: u64,
     out: &mut [f64],
     buf: &mut Vec<f64>,
 ) {
@@ -320,7 +321,7 @@ pub(crate) fn add_subset_values(
         lanes,
         holding,
     };
-    walk.visit(0, 0, all & !1, buf, out);
+    walk.visit(0, 0, alive & all & !1, buf, out);
 }
 
 struct SubsetWalk<'a> {

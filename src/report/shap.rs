@@ -96,7 +96,8 @@ pub(super) fn evaluate(model: &Trained, test: &Dataset) -> Result<(ShapReport, S
     let names = model.feature_names().to_vec();
     let rows = test.subset(&sample(test.len(), SHAP_ROWS));
     let cols = model.columns(&rows)?;
-    let explained = explain::explain(model, &cols)?;
+    let explainer = explain::Explainer::new(model)?;
+    let explained = explainer.explain(&cols)?;
     let n = explained.len().max(1) as f64;
     let mean_abs = names
         .iter()
@@ -120,7 +121,7 @@ pub(super) fn evaluate(model: &Trained, test: &Dataset) -> Result<(ShapReport, S
         (Some(_), Some(d), Some(e), Some(t)) => {
             let few = test.subset(&sample(test.len(), INTERACTION_ROWS));
             let few_cols = model.columns(&few)?;
-            let matrices = explain::interactions(model, &few_cols)?;
+            let matrices = explainer.interactions(&few_cols)?;
             Some(check(&names, &matrices, &cols, &explained, (d, e, t)))
         }
         _ => None,

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use serde_json::{json, Value};
 
 use super::{json::parse_body, ApiError, Dashboard};
-use crate::explain::{explain, Explanation};
+use crate::explain::Explanation;
 
 /// Most tracks in one explain request: explaining costs far more than scoring (every node
 /// of every tree per track), so batches are smaller than [`super::MAX_BATCH`].
@@ -59,12 +59,17 @@ impl Dashboard {
             .collect();
         let refs: Vec<&[f64]> = cols.iter().map(|c| &c[..]).collect();
         let mut per_model: Vec<(String, Vec<Explanation>)> = Vec::new();
-        for a in self.artifacts() {
-            let e = explain(&a.model, &refs).map_err(|e| ApiError {
+        for (a, explainer) in self.explainers() {
+            let cannot = |e: String| ApiError {
                 status: 422,
                 error: format!("the {} model cannot explain: {e}", a.family),
                 field: None,
-            })?;
+            };
+            let e = explainer
+                .as_ref()
+                .map_err(|e| cannot(e.clone()))?
+                .explain(&refs)
+                .map_err(|e| cannot(e.to_string()))?;
             per_model.push((a.family.name().to_string(), e));
         }
         let names: Vec<&str> = self.features.iter().map(|f| f.name.as_str()).collect();

@@ -169,11 +169,26 @@ fn tree_shap_equals_brute_force_shapley_values_with_4_and_6_features() {
             let trees: Vec<Tree> = (0..n_trees)
                 .map(|_| random_tree(&mut rng, &features, 3 + case % 5))
                 .collect();
-            for _ in 0..4 {
-                let row = random_row(&mut rng, p);
+            for k in 0..6 {
+                let mut row = random_row(&mut rng, p);
+                if k >= 4 {
+                    // Exactly on thresholds the trees use: the tables' cells must break ties
+                    // as the walk does (left when the value equals the threshold).
+                    for t in &trees {
+                        for n in t.nodes.iter().step_by(2).take(3) {
+                            if n.threshold.is_finite() && (n.feature as usize) < p {
+                                row[n.feature as usize] = n.threshold;
+                            }
+                        }
+                    }
+                }
                 let (expected, phi) = explain::tree_shap(&trees, &row).unwrap();
                 let want = brute_shap(&trees, &row);
                 assert_close(&phi, &want, 1e-12, &format!("p = {p}, case {case}"));
+                // Without the one- and two-feature tables (models too large to tabulate).
+                let (e3, walk) = explain::tree_shap_untabulated(&trees, &row).unwrap();
+                assert_close(&walk, &want, 1e-12, &format!("subset walk, p = {p}"));
+                assert!((e3 - expected).abs() < 1e-12);
                 // Both algorithms: every subset's value at once, and Algorithm 2.
                 let (e2, recursive) = explain::tree_shap_recursive(&trees, &row).unwrap();
                 assert_close(&recursive, &want, 1e-12, &format!("Algorithm 2, p = {p}"));
