@@ -130,3 +130,145 @@ impl fmt::Display for Bench {
         )
     }
 }
+
+/// Timings of explanations ([`crate::explain`]) for one tree family.
+#[derive(Debug, Clone, Serialize)]
+pub struct ExplainTiming {
+    pub family: Family,
+    pub trees: usize,
+    /// Median seconds to explain `rows` rows on one thread and on two, preparation included.
+    pub one_thread_s: f64,
+    pub two_threads_s: f64,
+    pub rows: usize,
+    /// Median milliseconds to prepare the model's [`crate::explain::Explainer`] (its tables),
+    /// which the dashboard does once at start.
+    pub prepare_ms: f64,
+}
+
+/// Explanation timings: 10,000 holdout rows (repeated when fewer) for the forest and the
+/// boosted model fitted with `params` (by default the same trees `hitcast train` saves), on
+/// one and two threads, and one track's explanation by all three models.
+#[derive(Debug, Clone, Serialize)]
+pub struct ExplainBench {
+    pub families: Vec<ExplainTiming>,
+    /// Median milliseconds to explain one track with all three models (one thread), with
+    /// the models prepared once as the dashboard holds them.
+    pub one_track_all_models_ms: f64,
+    pub repeats: usize,
+}
+
+/// Times explanations (median of `repeats`).
+///
+/// # Errors
+/// Any model or explanation error.
+pub fn explain(
+    prepared: &Prepared,
+    params: &ModelParams,
+    repeats: usize,
+    seed: u64,
+) -> Result<ExplainBench> {
+    let data = &prepared.dataset;
+    let test = data.subset(&prepared.split.test);
+    let rows: Vec<usize> = (0..10_000).map(|i| i % test.len()).collect();
+    let scored = test.subset(&rows);
+    let models: Vec<Trained> = Family::ALL
+        .iter()
+        .map(|&f| Trained::fit(f, data, &prepared.split.train, params, seed))
+        .collect::<Result<_>>()?;
+    let pool = |threads: usize| {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .map_err(|e| crate::Error::Data(format!("thread pool: {e}")))
+    };
+    let (one, two) = (pool(1)?, pool(2)?);
+    let time = |pool: &rayon::ThreadPool, m: &Trained, d: &crate::data::Dataset| -> Result<f64> {
+        let mut t = Vec::new();
+        for _ in 0..repeats.max(1) {
+            let start = Instant::now();
+            let e = pool.install(|| crate::explain::explain_dataset(m, d))?;
+            t.push(start.elapsed().as_secs_f64());
+            std::hint::black_box(&e);
+        }
+        Ok(median(t))
+    };
+    let mut families = Vec::new();
+    let prepare_ms = |m: &Trained| -> Result<f64> {
+        let mut t = Vec::new();
+        for _ in 0..repeats.max(1) {
+            let start = Instant::now();
+            std::hint::black_box(crate::explain::Explainer::new(m)?);
+            t.push(start.elapsed().as_secs_f64() * 1e3);
+        }
+        Ok(median(t))
+    };
+    for m in &models[1..] {
+        let trees = match m {
+            Trained::Forest(f) => f.trees.len(),
+            Trained::Boost(b) => b.trees.len(),
+            Trained::Logistic(_) => 0,
+        };
+        families.push(ExplainTiming {
+            family: m.family(),
+            trees,
+            one_thread_s: time(&one, m, &scored)?,
+            two_threads_s: time(&two, m, &scored)?,
+            rows: scored.len(),
+            prepare_ms: prepare_ms(m)?,
+        });
+    }
+    let explainers: Vec<crate::explain::Explainer> = models
+        .iter()
+        .map(crate::explain::Explainer::new)
+        .collect::<Result<_>>()?;
+    let mut singles = Vec::new();
+    for i in 0..200.min(test.len()) {
+        let track = test.subset(&[i]);
+        let cols: Vec<Vec<&[f64]>> = explainers
+            .iter()
+            .map(|e| e.model().columns(&track))
+            .collect::<Result<_>>()?;
+        let start = Instant::now();
+        for (e, x) in explainers.iter().zip(&cols) {
+            std::hint::black_box(one.install(|| e.explain(x))?);
+        }
+        singles.push(start.elapsed().as_secs_f64() * 1e3);
+    }
+    Ok(ExplainBench {
+        families,
+        one_track_all_models_ms: median(singles),
+        repeats,
+    })
+}
+
+impl fmt::Display for ExplainBench {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "explanations (exact TreeSHAP), median of {} runs",
+            self.repeats
+        )?;
+        writeln!(
+            f,
+            "{:<10} {:>6} {:>8} {:>14} {:>14} {:>12}",
+            "model", "trees", "rows", "1 thread s", "2 threads s", "prepare ms"
+        )?;
+        for t in &self.families {
+            writeln!(
+                f,
+                "{:<10} {:>6} {:>8} {:>14.3} {:>14.3} {:>12.1}",
+                t.family.name(),
+                t.trees,
+                t.rows,
+                t.one_thread_s,
+                t.two_threads_s,
+                t.prepare_ms
+            )?;
+        }
+        writeln!(
+            f,
+            "one track, all three models (1 thread, models prepared once): {:.3} ms",
+            self.one_track_all_models_ms
+        )
+    }
+}

@@ -13,6 +13,8 @@
 //!   [`model::Logistic`], [`model::Forest`] and [`model::Boost`]; [`model::Trained`] holds any
 //!   of them and [`model::Artifact`] saves it as versioned JSON.
 //! - [`eval`]: metrics (ROC AUC, average precision, Brier, log loss, confusion matrices).
+//! - [`explain`]: why this track? Exact SHAP values (and interactions) per track for every
+//!   family, in log-odds, with a base value.
 //!
 //! All randomness flows from an explicit `seed: u64` through `ChaCha8Rng`; results are
 //! identical whatever the number of threads. Errors are one typed enum, [`Error`].
@@ -35,6 +37,7 @@ pub mod bench;
 pub mod data;
 mod error;
 pub mod eval;
+pub mod explain;
 pub mod model;
 #[cfg(feature = "notebook")]
 pub mod notebook;

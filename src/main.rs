@@ -30,6 +30,9 @@ enum Command {
     Train(TrainArgs),
     /// Score a CSV with saved models: one probability column per model.
     Predict(PredictArgs),
+    /// Why these probabilities? Each feature's contribution (exact SHAP values, log-odds) per
+    /// track and model.
+    Explain(ExplainArgs),
     /// The main job: data → three models → evaluation → figures → reports/.
     Report(ReportArgs),
     /// Time fitting, scoring and the whole report (see docs/benchmarks.md).
@@ -309,6 +312,10 @@ struct BenchArgs {
     /// Runs per measurement (the median is reported).
     #[arg(long, default_value_t = 3)]
     repeats: usize,
+    /// Time explanations instead (10k holdout rows for forest and boost on 1 and 2 threads,
+    /// one track for all three models).
+    #[arg(long)]
+    explain: bool,
 }
 
 #[derive(Args)]
@@ -435,6 +442,25 @@ struct PredictArgs {
     /// Output CSV: the track id and one probability column per model.
     #[arg(long, default_value = "data/predictions.csv")]
     out: PathBuf,
+}
+
+#[derive(Args)]
+struct ExplainArgs {
+    /// The CSV to explain (needs the models' feature columns).
+    csv: PathBuf,
+    /// Folder holding model_<family>.json artifacts.
+    #[arg(long, default_value = "models")]
+    models: PathBuf,
+    /// Output CSV: one row per track and model (base, each feature's contribution, log-odds,
+    /// probability).
+    #[arg(long, default_value = "data/explanations.csv")]
+    out: PathBuf,
+    /// Tracks whose top reasons are printed.
+    #[arg(long, default_value_t = 3)]
+    show: usize,
+    /// Reasons printed per track and model.
+    #[arg(long, default_value_t = 3)]
+    reasons: usize,
 }
 
 fn synth(args: &SynthArgs, out: &mut impl Write) -> anyhow::Result<()> {
@@ -574,18 +600,21 @@ fn train(args: &TrainArgs, out: &mut impl Write) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn predict(args: &PredictArgs, out: &mut impl Write) -> anyhow::Result<()> {
-    hitcast::atomic::check_not_input(&args.out, &[args.csv.as_path()])?;
+/// The artifacts in `dir` (at least one) and the tracks of `csv` with their features.
+fn artifacts_and_tracks(
+    dir: &std::path::Path,
+    csv: &std::path::Path,
+) -> anyhow::Result<(Vec<Artifact>, data::Dataset)> {
     let mut artifacts = Vec::new();
     for family in Family::ALL {
-        if args.models.join(Artifact::file_name(family)).exists() {
-            artifacts.push(Artifact::load_family(&args.models, family)?);
+        if dir.join(Artifact::file_name(family)).exists() {
+            artifacts.push(Artifact::load_family(dir, family)?);
         }
     }
     if artifacts.is_empty() {
         bail!(
             "{}: no model_*.json artifacts; run `hitcast train` first",
-            args.models.display()
+            dir.display()
         );
     }
     let mut features: Vec<String> = Vec::new();
@@ -603,7 +632,13 @@ fn predict(args: &PredictArgs, out: &mut impl Write) -> anyhow::Result<()> {
         dedupe: false,
         ..IngestOptions::default()
     };
-    let scored = data::ingest(&args.csv, &options)?.dataset;
+    let tracks = data::ingest(csv, &options)?.dataset;
+    Ok((artifacts, tracks))
+}
+
+fn predict(args: &PredictArgs, out: &mut impl Write) -> anyhow::Result<()> {
+    hitcast::atomic::check_not_input(&args.out, &[args.csv.as_path()])?;
+    let (artifacts, scored) = artifacts_and_tracks(&args.models, &args.csv)?;
     let columns: Vec<Vec<f64>> = artifacts
         .iter()
         .map(|a| a.model.predict_proba(&scored))
@@ -628,6 +663,92 @@ fn predict(args: &PredictArgs, out: &mut impl Write) -> anyhow::Result<()> {
         artifacts.len(),
         args.out.display()
     )?;
+    Ok(())
+}
+
+fn explain(args: &ExplainArgs, out: &mut impl Write) -> anyhow::Result<()> {
+    hitcast::atomic::check_not_input(&args.out, &[args.csv.as_path()])?;
+    let (artifacts, tracks) = artifacts_and_tracks(&args.models, &args.csv)?;
+    let explained: Vec<Vec<hitcast::explain::Explanation>> = artifacts
+        .iter()
+        .map(|a| {
+            hitcast::explain::explain_dataset(&a.model, &tracks).with_context(|| {
+                format!(
+                    "explaining {} with the {} model",
+                    args.csv.display(),
+                    a.family
+                )
+            })
+        })
+        .collect::<anyhow::Result<_>>()?;
+    // Every model's features, in the first model's order then any others.
+    let mut names: Vec<String> = Vec::new();
+    for a in &artifacts {
+        for f in &a.feature_names {
+            if !names.contains(f) {
+                names.push(f.clone());
+            }
+        }
+    }
+    let mut csv = String::from("track_id,model,base");
+    for f in &names {
+        csv.push_str(&format!(",shap_{f}"));
+    }
+    csv.push_str(",log_odds,probability\n");
+    for i in 0..tracks.len() {
+        for (a, e) in artifacts.iter().zip(&explained) {
+            let e = &e[i];
+            csv.push_str(&format!(
+                "{},{},{}",
+                data::csv_field(&tracks.ids[i]),
+                a.family,
+                e.base
+            ));
+            for f in &names {
+                match a.feature_names.iter().position(|n| n == f) {
+                    Some(j) => csv.push_str(&format!(",{}", e.contributions[j])),
+                    None => csv.push(','),
+                }
+            }
+            csv.push_str(&format!(",{},{}\n", e.log_odds, e.probability));
+        }
+    }
+    hitcast::atomic::write(&args.out, csv.as_bytes())?;
+    writeln!(
+        out,
+        "explained {} tracks with {} models → {}",
+        tracks.len(),
+        artifacts.len(),
+        args.out.display()
+    )?;
+    for i in 0..tracks.len().min(args.show) {
+        let label = match (tracks.names[i].is_empty(), tracks.artists[i].is_empty()) {
+            (false, false) => format!(
+                "{} — {} ({})",
+                tracks.names[i], tracks.artists[i], tracks.ids[i]
+            ),
+            _ => tracks.ids[i].clone(),
+        };
+        writeln!(out, "\n{label}")?;
+        for (a, e) in artifacts.iter().zip(&explained) {
+            let e = &e[i];
+            let row: Vec<f64> = a
+                .feature_names
+                .iter()
+                .map(|f| tracks.feature_index(f).map_or(f64::NAN, |j| tracks.x[j][i]))
+                .collect();
+            let reasons = hitcast::explain::reasons(&a.feature_names, &row, e, args.reasons);
+            writeln!(
+                out,
+                "  {:<8} P(hit) {:.3} (log-odds {:+.2} = base {:+.2} + contributions); {}",
+                a.family.name(),
+                e.probability,
+                e.log_odds,
+                e.base,
+                reasons.join("; ")
+            )?;
+        }
+    }
     Ok(())
 }
 
@@ -716,6 +837,16 @@ fn bench(args: &BenchArgs, out: &mut impl Write) -> anyhow::Result<()> {
         .source()?
         .prepare(&args.source.split(), args.source.seed)?;
     let load_s = started.elapsed().as_secs_f64();
+    if args.explain {
+        let b = hitcast::bench::explain(
+            &prepared,
+            &ModelParams::default(),
+            args.repeats,
+            args.source.seed,
+        )?;
+        write!(out, "{b}")?;
+        return Ok(());
+    }
     let b = hitcast::bench::run(
         &prepared,
         &ModelParams::default(),
@@ -911,6 +1042,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Data(DataCommand::Ingest(a)) => ingest(a, &mut out)?,
         Command::Train(a) => train(a, &mut out)?,
         Command::Predict(a) => predict(a, &mut out)?,
+        Command::Explain(a) => explain(a, &mut out)?,
         Command::Report(a) => report(a, &mut out)?,
         Command::Bench(a) => bench(a, &mut out)?,
         Command::ExportSql(a) => export_sql(a, &mut out)?,

@@ -12,8 +12,11 @@ use super::{Family, Model, ModelParams, Trained};
 use crate::data::Dataset;
 use crate::error::{Error, Result};
 
-/// The schema version this build reads and writes.
-pub const SCHEMA_VERSION: u32 = 1;
+/// The schema version this build reads and writes. Version 2 added each tree node's
+/// training cover (`cover`, see [`super::Tree::cover`]), which explanations need; a version 1
+/// artifact cannot be migrated honestly (the covers depend on the training rows and, for the
+/// forest, on each tree's bootstrap sample), so it is refused with a request to retrain.
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// Range of one feature over the training rows.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -132,6 +135,11 @@ impl Artifact {
         })?;
         match value.get("schema_version").and_then(serde_json::Value::as_u64) {
             Some(v) if v == u64::from(SCHEMA_VERSION) => {}
+            Some(1) => {
+                return Err(bad(format!(
+                    "artifact schema version 1 has no node covers (explanations need them), and this hitcast reads version {SCHEMA_VERSION}; retrain with `hitcast train`"
+                )))
+            }
             Some(v) => {
                 return Err(bad(format!(
                     "artifact schema version {v}, but this hitcast reads version {SCHEMA_VERSION}; retrain with `hitcast train`"

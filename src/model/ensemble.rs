@@ -778,6 +778,7 @@ mod tests {
             ],
             values: vec![0.0, lo, hi],
             depth: 1,
+            cover: vec![2.0, 1.0, 1.0],
         }
     }
 

@@ -108,8 +108,8 @@ pub struct Node {
 }
 
 /// A fitted tree. Node 0 is the root. Serialised as parallel arrays (`feature`, `left` with
-/// 0 for leaves, `value`: threshold of an internal node, output of a leaf), which keeps
-/// artifacts compact and readable.
+/// 0 for leaves, `value`: threshold of an internal node, output of a leaf, `cover`: the
+/// node's training cover), which keeps artifacts compact and readable.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(into = "TreeArrays", try_from = "TreeArrays")]
 pub struct Tree {
@@ -118,6 +118,14 @@ pub struct Tree {
     pub values: Vec<f64>,
     /// Depth of the deepest leaf (the root alone has depth 0).
     pub depth: u32,
+    /// Training cover of each node: the hessian sum of the training rows that reached it,
+    /// as XGBoost's `cover`. For the forest the hessian is the bootstrap count, so a node's
+    /// cover is the number of rows of its tree's bootstrap sample that reached it (duplicates
+    /// counted); for boosting it is `Σ p(1 − p)` over the round's sampled rows. A parent's
+    /// cover is its children's sum. Path-dependent TreeSHAP ([`crate::explain`]) weighs the
+    /// branches of a feature left out by these covers. Empty when the tree was built without
+    /// them (then it scores but cannot be explained).
+    pub cover: Vec<f64>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -125,6 +133,8 @@ pub(crate) struct TreeArrays {
     feature: Vec<u32>,
     left: Vec<u32>,
     value: Vec<f64>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    cover: Vec<f64>,
 }
 
 impl From<Tree> for TreeArrays {
@@ -144,6 +154,7 @@ impl From<Tree> for TreeArrays {
                     }
                 })
                 .collect(),
+            cover: t.cover,
         }
     }
 }
@@ -177,6 +188,15 @@ impl TryFrom<TreeArrays> for Tree {
             return Err(format!("the tree has {n} nodes, more than 2^32"));
         }
         let mut parents = vec![0u8; n];
+        if !a.cover.is_empty() && a.cover.len() != n {
+            return Err(format!("tree has {n} nodes but {} covers", a.cover.len()));
+        }
+        if let Some(i) = a.cover.iter().position(|c| !(c.is_finite() && *c >= 0.0)) {
+            return Err(format!(
+                "node {i} has cover {}; covers must be finite and ≥ 0",
+                a.cover[i]
+            ));
+        }
         for (i, &l) in a.left.iter().enumerate() {
             if l == 0 {
                 if !a.value[i].is_finite() {
@@ -247,6 +267,7 @@ impl TryFrom<TreeArrays> for Tree {
             nodes,
             values,
             depth,
+            cover: a.cover,
         })
     }
 }
@@ -501,6 +522,7 @@ pub fn grow(
     };
     let mut nodes = vec![leaf_node(0)];
     let mut values = vec![0.0];
+    let mut cover = vec![0.0];
     let mut max_depth_seen = 0u32;
     let mut hist: Vec<Bin> = vec![(0.0, 0.0, 0); MAX_BINS];
     // h in the high half, g in the low half: one add per row sums both.
@@ -540,6 +562,7 @@ pub fn grow(
     )];
     while let Some((node, start, end, depth, sg, sh, node_hist)) = stack.pop() {
         values[node] = -sg / (sh + params.lambda) * params.leaf_scale;
+        cover[node] = sh;
         max_depth_seen = max_depth_seen.max(depth as u32);
         let pure = params.stop_when_pure && (sg <= 0.0 || sg >= sh);
         if pure
@@ -663,6 +686,7 @@ pub fn grow(
         nodes.push(leaf_node(left));
         nodes.push(leaf_node(left + 1));
         values.extend([0.0, 0.0]);
+        cover.extend([0.0, 0.0]);
         let (gl, hl) = best.left;
         let (left_hist, right_hist) = match node_hist {
             Some(mut parent) => {
@@ -702,6 +726,7 @@ pub fn grow(
         nodes,
         values,
         depth: max_depth_seen,
+        cover,
     }
 }
 

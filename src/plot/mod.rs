@@ -2,6 +2,10 @@
 //! never models. Text is laid out with a vendored DejaVu Sans through ab_glyph, so output is
 //! byte-identical on every machine (no system fonts).
 
+mod shap;
+
+pub use shap::{dependence, summary};
+
 use std::sync::Once;
 
 use plotters::prelude::*;
@@ -133,6 +137,17 @@ pub fn lines(title: &str, axes: &Axes, series: &[Series]) -> Result<String> {
     Ok(svg)
 }
 
+/// The label of a band chart's y position `v`: category names at band centres (the first
+/// category on top), nothing elsewhere.
+fn category_label(cats: &[String], v: f64) -> String {
+    let k = v - 0.5;
+    if (k - k.round()).abs() < 1e-6 && k >= 0.0 && (k.round() as usize) < cats.len() {
+        cats[cats.len() - 1 - k.round() as usize].clone()
+    } else {
+        String::new()
+    }
+}
+
 /// Grouped horizontal bars: one group per category, one bar per series.
 ///
 /// # Errors
@@ -175,14 +190,7 @@ pub fn bars(
             .configure_mesh()
             .disable_y_mesh()
             .y_labels(categories.len() * 2 + 1)
-            .y_label_formatter(&move |v: &f64| {
-                let k = v - 0.5;
-                if (k - k.round()).abs() < 1e-6 && k >= 0.0 && (k.round() as usize) < cats.len() {
-                    cats[cats.len() - 1 - k.round() as usize].clone()
-                } else {
-                    String::new()
-                }
-            })
+            .y_label_formatter(&move |v: &f64| category_label(&cats, *v))
             .x_desc(value_label)
             .label_style((FONT, 14))
             .axis_desc_style((FONT, 16))

@@ -7,8 +7,11 @@
 //! (synthetic data only), `models[]` with `name`, `title`, `holdout.{accuracy, precision,
 //! recall, f1, roc_auc, pr_auc, brier, log_loss, confusion_at_05, f1_threshold,
 //! confusion_at_f1_threshold}`, `cv.{k, roc_auc_folds, roc_auc_mean, roc_auc_sd}`,
-//! `calibration.{bins, ece}`, `importance.{native_kind, native, permutation}`, and
-//! `top100` and `warnings`.
+//! `calibration.{bins, ece}`, `importance.{native_kind, native, permutation}`,
+//! `partial_dependence`, `shap.{rows, base, mean_abs, interactions}` (exact attributions on
+//! a sample of the holdout; `interactions` on synthetic data only: `pairs[]` with `a`, `b`,
+//! `share`, `main_share`, `danceability_energy_first`, `tempo_below_90`,
+//! `tempo_near_120`, `tempo_above_150`), and `top100` and `warnings`.
 //!
 //! Added without breaking readers of version 1: `holdout.{roc_auc_ci, pr_auc_ci}` (95 %
 //! bootstrap intervals), `bootstrap` (resamples, seed, per-model intervals and every pair's
@@ -20,11 +23,13 @@
 
 mod honest;
 mod render;
+mod shap;
 
 pub use honest::{
     data_card, ranking, DataCard, OutOfTime, OutOfTimeModel, PeriodScore, Predictions,
 };
 pub use render::{render_html, render_markdown, takeaway};
+pub use shap::{InteractionCheck, PairShare, ShapReport};
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -164,6 +169,8 @@ pub struct ModelReport {
     pub calibration: Calibration,
     pub importance: Importance,
     pub partial_dependence: Vec<PartialDependence>,
+    /// Exact attributions on a sample of the holdout (and interactions on synthetic data).
+    pub shap: ShapReport,
 }
 
 /// The whole report, serialised as `metrics.json`.
@@ -214,6 +221,7 @@ struct Curves {
 /// One model family measured: its section of the report and its curves.
 struct Evaluated {
     report: ModelReport,
+    shap_points: shap::ShapPoints,
     /// Holdout probabilities, in the order of the holdout rows.
     p: Vec<f64>,
     roc: Series,
@@ -289,7 +297,10 @@ fn evaluate(
         .map(|f| eval::partial_dependence(&model, test, f, options.pd_points, 500, seed))
         .collect::<Result<Vec<_>>>()?;
     let calibration = eval::calibration(&test.y, &p, options.calibration_bins);
+    progress(&format!("{}: explanations", family.title()));
+    let (shap_report, shap_points) = shap::evaluate(&model, test)?;
     Ok(Evaluated {
+        shap_points,
         p: p.clone(),
         roc: Series {
             name: format!("{} (AUC {:.3})", family.title(), holdout.roc_auc),
@@ -319,6 +330,7 @@ fn evaluate(
                 permutation,
             },
             partial_dependence,
+            shap: shap_report,
         },
     })
 }
@@ -361,6 +373,7 @@ pub fn build(
         .map(|&family| evaluate(family, prepared, &test, seed, options, progress))
         .collect();
     let mut models = Vec::new();
+    let mut shap_points = Vec::new();
     let mut holdout_p = Vec::new();
     let mut curves = Curves {
         roc: Vec::new(),
@@ -370,6 +383,7 @@ pub fn build(
     for e in evaluated {
         let e = e.map_err(|e| prepared.split_context(e))?;
         models.push(e.report);
+        shap_points.push(e.shap_points);
         holdout_p.push(e.p);
         curves.roc.push(e.roc);
         curves.pr.push(e.pr);
@@ -421,7 +435,8 @@ pub fn build(
         predictions,
     };
     progress("drawing figures");
-    let figures = figures(&report, data, curves)?;
+    let mut figures = figures(&report, data, curves)?;
+    shap::figures(&report, &shap_points, &mut figures)?;
     Ok((report, figures))
 }
 

@@ -168,6 +168,7 @@ pub fn render_markdown(report: &Report, figures: &Figures) -> String {
         s,
         "\n![Permutation importance](figures/importance_permutation.svg)\n\n![Native importance](figures/importance_native.svg)\n"
     );
+    super::shap::markdown(report, &mut s);
     let _ = writeln!(s, "### Partial dependence\n");
     for f in &m.features {
         let _ = writeln!(

@@ -305,6 +305,23 @@ async fn uri_limit(State(app): State<App>, req: Request, next: Next) -> Response
     next.run(req).await
 }
 
+async fn explain(
+    State(app): State<App>,
+    JsonBody(body): JsonBody,
+) -> std::result::Result<Response, ApiError> {
+    // Explaining a batch is CPU work: off the async workers.
+    let dashboard = app.dashboard.clone();
+    let answer = tokio::task::spawn_blocking(move || dashboard.explain(&body))
+        .await
+        .map_err(|_| {
+            ApiError::status(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "the explanation failed".into(),
+            )
+        })??;
+    Ok(json(StatusCode::OK, &answer))
+}
+
 /// Headers on every response: no MIME sniffing, no framing, no referrer, no cross-origin
 /// reads; the API's strict policy unless the handler set one (the page).
 async fn security_headers(mut response: Response) -> Response {
@@ -345,6 +362,7 @@ pub fn router(dashboard: Arc<Dashboard>, limits: &Limits) -> Router {
         .route("/api/models", get(models))
         .route("/api/predict", post(predict))
         .route("/api/predict/batch", post(predict_batch))
+        .route("/api/explain", post(explain))
         // Applies to the routes above only: keep it after the last `.route`.
         .method_not_allowed_fallback(method_not_allowed)
         .fallback(not_found)

@@ -10,9 +10,15 @@
 //!   `{"probabilities": {"logistic": …, "forest": …, "boost": …}}`
 //! - `POST /api/predict/batch` with `{"tracks": [{…}, …]}` (at most 10,000) →
 //!   `{"probabilities": [{…}, …]}`
+//! - `POST /api/explain` with `{"features": {…}}` or `{"tracks": [{…}, …]}` (at most 1,000) →
+//!   `{"explanations": …}`: per model the base, each feature's contribution (log-odds), the
+//!   log-odds and the probability ([`crate::explain`])
 
+mod explain;
 mod http;
 mod json;
+
+pub use explain::MAX_EXPLAIN_BATCH;
 
 pub use http::{page_csp, router, run, Limits, BODY_LIMIT};
 
@@ -72,6 +78,9 @@ pub struct Dashboard {
     pub sample_tracks: Vec<Preset>,
     #[serde(skip)]
     artifacts: Vec<Artifact>,
+    /// Each artifact prepared to explain once, at start (or why it cannot explain).
+    #[serde(skip)]
+    explainers: Vec<std::result::Result<crate::explain::Explainer, String>>,
 }
 
 /// A request the API refuses: HTTP status, message and the offending field. Every 4xx the
@@ -197,6 +206,10 @@ impl Dashboard {
                 }
             })
             .collect();
+        let explainers = artifacts
+            .iter()
+            .map(|a| crate::explain::Explainer::new(&a.model).map_err(|e| e.to_string()))
+            .collect();
         Ok(Dashboard {
             data_source: data_source.to_string(),
             top100_rule: top.rule,
@@ -205,12 +218,25 @@ impl Dashboard {
             presets,
             sample_tracks,
             artifacts,
+            explainers,
         })
     }
 
     /// The models answering predictions, in family order.
     pub fn artifacts(&self) -> &[Artifact] {
         &self.artifacts
+    }
+
+    /// Each artifact's explainer, in family order.
+    pub(crate) fn explainers(
+        &self,
+    ) -> impl Iterator<
+        Item = (
+            &Artifact,
+            &std::result::Result<crate::explain::Explainer, String>,
+        ),
+    > {
+        self.artifacts.iter().zip(&self.explainers)
     }
 
     /// Validates one track's features (an object of feature → number) into model order.

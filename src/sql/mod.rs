@@ -596,6 +596,7 @@ mod tests {
             values: vec![0.0; nodes.len()],
             nodes,
             depth: 2,
+            cover: Vec::new(),
         };
         assert!(check_tree(&dag, 1).unwrap_err().contains("two parents"));
 
@@ -611,6 +612,7 @@ mod tests {
             values: vec![0.0; nodes.len()],
             nodes,
             depth,
+            cover: Vec::new(),
         };
         assert!(check_tree(&chain, 1)
             .unwrap_err()
@@ -620,6 +622,7 @@ mod tests {
             nodes: vec![internal(3, 1), leaf(1), leaf(2)],
             values: vec![0.0, 0.1, 0.9],
             depth: 1,
+            cover: Vec::new(),
         };
         assert_eq!(check_tree(&tree, 4), Ok(1));
         assert!(check_tree(&tree, 2).unwrap_err().contains("feature 3"));

@@ -2,6 +2,7 @@
 
 mod cli;
 mod data;
+mod explain;
 mod fuzz;
 mod honesty;
 mod leakage;

@@ -177,7 +177,13 @@ fn artifact_errors_are_clear() {
 
     std::fs::write(
         &p,
-        json.replace("\"schema_version\":1", "\"schema_version\":99"),
+        json.replace(
+            &format!(
+                "\"schema_version\":{}",
+                hitcast::model::artifact::SCHEMA_VERSION
+            ),
+            "\"schema_version\":99",
+        ),
     )
     .unwrap();
     let err = Artifact::load(&p).unwrap_err().to_string();

@@ -507,3 +507,59 @@ fn connections_over_the_cap_wait_for_a_free_slot() {
     let (reply, _) = until_closed(&mut third, Duration::from_secs(10));
     assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
 }
+
+#[test]
+fn explain_answers_one_track_and_a_batch_adding_up_to_the_predictions() {
+    let (status, one) = post("/api/explain", &json!({ "features": track() }));
+    assert_eq!(status, StatusCode::OK, "{one}");
+    let (_, predicted) = post("/api/predict", &json!({ "features": track() }));
+    for a in &fixture().artifacts {
+        let e = &one["explanations"][a.family.name()];
+        let sum: f64 = e["base"].as_f64().unwrap()
+            + e["contributions"]
+                .as_object()
+                .unwrap()
+                .values()
+                .map(|v| v.as_f64().unwrap())
+                .sum::<f64>();
+        assert!((sum - e["log_odds"].as_f64().unwrap()).abs() < 1e-9, "{e}");
+        assert_eq!(
+            e["probability"],
+            predicted["probabilities"][a.family.name()]
+        );
+        assert_eq!(e["contributions"].as_object().unwrap().len(), 4);
+    }
+    let (status, batch) = post("/api/explain", &json!({ "tracks": [track(), track()] }));
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(batch["explanations"][1], one["explanations"]);
+
+    let mut bad = track();
+    bad["tempo"] = json!("fast");
+    let (status, e) = post("/api/explain", &json!({ "tracks": [track(), bad] }));
+    assert_eq!(
+        (status, e["field"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("tracks[1].tempo"))
+    );
+    let (status, e) = post(
+        "/api/explain",
+        &json!({ "features": {"danceability": 0.5} }),
+    );
+    assert_eq!(
+        (status, e["field"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("features.energy"))
+    );
+    let (status, e) = post("/api/explain", &json!({ "nothing": 1 }));
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(e["error"].as_str().unwrap().contains("nothing"), "{e}");
+    // Strict like every body: a duplicated key is refused, not resolved.
+    let (status, e, _) = refused(
+        "/api/explain",
+        r#"{"features": {"danceability": 0.7, "danceability": 0.2, "energy": 0.6, "valence": 0.5, "tempo": 120}}"#,
+    );
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{e}");
+    let many: Vec<Value> = (0..=hitcast::serve::MAX_EXPLAIN_BATCH)
+        .map(|_| track())
+        .collect();
+    let (status, _) = post("/api/explain", &json!({ "tracks": many }));
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+}

@@ -811,6 +811,7 @@ fn expression_refuses_a_dag_instead_of_expanding_it() {
         values: vec![0.0; nodes.len()],
         nodes,
         depth: 40,
+        cover: Vec::new(),
     };
     b.trees = hitcast::model::Ensemble::new(vec![tree]);
     let m = Trained::Boost(b);

@@ -1,0 +1,205 @@
+//! The game's values `v(S)` for every set `S` of one or two features, for any row, tabulated
+//! once per model.
+//!
+//! A tree's path-dependent `v(S)` is a sum over its leaves: leaf `l` counts when the row
+//! lies inside the leaf's box on the features of `S`, weighted by the product of the cover
+//! fractions of its path's splits on features outside `S`. So `v(S)` is a step function of
+//! the row's values on `S` alone, constant between consecutive thresholds the trees use. With
+//! binned training (at most 255 thresholds per feature) the one- and two-feature functions
+//! fit in small tables, built with difference arrays in one pass over the leaves. The subset
+//! walk then only has to carry sets of three or more features, which it can drop as soon as
+//! the row's path leaves two features' boxes: most of the nodes.
+
+use crate::model::Tree;
+
+/// Most table cells (over all pairs of features) a model may tabulate: 16 MiB of `f64`.
+/// Models whose trees use more distinct thresholds keep the plain subset walk.
+const MAX_CELLS: usize = 1 << 21;
+
+/// `v(S)` for `|S| ∈ {1, 2}` as step functions over the trees' distinct thresholds.
+#[derive(Debug, Clone)]
+pub(crate) struct LowOrder {
+    /// Per feature, the distinct thresholds the trees split it at, ascending.
+    cuts: Vec<Vec<f64>>,
+    /// `single[j][c]`: `v({j})` for a row in cell `c` of feature `j`.
+    single: Vec<Vec<f64>>,
+    /// For each pair `j < k` in order, `v({j, k})` row-major over (cell of `j`, cell of `k`).
+    pairs: Vec<Vec<f64>>,
+}
+
+/// A leaf's box (cells `lo..hi` per feature) and the product of its path's cover fractions
+/// at splits on each feature.
+#[derive(Clone, Copy)]
+struct Frame {
+    node: usize,
+    lo: [usize; MAX_P],
+    hi: [usize; MAX_P],
+    fraction: [f64; MAX_P],
+}
+
+/// Most features tabulated (the subset walk's own limit).
+const MAX_P: usize = super::SUBSET_MAX_FEATURES;
+
+impl LowOrder {
+    /// The tables of `trees` (each scaled by `scale`) for rows of `p` features, or `None`
+    /// when they would exceed [`MAX_CELLS`] or `p` is beyond the subset walk.
+    pub(crate) fn build(trees: &[Tree], p: usize, scale: f64) -> Option<LowOrder> {
+        if p == 0 || p > MAX_P {
+            return None;
+        }
+        let mut cuts = vec![Vec::new(); p];
+        for t in trees {
+            for (i, n) in t.nodes.iter().enumerate() {
+                if n.left as usize != i {
+                    cuts[n.feature as usize].push(n.threshold);
+                }
+            }
+        }
+        for c in &mut cuts {
+            c.sort_by(f64::total_cmp);
+            c.dedup_by(|a, b| a == b);
+        }
+        let cells: Vec<usize> = cuts.iter().map(|c| c.len() + 1).collect();
+        let mut total = 0usize;
+        for j in 0..p {
+            for k in j + 1..p {
+                total = total.saturating_add((cells[j] + 1).saturating_mul(cells[k] + 1));
+            }
+        }
+        if total > MAX_CELLS {
+            return None;
+        }
+        // Difference arrays, one cell wider than the tables so a box's end has a slot.
+        let mut single: Vec<Vec<f64>> = cells.iter().map(|&n| vec![0.0; n + 1]).collect();
+        let mut pairs: Vec<Vec<f64>> = Vec::new();
+        for j in 0..p {
+            for k in j + 1..p {
+                pairs.push(vec![0.0; (cells[j] + 1) * (cells[k] + 1)]);
+            }
+        }
+        let mut stack = Vec::new();
+        for t in trees {
+            let mut root = Frame {
+                node: 0,
+                lo: [0; MAX_P],
+                hi: [0; MAX_P],
+                fraction: [1.0; MAX_P],
+            };
+            root.hi[..p].copy_from_slice(&cells);
+            stack.push(root);
+            while let Some(f) = stack.pop() {
+                let n = t.nodes[f.node];
+                let left = n.left as usize;
+                if left == f.node {
+                    let v = t.values[f.node] * scale;
+                    add_leaf(&f, v, p, &cells, &mut single, &mut pairs);
+                    continue;
+                }
+                let j = n.feature as usize;
+                // The threshold is in `cuts[j]`: its rank splits the cells.
+                let r = cuts[j].partition_point(|&c| c < n.threshold);
+                let cover = t.cover[f.node];
+                let mut l = f;
+                l.node = left;
+                l.hi[j] = l.hi[j].min(r + 1);
+                l.fraction[j] *= t.cover[left] / cover;
+                let mut g = f;
+                g.node = left + 1;
+                g.lo[j] = g.lo[j].max(r + 1);
+                g.fraction[j] *= t.cover[left + 1] / cover;
+                stack.push(g);
+                stack.push(l);
+            }
+        }
+        for s in &mut single {
+            let mut acc = 0.0;
+            for v in s.iter_mut() {
+                acc += *v;
+                *v = acc;
+            }
+        }
+        let mut at = 0;
+        for j in 0..p {
+            for k in j + 1..p {
+                let w = cells[k] + 1;
+                let t = &mut pairs[at];
+                for row in t.chunks_mut(w) {
+                    let mut acc = 0.0;
+                    for v in row {
+                        acc += *v;
+                        *v = acc;
+                    }
+                }
+                for r in 1..cells[j] + 1 {
+                    for c in 0..w {
+                        t[r * w + c] += t[(r - 1) * w + c];
+                    }
+                }
+                at += 1;
+            }
+        }
+        Some(LowOrder {
+            cuts,
+            single,
+            pairs,
+        })
+    }
+
+    /// Writes `v(S)` for every `S` of one or two of the row's features into `v` (indexed by
+    /// bit mask).
+    pub(crate) fn fill(&self, row: &[f64], v: &mut [f64]) {
+        let p = self.cuts.len();
+        let mut cell = [0usize; MAX_P];
+        for j in 0..p {
+            // The row goes right at a split when its value is above the threshold.
+            cell[j] = self.cuts[j].partition_point(|&c| c < row[j]);
+            v[1 << j] = self.single[j][cell[j]];
+        }
+        let mut at = 0;
+        for j in 0..p {
+            for k in j + 1..p {
+                let w = self.cuts[k].len() + 2;
+                v[(1 << j) | (1 << k)] = self.pairs[at][cell[j] * w + cell[k]];
+                at += 1;
+            }
+        }
+    }
+}
+
+/// Adds leaf value `v` over the leaf's box to every one- and two-feature difference array.
+fn add_leaf(
+    f: &Frame,
+    v: f64,
+    p: usize,
+    cells: &[usize],
+    single: &mut [Vec<f64>],
+    pairs: &mut [Vec<f64>],
+) {
+    let others = |skip: &[usize]| -> f64 {
+        (0..p)
+            .filter(|i| !skip.contains(i))
+            .fold(v, |acc, i| acc * f.fraction[i])
+    };
+    for j in 0..p {
+        if f.lo[j] < f.hi[j] {
+            let c = others(&[j]);
+            single[j][f.lo[j]] += c;
+            single[j][f.hi[j]] -= c;
+        }
+    }
+    let mut at = 0;
+    for j in 0..p {
+        for k in j + 1..p {
+            if f.lo[j] < f.hi[j] && f.lo[k] < f.hi[k] {
+                let c = others(&[j, k]);
+                let w = cells[k] + 1;
+                let t = &mut pairs[at];
+                t[f.lo[j] * w + f.lo[k]] += c;
+                t[f.lo[j] * w + f.hi[k]] -= c;
+                t[f.hi[j] * w + f.lo[k]] -= c;
+                t[f.hi[j] * w + f.hi[k]] += c;
+            }
+            at += 1;
+        }
+    }
+}

@@ -1,0 +1,382 @@
+//! The report's explanations: mean |SHAP| per feature and model on a fixed sample of holdout
+//! tracks, the summary and dependence figures, and, on the synthetic data whose true
+//! log-odds are known, whether each model's interaction values recovered the generator's
+//! danceability × energy interaction and tempo sweet spot.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use serde::{Deserialize, Serialize};
+
+use super::{axis_name, Figures, Report};
+use crate::data::Dataset;
+use crate::error::Result;
+use crate::explain;
+use crate::model::{Model, Trained};
+use crate::plot::{self, Axes, Legend};
+
+/// Holdout tracks explained for the importance and the figures (evenly spaced).
+pub const SHAP_ROWS: usize = 120;
+/// Holdout tracks whose interaction values are computed (synthetic data only).
+pub const INTERACTION_ROWS: usize = 60;
+
+/// What the report says about one model's exact attributions.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ShapReport {
+    /// Holdout tracks explained.
+    pub rows: usize,
+    /// The model's base log-odds.
+    pub base: f64,
+    /// Feature → mean |contribution| (log-odds) over the tracks.
+    pub mean_abs: BTreeMap<String, f64>,
+    /// On synthetic data: interaction values against the generator's truth.
+    pub interactions: Option<InteractionCheck>,
+}
+
+/// A pair of features and its share of the mean |interaction value| mass.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PairShare {
+    pub a: String,
+    pub b: String,
+    /// Mean over tracks of `|Φab| + |Φba|`, divided by the mean of `Σ |Φij|` over all
+    /// entries (main effects included).
+    pub share: f64,
+}
+
+/// Interaction values of one model on the synthetic holdout.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InteractionCheck {
+    pub rows: usize,
+    /// Every pair, largest share first (ties in feature order).
+    pub pairs: Vec<PairShare>,
+    /// The share of the main effects (the diagonal).
+    pub main_share: f64,
+    /// Whether danceability × energy ranks first among the pairs.
+    pub danceability_energy_first: bool,
+    /// Mean tempo contribution of tracks within 12 BPM of 120, of those at 90 BPM or
+    /// slower and of those at 150 BPM or faster (`None` when no track is there). The sweet
+    /// spot is recovered only when the middle beats *both* sides: a model monotone in tempo
+    /// (the linear one) can beat the mean of the two sides but never both.
+    pub tempo_near_120: Option<f64>,
+    pub tempo_below_90: Option<f64>,
+    pub tempo_above_150: Option<f64>,
+}
+
+impl InteractionCheck {
+    /// Whether the tempo contribution peaks near 120 BPM: above both slower and faster tracks.
+    pub fn sweet_spot_found(&self) -> Option<bool> {
+        match (
+            self.tempo_near_120,
+            self.tempo_below_90,
+            self.tempo_above_150,
+        ) {
+            (Some(m), Some(lo), Some(hi)) => Some(m > lo && m > hi),
+            _ => None,
+        }
+    }
+}
+
+/// The explained sample of one model, kept for the figures (not in `metrics.json`).
+pub(super) struct ShapPoints {
+    /// Per track, each feature's contribution.
+    contributions: Vec<Vec<f64>>,
+    /// Per track, each feature's value.
+    values: Vec<Vec<f64>>,
+}
+
+/// Evenly spaced rows of `test`: at most `k`.
+fn sample(n: usize, k: usize) -> Vec<usize> {
+    let k = k.min(n);
+    (0..k).map(|i| i * n / k).collect()
+}
+
+/// Explains the sample of holdout tracks with `model`; on synthetic data also the
+/// interactions.
+pub(super) fn evaluate(model: &Trained, test: &Dataset) -> Result<(ShapReport, ShapPoints)> {
+    let names = model.feature_names().to_vec();
+    let rows = test.subset(&sample(test.len(), SHAP_ROWS));
+    let cols = model.columns(&rows)?;
+    let explainer = explain::Explainer::new(model)?;
+    let explained = explainer.explain(&cols)?;
+    let n = explained.len().max(1) as f64;
+    let mean_abs = names
+        .iter()
+        .enumerate()
+        .map(|(j, f)| {
+            let m = explained
+                .iter()
+                .map(|e| e.contributions[j].abs())
+                .sum::<f64>()
+                / n;
+            (f.clone(), m)
+        })
+        .collect();
+    let index = |f: &str| names.iter().position(|n| n == f);
+    let interactions = match (
+        &test.true_prob,
+        index("danceability"),
+        index("energy"),
+        index("tempo"),
+    ) {
+        (Some(_), Some(d), Some(e), Some(t)) => {
+            let few = test.subset(&sample(test.len(), INTERACTION_ROWS));
+            let few_cols = model.columns(&few)?;
+            let matrices = explainer.interactions(&few_cols)?;
+            Some(check(&names, &matrices, &cols, &explained, (d, e, t)))
+        }
+        _ => None,
+    };
+    let base = explained.first().map_or(f64::NAN, |e| e.base);
+    let points = ShapPoints {
+        values: (0..explained.len())
+            .map(|i| cols.iter().map(|c| c[i]).collect())
+            .collect(),
+        contributions: explained.into_iter().map(|e| e.contributions).collect(),
+    };
+    Ok((
+        ShapReport {
+            rows: points.values.len(),
+            base,
+            mean_abs,
+            interactions,
+        },
+        points,
+    ))
+}
+
+fn check(
+    names: &[String],
+    matrices: &[Vec<Vec<f64>>],
+    cols: &[&[f64]],
+    explained: &[explain::Explanation],
+    (d, e, t): (usize, usize, usize),
+) -> InteractionCheck {
+    let p = names.len();
+    let rows = matrices.len().max(1) as f64;
+    let mut mass = vec![vec![0.0; p]; p];
+    for m in matrices {
+        for i in 0..p {
+            for j in 0..p {
+                mass[i][j] += m[i][j].abs() / rows;
+            }
+        }
+    }
+    let total: f64 = mass.iter().flatten().sum::<f64>().max(f64::MIN_POSITIVE);
+    let mut pairs = Vec::new();
+    for i in 0..p {
+        for j in i + 1..p {
+            pairs.push(PairShare {
+                a: names[i].clone(),
+                b: names[j].clone(),
+                share: (mass[i][j] + mass[j][i]) / total,
+            });
+        }
+    }
+    pairs.sort_by(|x, y| y.share.total_cmp(&x.share));
+    let main_share = (0..p).map(|i| mass[i][i]).sum::<f64>() / total;
+    let (dn, en) = (names[d].as_str(), names[e].as_str());
+    let danceability_energy_first = pairs
+        .first()
+        .is_some_and(|q| q.share > 0.0 && ((q.a == dn && q.b == en) || (q.a == en && q.b == dn)));
+    let mean = |keep: &dyn Fn(f64) -> bool| {
+        let (s, k) = explained
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| keep(cols[t][*i]))
+            .fold((0.0, 0usize), |(s, k), (_, x)| {
+                (s + x.contributions[t], k + 1)
+            });
+        (k > 0).then(|| s / k as f64)
+    };
+    InteractionCheck {
+        rows: matrices.len(),
+        danceability_energy_first,
+        pairs,
+        main_share,
+        tempo_near_120: mean(&|x| (x - 120.0).abs() <= 12.0),
+        tempo_below_90: mean(&|x| x <= 90.0),
+        tempo_above_150: mean(&|x| x >= 150.0),
+    }
+}
+
+/// The summary figure per model and a dependence figure for each model's top feature.
+pub(super) fn figures(report: &Report, points: &[ShapPoints], f: &mut Figures) -> Result<()> {
+    let features = &report.meta.features;
+    for (m, pts) in report.models.iter().zip(points) {
+        let shap = &m.shap;
+        let p = features.len();
+        // Each feature's value as a share of its range in the sample, for the colour.
+        let ranges: Vec<(f64, f64)> = (0..p)
+            .map(|j| {
+                pts.values
+                    .iter()
+                    .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| {
+                        (a.min(v[j]), b.max(v[j]))
+                    })
+            })
+            .collect();
+        // Strips ordered by mean |SHAP|, largest on top.
+        let mut order: Vec<usize> = (0..p).collect();
+        let importance = |j: usize| shap.mean_abs.get(&features[j]).copied().unwrap_or(0.0);
+        order.sort_by(|&a, &b| importance(b).total_cmp(&importance(a)));
+        let strips: Vec<Vec<(f64, f64)>> = order
+            .iter()
+            .map(|&j| {
+                let (lo, hi) = ranges[j];
+                pts.contributions
+                    .iter()
+                    .zip(&pts.values)
+                    .map(|(c, v)| {
+                        (
+                            c[j],
+                            if hi > lo {
+                                (v[j] - lo) / (hi - lo)
+                            } else {
+                                0.5
+                            },
+                        )
+                    })
+                    .collect()
+            })
+            .collect();
+        let names: Vec<String> = order.iter().map(|&j| features[j].clone()).collect();
+        f.insert(
+            format!("shap_summary_{}.svg", m.name),
+            plot::summary(
+                &format!(
+                    "{}: contributions per track (blue low value, orange high)",
+                    m.title
+                ),
+                "contribution to the log-odds of a hit",
+                &names,
+                &strips,
+            )?,
+        );
+        let top = order[0];
+        let points: Vec<(f64, f64)> = pts
+            .contributions
+            .iter()
+            .zip(&pts.values)
+            .map(|(c, v)| (v[top], c[top]))
+            .collect();
+        let (ylo, yhi) = points
+            .iter()
+            .fold((0.0f64, 0.0f64), |(a, b), q| (a.min(q.1), b.max(q.1)));
+        let pad = ((yhi - ylo) * 0.1).max(1e-3);
+        let (xlo, xhi) = ranges[top];
+        f.insert(
+            format!("shap_dependence_{}.svg", m.name),
+            plot::dependence(
+                &format!("{}: contribution of {}", m.title, features[top]),
+                &Axes {
+                    x_label: &axis_name(&features[top]),
+                    y_label: "contribution to the log-odds",
+                    x_range: (xlo, xhi.max(xlo + 1e-9)),
+                    y_range: (ylo - pad, yhi + 3.0 * pad),
+                    diagonal: false,
+                    legend: Legend::UpperLeft,
+                },
+                &[(m.title.clone(), points)],
+            )?,
+        );
+    }
+    Ok(())
+}
+
+/// The Markdown section (after the importances).
+pub(super) fn markdown(report: &Report, s: &mut String) {
+    let with: Vec<_> = report.models.iter().map(|m| (m, &m.shap)).collect();
+    let Some((_, first)) = with.first() else {
+        return;
+    };
+    let _ = writeln!(s, "### Exact attributions (SHAP)\n");
+    let _ = writeln!(
+        s,
+        "Mean |contribution| to the log-odds over {} evenly spaced holdout tracks: exact linear SHAP for logistic regression, path-dependent TreeSHAP over the training covers for the trees (the forest's probability contributions scaled to log-odds). `hitcast explain` gives them per track.\n",
+        first.rows
+    );
+    let mut header = String::from("| feature |");
+    let mut rule = String::from("|---|");
+    for (m, _) in &with {
+        let _ = write!(header, " {} |", m.title);
+        rule.push_str("---|");
+    }
+    let _ = writeln!(s, "{header}\n{rule}");
+    for f in &report.meta.features {
+        let _ = write!(s, "| {f} |");
+        for (_, x) in &with {
+            let _ = write!(s, " {:.4} |", x.mean_abs.get(f).copied().unwrap_or(0.0));
+        }
+        s.push('\n');
+    }
+    let _ = write!(s, "| *base log-odds* |");
+    for (_, x) in &with {
+        let _ = write!(s, " {:.4} |", x.base);
+    }
+    s.push_str("\n\n");
+    for (m, _) in &with {
+        let _ = writeln!(
+            s,
+            "![SHAP summary: {}](figures/shap_summary_{}.svg)\n",
+            m.title, m.name
+        );
+    }
+    for (m, _) in &with {
+        let _ = writeln!(
+            s,
+            "![SHAP dependence: {}](figures/shap_dependence_{}.svg)\n",
+            m.title, m.name
+        );
+    }
+    if !with.iter().any(|(_, x)| x.interactions.is_some()) {
+        return;
+    }
+    let _ = writeln!(s, "### Interactions against the generator's truth\n");
+    let _ = writeln!(
+        s,
+        "The synthetic data's true log-odds are z = b0 + 4.5·(d − 0.6) + 2·(e − 0.6) + 16·(d − 0.6)·(e − 0.6) + 2.5·exp(−((t − 120) / 12)²) − 8·(v − 0.55)²: one interaction, danceability × energy, and a tempo sweet spot near 120 BPM. SHAP interaction values (Lundberg et al. 2020) on {} holdout tracks show whether each model found them; a pair's share is its mean |interaction value| over the mean total (main effects included). The linear model has no interactions by construction.\n",
+        with.iter()
+            .find_map(|(_, x)| x.interactions.as_ref().map(|i| i.rows))
+            .unwrap_or(0)
+    );
+    let _ = writeln!(
+        s,
+        "| model | top pair (share) | danceability × energy first | main effects share | tempo contribution at ≤ 90 BPM | within 12 BPM of 120 | at ≥ 150 BPM | sweet spot found (middle above both sides) |\n|---|---|---|---|---|---|---|---|"
+    );
+    for (m, x) in &with {
+        let Some(i) = &x.interactions else { continue };
+        let top = i
+            .pairs
+            .first()
+            .filter(|q| q.share > 0.0)
+            .map_or("none".to_string(), |q| {
+                format!("{} × {} ({:.3})", q.a, q.b, q.share)
+            });
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} | {:.3} | {} | {} | {} | {} |",
+            m.title,
+            top,
+            if i.danceability_energy_first {
+                "yes"
+            } else {
+                "no"
+            },
+            i.main_share,
+            signed(i.tempo_below_90),
+            signed(i.tempo_near_120),
+            signed(i.tempo_above_150),
+            match i.sweet_spot_found() {
+                Some(true) => "yes",
+                Some(false) => "no",
+                None => "too few tracks to tell",
+            }
+        );
+    }
+    s.push('\n');
+}
+
+/// A signed mean, or a dash when no track fell in the band.
+fn signed(v: Option<f64>) -> String {
+    v.map_or_else(|| "–".to_string(), |v| format!("{v:+.3}"))
+}

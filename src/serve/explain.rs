@@ -1,0 +1,105 @@
+//! `POST /api/explain`: each model's exact contributions for one track or a batch, validated
+//! as `/api/predict` is (see [`crate::explain`] for what the numbers mean).
+
+use std::collections::BTreeMap;
+
+use serde_json::{json, Value};
+
+use super::{json::parse_body, ApiError, Dashboard};
+use crate::explain::Explanation;
+
+/// Most tracks in one explain request: explaining costs far more than scoring (every node
+/// of every tree per track), so batches are smaller than [`super::MAX_BATCH`].
+pub const MAX_EXPLAIN_BATCH: usize = 1_000;
+
+impl Dashboard {
+    /// Answers `POST /api/explain` with `{"features": {…}}` (one track) or
+    /// `{"tracks": [{…}, …]}` (at most [`MAX_EXPLAIN_BATCH`]): per model `base`,
+    /// `contributions` (feature → log-odds), `log_odds` and `probability`, as an object for
+    /// one track or an array in request order for a batch.
+    ///
+    /// # Errors
+    /// As [`Dashboard::predict`] and [`Dashboard::predict_batch`]: 400 naming the field, 413
+    /// for too many tracks.
+    pub fn explain(&self, body: &[u8]) -> std::result::Result<Value, ApiError> {
+        let v = parse_body(body, &["features", "tracks"])?;
+        let (rows, single) = match (v.get("features"), v.get("tracks")) {
+            (Some(f), None) => (vec![self.parse_track(f, "features")?], true),
+            (None, Some(t)) => {
+                let tracks = t.as_array().ok_or_else(|| {
+                    ApiError::bad(Some("tracks"), "`tracks` must be an array".into())
+                })?;
+                if tracks.len() > MAX_EXPLAIN_BATCH {
+                    return Err(ApiError {
+                        status: 413,
+                        error: format!(
+                            "{} tracks; an explain batch holds at most {MAX_EXPLAIN_BATCH}",
+                            tracks.len()
+                        ),
+                        field: Some("tracks".into()),
+                    });
+                }
+                let rows = tracks
+                    .iter()
+                    .enumerate()
+                    .map(|(i, t)| self.parse_track(t, &format!("tracks[{i}]")))
+                    .collect::<std::result::Result<Vec<_>, _>>()?;
+                (rows, false)
+            }
+            _ => {
+                return Err(ApiError::bad(
+                    None,
+                    "the body needs a `features` object (one track) or a `tracks` array".into(),
+                ))
+            }
+        };
+        let p = self.features.len();
+        let cols: Vec<Vec<f64>> = (0..p)
+            .map(|j| rows.iter().map(|r| r[j]).collect())
+            .collect();
+        let refs: Vec<&[f64]> = cols.iter().map(|c| &c[..]).collect();
+        let mut per_model: Vec<(String, Vec<Explanation>)> = Vec::new();
+        for (a, explainer) in self.explainers() {
+            let cannot = |e: String| ApiError {
+                status: 422,
+                error: format!("the {} model cannot explain: {e}", a.family),
+                field: None,
+            };
+            let e = explainer
+                .as_ref()
+                .map_err(|e| cannot(e.clone()))?
+                .explain(&refs)
+                .map_err(|e| cannot(e.to_string()))?;
+            per_model.push((a.family.name().to_string(), e));
+        }
+        let names: Vec<&str> = self.features.iter().map(|f| f.name.as_str()).collect();
+        let track = |i: usize| -> Value {
+            let models: BTreeMap<&str, Value> = per_model
+                .iter()
+                .map(|(name, e)| {
+                    let e = &e[i];
+                    let contributions: BTreeMap<&str, f64> = names
+                        .iter()
+                        .copied()
+                        .zip(e.contributions.iter().copied())
+                        .collect();
+                    (
+                        name.as_str(),
+                        json!({
+                            "base": e.base,
+                            "contributions": contributions,
+                            "log_odds": e.log_odds,
+                            "probability": e.probability,
+                        }),
+                    )
+                })
+                .collect();
+            json!(models)
+        };
+        Ok(if single {
+            json!({ "explanations": track(0) })
+        } else {
+            json!({ "explanations": (0..rows.len()).map(track).collect::<Vec<_>>() })
+        })
+    }
+}
