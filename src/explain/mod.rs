@@ -115,7 +115,20 @@ impl Explainer {
     pub fn explain(&self, x: &[&[f64]]) -> Result<Vec<Explanation>> {
         check_rows(self.model.feature_names(), x)?;
         Ok(match &self.model {
-            Trained::Logistic(m) => logistic(m, x),
+            Trained::Logistic(m) => {
+                let e = logistic(m, x);
+                // A valid model far outside its training range can push a term past f64:
+                // its log-odds stay right (see `Logistic::log_odds`), its terms cannot.
+                if let Some(i) = e
+                    .iter()
+                    .position(|e| e.contributions.iter().any(|c| !c.is_finite()))
+                {
+                    return Err(Error::Data(format!(
+                        "row {i}: a logistic contribution overflows a 64-bit float (the track lies far outside the training range or the model's coefficients are extreme)"
+                    )));
+                }
+                e
+            }
             Trained::Forest(m) => forest(m, x, &self.prep),
             Trained::Boost(m) => boost(m, x, &self.prep),
         })

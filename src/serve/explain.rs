@@ -25,27 +25,10 @@ impl Dashboard {
         let v = parse_body(body, &["features", "tracks"])?;
         let (rows, single) = match (v.get("features"), v.get("tracks")) {
             (Some(f), None) => (vec![self.parse_track(f, "features")?], true),
-            (None, Some(t)) => {
-                let tracks = t.as_array().ok_or_else(|| {
-                    ApiError::bad(Some("tracks"), "`tracks` must be an array".into())
-                })?;
-                if tracks.len() > MAX_EXPLAIN_BATCH {
-                    return Err(ApiError {
-                        status: 413,
-                        error: format!(
-                            "{} tracks; an explain batch holds at most {MAX_EXPLAIN_BATCH}",
-                            tracks.len()
-                        ),
-                        field: Some("tracks".into()),
-                    });
-                }
-                let rows = tracks
-                    .iter()
-                    .enumerate()
-                    .map(|(i, t)| self.parse_track(t, &format!("tracks[{i}]")))
-                    .collect::<std::result::Result<Vec<_>, _>>()?;
-                (rows, false)
-            }
+            (None, Some(t)) => (
+                self.parse_tracks(t, MAX_EXPLAIN_BATCH, "an explain batch")?,
+                false,
+            ),
             _ => {
                 return Err(ApiError::bad(
                     None,

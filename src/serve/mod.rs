@@ -327,21 +327,35 @@ impl Dashboard {
     /// [`MAX_BATCH`] tracks is a 413.
     pub fn predict_batch(&self, body: &[u8]) -> std::result::Result<Value, ApiError> {
         let v = json::parse_body(body, &["tracks"])?;
-        let tracks = v.get("tracks").and_then(Value::as_array).ok_or_else(|| {
+        let tracks = v.get("tracks").ok_or_else(|| {
             ApiError::bad(Some("tracks"), "the body needs a `tracks` array".into())
         })?;
-        if tracks.len() > MAX_BATCH {
+        let rows = self.parse_tracks(tracks, MAX_BATCH, "a batch")?;
+        Ok(serde_json::json!({ "probabilities": self.probabilities(&rows) }))
+    }
+
+    /// Validates a `tracks` array of at most `max` tracks (`what` names the batch in the
+    /// 413), each named by its index (`tracks[3].tempo`).
+    pub(super) fn parse_tracks(
+        &self,
+        tracks: &Value,
+        max: usize,
+        what: &str,
+    ) -> std::result::Result<Vec<Vec<f64>>, ApiError> {
+        let tracks = tracks
+            .as_array()
+            .ok_or_else(|| ApiError::bad(Some("tracks"), "`tracks` must be an array".into()))?;
+        if tracks.len() > max {
             return Err(ApiError {
                 status: 413,
-                error: format!("{} tracks; a batch holds at most {MAX_BATCH}", tracks.len()),
+                error: format!("{} tracks; {what} holds at most {max}", tracks.len()),
                 field: Some("tracks".into()),
             });
         }
-        let rows = tracks
+        tracks
             .iter()
             .enumerate()
             .map(|(i, t)| self.parse_track(t, &format!("tracks[{i}]")))
-            .collect::<std::result::Result<Vec<_>, _>>()?;
-        Ok(serde_json::json!({ "probabilities": self.probabilities(&rows) }))
+            .collect()
     }
 }

@@ -582,3 +582,20 @@ fn an_artifact_without_covers_loads_for_scoring_but_explaining_says_retrain() {
         .to_string();
     assert!(err.contains("positive cover"), "{err}");
 }
+
+#[test]
+fn a_logistic_term_beyond_f64_is_an_error_not_an_infinite_contribution() {
+    let (_, models) = fitted();
+    let Trained::Logistic(mut m) = models[0].clone() else {
+        unreachable!("family order starts with the logistic regression")
+    };
+    // Valid (finite) coefficients whose terms overflow for a track at the top of the range.
+    m.coefficients[0] = 1e308;
+    m.coefficients[1] = -1e308;
+    let model = Trained::Logistic(m);
+    let track = [1.0, 0.0, 0.5, 120.0];
+    let p = model.predict_proba_one(&track);
+    assert!((0.0..=1.0).contains(&p), "{p}");
+    let err = explain::explain_row(&model, &track).unwrap_err().to_string();
+    assert!(err.contains("row 0") && err.contains("overflows"), "{err}");
+}
