@@ -596,6 +596,8 @@ fn a_logistic_term_beyond_f64_is_an_error_not_an_infinite_contribution() {
     let track = [1.0, 0.0, 0.5, 120.0];
     let p = model.predict_proba_one(&track);
     assert!((0.0..=1.0).contains(&p), "{p}");
-    let err = explain::explain_row(&model, &track).unwrap_err().to_string();
+    let err = explain::explain_row(&model, &track)
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("row 0") && err.contains("overflows"), "{err}");
 }

@@ -423,8 +423,10 @@ fn half_open_connections_are_closed_after_the_header_timeout() {
     let t0 = Instant::now();
     let mut streams: Vec<(TcpStream, Instant)> = (0..40)
         .map(|i| {
-            let mut s = TcpStream::connect(addr).unwrap();
+            // Taken before connecting: the server may accept (and start its timer) before
+            // this thread runs again, so a time taken after `connect` can be late.
             let opened = Instant::now();
+            let mut s = TcpStream::connect(addr).unwrap();
             // Half of them start a request and never finish its headers; half send nothing.
             if i % 2 == 0 {
                 s.write_all(b"POST /api/predict HTTP/1.1\r\nHost: localhost\r\nContent-Ty")
@@ -453,9 +455,10 @@ fn an_idle_keep_alive_connection_is_closed_after_the_header_timeout() {
     let timeout = Duration::from_millis(400);
     let addr = start(Limits::default().with_header_timeout(timeout));
     let mut s = TcpStream::connect(addr).unwrap();
+    // Before the write: the server may answer and start its timer before this thread runs on.
+    let t0 = Instant::now();
     s.write_all(b"GET /api/health HTTP/1.1\r\nHost: localhost\r\n\r\n")
         .unwrap();
-    let t0 = Instant::now();
     let (reply, closed) = until_closed(&mut s, Duration::from_secs(10));
     assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
     assert!(closed.expect("kept open") - t0 >= timeout);
@@ -470,12 +473,13 @@ fn a_body_that_does_not_arrive_is_a_408_and_the_connection_closes() {
             .with_body_timeout(body_timeout),
     );
     let mut s = TcpStream::connect(addr).unwrap();
+    // Before the write, as above: the body timer starts once the server has read the headers.
+    let t0 = Instant::now();
     s.write_all(
         b"POST /api/predict HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n\
           Content-Length: 100\r\n\r\n{\"features\": {\"tempo",
     )
     .unwrap();
-    let t0 = Instant::now();
     // Waiting 10 s, under the 30 s header timeout: a close now is the body timeout's.
     let (reply, closed) = until_closed(&mut s, Duration::from_secs(10));
     assert!(reply.starts_with("HTTP/1.1 408"), "{reply}");
