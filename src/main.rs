@@ -354,15 +354,15 @@ Forms:
   table   The trees as rows of a table: a CSV data file (hitcast_<model>_trees.csv beside
           --out), the CREATE TABLE and load statement of the dialect (DuckDB read_csv,
           psql \\copy, Snowflake PUT + COPY INTO, BigQuery LOAD DATA, sqlite3 .import) and a
-          scoring query, one join per tree level (default forest: 7 KB of SQL and a 17 MB
-          CSV), whatever the number of trees. Forest and boost only.
+          scoring query of fixed size, three tree levels per join (default forest: 8.5 KB of
+          SQL and a 15.6 MB CSV), whatever the number of trees. Forest and boost only.
   auto    inline when its largest statement is under 1 MB (Snowflake's and BigQuery's
           limit on query text), else table. The choice is printed.
 
-Which model where: logistic and boost inline (DuckDB scored 1M rows in 0.01 s and 1.5 s);
-the default forest is too large for inline SQL in a warehouse (DuckDB needed 755 s to
-create a 41 MB forest macro), so it goes to the table form. docs/warehouses.md has the measured
-numbers and the steps per warehouse.
+Which model where (1M rows in DuckDB on 2 cores, measured): logistic inline 0.02 s, boost
+inline 1.1 s; the default forest is too large for inline SQL in a warehouse (20 MB per
+statement; DuckDB needed 755 s to create its macro), so it goes to the table form: 38 s.
+docs/warehouses.md has the measured numbers and the steps per warehouse.
 ";
 
 #[cfg(feature = "serve")]

@@ -10,7 +10,7 @@
 //! walk then only has to carry sets of three or more features, which it can drop as soon as
 //! the row's path leaves two features' boxes: most of the nodes.
 
-use crate::model::Tree;
+use crate::model::{distinct_thresholds, Tree};
 
 /// Most table cells (over all pairs of features) a model may tabulate: 16 MiB of `f64`.
 /// Models whose trees use more distinct thresholds keep the plain subset walk.
@@ -47,18 +47,7 @@ impl LowOrder {
         if p == 0 || p > MAX_P {
             return None;
         }
-        let mut cuts = vec![Vec::new(); p];
-        for t in trees {
-            for (i, n) in t.nodes.iter().enumerate() {
-                if n.left as usize != i {
-                    cuts[n.feature as usize].push(n.threshold);
-                }
-            }
-        }
-        for c in &mut cuts {
-            c.sort_by(f64::total_cmp);
-            c.dedup_by(|a, b| a == b);
-        }
+        let cuts = distinct_thresholds(trees, p);
         let cells: Vec<usize> = cuts.iter().map(|c| c.len() + 1).collect();
         let mut total = 0usize;
         for j in 0..p {

@@ -19,7 +19,7 @@ pub use boost::{Boost, BoostParams};
 pub use ensemble::Ensemble;
 pub use forest::{Forest, ForestParams};
 pub use logistic::{Logistic, LogisticParams};
-pub use tree::{Node, Tree};
+pub use tree::{distinct_thresholds, Node, Tree};
 
 use std::fmt;
 use std::str::FromStr;
@@ -267,23 +267,17 @@ impl Model for Trained {
     }
 }
 
-/// Checks that an ensemble has trees, that each reads only the model's `p` features and that
-/// its leaves lie in `range`.
+/// Checks that an ensemble has trees, that each is a tree reading only the model's `p`
+/// features ([`Tree::check`]) and that its leaves lie in `range`.
 fn validate_trees(trees: &[Tree], p: usize, range: (f64, f64)) -> std::result::Result<(), String> {
     if trees.is_empty() {
         return Err("the ensemble has no trees".into());
     }
     for (t, tree) in trees.iter().enumerate() {
+        tree.check(p).map_err(|e| format!("tree {t}, {e}"))?;
         for (i, node) in tree.nodes.iter().enumerate() {
-            let leaf = node.left as usize == i;
-            if !leaf && node.feature as usize >= p {
-                return Err(format!(
-                    "tree {t}, node {i}: splits on feature {} but the model has {p} features",
-                    node.feature
-                ));
-            }
             let v = tree.values[i];
-            if leaf && !(range.0..=range.1).contains(&v) {
+            if node.left as usize == i && !(range.0..=range.1).contains(&v) {
                 return Err(format!(
                     "tree {t}, node {i}: leaf value {v} is outside {}–{}",
                     range.0, range.1

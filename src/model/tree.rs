@@ -159,6 +159,26 @@ impl From<Tree> for TreeArrays {
     }
 }
 
+/// The sorted distinct thresholds each of `p` features is split at in `trees` (`==` merges
+/// -0 and 0, as comparisons do): every split on feature `f` is decided by how many of its
+/// thresholds lie below the value, which the SQL table form and the explanation tables use.
+/// The trees must have passed [`Tree::check`] over `p` features.
+pub fn distinct_thresholds(trees: &[Tree], p: usize) -> Vec<Vec<f64>> {
+    let mut cuts = vec![Vec::new(); p];
+    for t in trees {
+        for (i, n) in t.nodes.iter().enumerate() {
+            if n.left as usize != i {
+                cuts[n.feature as usize].push(n.threshold);
+            }
+        }
+    }
+    for c in &mut cuts {
+        c.sort_by(f64::total_cmp);
+        c.dedup_by(|a, b| a == b);
+    }
+    cuts
+}
+
 /// Deepest tree an artifact may hold: the deepest any family's parameters allow.
 pub const MAX_DEPTH: u32 = 64;
 /// Most features a tree may read: bounds what scoring allocates per feature.
@@ -166,11 +186,8 @@ pub const MAX_FEATURES: usize = 4096;
 
 impl TryFrom<TreeArrays> for Tree {
     type Error = String;
-    /// Checks everything a walk relies on before anything is allocated from the arrays'
-    /// contents: equal lengths, children that exist and come after their parent, one parent
-    /// per node (a shared child would make the exporter and the depth wrong), every node
-    /// reachable, depth at most [`MAX_DEPTH`], feature indices below [`MAX_FEATURES`],
-    /// finite thresholds and leaf values. Errors name the node.
+    /// Checks the arrays' lengths, then the tree they make with [`Tree::check`] (features
+    /// below [`MAX_FEATURES`]; the model checks its own count later). Errors name the node.
     fn try_from(a: TreeArrays) -> Result<Self, String> {
         let n = a.value.len();
         if n == 0 {
@@ -187,45 +204,10 @@ impl TryFrom<TreeArrays> for Tree {
         if u32::try_from(n).is_err() {
             return Err(format!("the tree has {n} nodes, more than 2^32"));
         }
-        let mut parents = vec![0u8; n];
-        if !a.cover.is_empty() && a.cover.len() != n {
-            return Err(format!("tree has {n} nodes but {} covers", a.cover.len()));
-        }
-        if let Some(i) = a.cover.iter().position(|c| !(c.is_finite() && *c >= 0.0)) {
-            return Err(format!(
-                "node {i} has cover {}; covers must be finite and ≥ 0",
-                a.cover[i]
-            ));
-        }
-        for (i, &l) in a.left.iter().enumerate() {
-            if l == 0 {
-                if !a.value[i].is_finite() {
-                    return Err(format!("node {i}: leaf value {} is not finite", a.value[i]));
-                }
-                continue;
-            }
-            // Children must come after their parent, so every walk ends.
-            if l as usize <= i || l as usize + 1 >= n {
-                return Err(format!("node {i} points to missing child {l}"));
-            }
-            if a.feature[i] as usize >= MAX_FEATURES {
-                return Err(format!(
-                    "node {i} splits on feature {}, beyond the {MAX_FEATURES} a model may have",
-                    a.feature[i]
-                ));
-            }
-            if a.value[i].is_nan() {
-                return Err(format!("node {i}: the threshold is NaN"));
-            }
-            for c in [l as usize, l as usize + 1] {
-                parents[c] += 1;
-                if parents[c] > 1 {
-                    return Err(format!("node {c} has two parents (the tree is not a tree)"));
-                }
-            }
-        }
-        if let Some(orphan) = (1..n).find(|&i| parents[i] == 0) {
-            return Err(format!("node {orphan} is unreachable from the root"));
+        // In the arrays 0 marks a leaf; in a `Tree` a leaf points to itself, so a node whose
+        // `left` is its own index would turn into a leaf: refuse it here, the rest in `check`.
+        if let Some(i) = (1..n).find(|&i| a.left[i] as usize == i) {
+            return Err(format!("node {i} points to missing child {i}"));
         }
         let leaf = |i: usize| a.left[i] == 0;
         let nodes = (0..n)
@@ -245,34 +227,103 @@ impl TryFrom<TreeArrays> for Tree {
         let values = (0..n)
             .map(|i| if leaf(i) { a.value[i] } else { 0.0 })
             .collect();
-        // Parents come before children and each node has one parent, so one pass in order
-        // gives every node its depth.
-        let mut depth_of = vec![0u32; n];
-        let mut depth = 0;
-        for i in 0..n {
-            if a.left[i] != 0 {
-                let l = a.left[i] as usize;
-                let d = depth_of[i] + 1;
-                if d > MAX_DEPTH {
-                    return Err(format!(
-                        "node {l} lies at depth {d}, deeper than the {MAX_DEPTH} a model may have"
-                    ));
-                }
-                depth_of[l] = d;
-                depth_of[l + 1] = d;
-                depth = depth.max(d);
-            }
-        }
-        Ok(Tree {
+        let mut tree = Tree {
             nodes,
             values,
-            depth,
+            depth: 0,
             cover: a.cover,
-        })
+        };
+        tree.depth = tree.check(MAX_FEATURES)?;
+        Ok(tree)
     }
 }
 
 impl Tree {
+    /// Checks everything a walk (scoring, the SQL export, explanations) relies on and returns
+    /// the depth of the deepest leaf: `values` matches `nodes`; children exist and come after
+    /// their parent (so every walk ends); one parent per node (a shared child would make the
+    /// exporter expand a DAG and the depth wrong); every node reachable from the root; depth
+    /// at most [`MAX_DEPTH`]; features below `features`; no NaN threshold; finite leaf values.
+    /// One pass in node order, no recursion. The one structural check of trees: artifacts
+    /// ([`TryFrom`]), `Trained::validate` and the SQL export all call it. Errors name the node.
+    pub fn check(&self, features: usize) -> Result<u32, String> {
+        let n = self.nodes.len();
+        if n == 0 {
+            return Err("the tree has no nodes".into());
+        }
+        if self.values.len() != n {
+            return Err(format!(
+                "the tree has {n} nodes but {} values",
+                self.values.len()
+            ));
+        }
+        // Covers are optional (explanations need them; scoring does not).
+        if !self.cover.is_empty() && self.cover.len() != n {
+            return Err(format!(
+                "the tree has {n} nodes but {} covers",
+                self.cover.len()
+            ));
+        }
+        if let Some(i) = self
+            .cover
+            .iter()
+            .position(|c| !(c.is_finite() && *c >= 0.0))
+        {
+            return Err(format!(
+                "node {i} has cover {}; covers must be finite and ≥ 0",
+                self.cover[i]
+            ));
+        }
+        // Children come after their parent, so one pass in order knows each node's parent
+        // (and depth) before it reaches the node. Shared children are found in the pass,
+        // unreachable nodes after it (a DAG reports its shared child first).
+        let mut has_parent = vec![false; n];
+        let mut depth_of = vec![0u32; n];
+        let mut depth = 0;
+        for (i, node) in self.nodes.iter().enumerate() {
+            let l = node.left as usize;
+            if l == i {
+                if !self.values[i].is_finite() {
+                    return Err(format!(
+                        "node {i}: leaf value {} is not finite",
+                        self.values[i]
+                    ));
+                }
+                continue;
+            }
+            if l < i || l + 1 >= n {
+                return Err(format!("node {i} points to missing child {l}"));
+            }
+            if node.feature as usize >= features {
+                return Err(format!(
+                    "node {i} splits on feature {}, but features are numbered 0 to {}",
+                    node.feature,
+                    features.saturating_sub(1)
+                ));
+            }
+            if node.threshold.is_nan() {
+                return Err(format!("node {i}: the threshold is NaN"));
+            }
+            let d = depth_of[i] + 1;
+            if d > MAX_DEPTH {
+                return Err(format!(
+                    "node {l} lies at depth {d}, deeper than the {MAX_DEPTH} a model may have"
+                ));
+            }
+            for c in [l, l + 1] {
+                if std::mem::replace(&mut has_parent[c], true) {
+                    return Err(format!("node {c} has two parents (the tree is not a tree)"));
+                }
+                depth_of[c] = d;
+            }
+            depth = depth.max(d);
+        }
+        if let Some(orphan) = (1..n).find(|&i| !has_parent[i]) {
+            return Err(format!("node {orphan} is unreachable from the root"));
+        }
+        Ok(depth)
+    }
+
     fn is_leaf(&self, i: usize) -> bool {
         self.nodes[i].left as usize == i
     }

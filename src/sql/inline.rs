@@ -13,7 +13,7 @@ enum Step {
 
 /// Appends `tree` as nested `CASE WHEN x > t THEN right ELSE left END`, so a NULL feature
 /// goes left as NaN does in the library. Uses an explicit stack; `tree` must have passed
-/// [`super::check_tree`] (so it is a tree and its expansion is linear in its nodes).
+/// [`Tree::check`] (so it is a tree and its expansion is linear in its nodes).
 fn tree_case(tree: &Tree, cols: &[String], dialect: Dialect, out: &mut String) {
     let mut stack = vec![Step::Node(0)];
     while let Some(step) = stack.pop() {
@@ -47,7 +47,7 @@ fn tree_case(tree: &Tree, cols: &[String], dialect: Dialect, out: &mut String) {
 ///
 /// # Errors
 /// [`Error::Data`] when `cols` does not match the model's features or a tree fails
-/// [`super::check_tree`].
+/// [`Tree::check`] or holds a non-finite threshold.
 pub fn expression(model: &Trained, cols: &[String], dialect: Dialect) -> Result<String> {
     if cols.len() != model.feature_names().len() {
         return Err(Error::Data(format!(

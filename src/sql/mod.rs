@@ -21,9 +21,10 @@
 //! Numbers are written with Rust's shortest round-trip formatting and cast to double
 //! precision, so engines read the model's exact values.
 //!
-//! Trees are checked before export ([`check_tree`]): every node reached once from the root
-//! (no shared children), children and features in range, finite numbers, depth at most
-//! [`MAX_DEPTH`]; every walk uses an explicit stack, so no input sets the recursion depth.
+//! Trees are checked before export by [`Tree::check`] (every node reached once from the root,
+//! so no shared children; children and features in range; depth at most 64), plus finite
+//! thresholds, which SQL needs; every walk uses an explicit stack, so no input sets the
+//! recursion depth.
 
 pub mod inline;
 pub mod table;
@@ -42,9 +43,6 @@ pub use inline::expression;
 /// on query text is about 1 MB. DuckDB, PostgreSQL and SQLite accept more, but DuckDB took
 /// 755 s to create the 41 MB macro of the default forest, so the same bound applies there.
 pub const STATEMENT_LIMIT: usize = 1_000_000;
-
-/// Deepest tree the exporter accepts (the forest's own bound on `max_depth`).
-pub const MAX_DEPTH: usize = 64;
 
 /// SQL dialects HitCast writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -95,7 +93,7 @@ impl Dialect {
     }
 
     /// A float literal of exactly `v` (as the engine parses decimal text correctly rounded).
-    /// `v` must be finite ([`check_tree`] and the logistic check ensure it).
+    /// `v` must be finite ([`check_model`] ensures it).
     fn number(self, v: f64) -> String {
         // `{:?}` always has a decimal point or exponent, e.g. `1.0`, `0.6325`, `1e-7`.
         let text = format!("{v:?}");
@@ -240,8 +238,7 @@ pub struct Export {
 /// [`Error::Param`] for an empty table name, a name this dialect cannot quote safely (a NUL
 /// anywhere; in BigQuery a back-tick, a backslash or a control character), or the table
 /// form of the logistic model (it has no trees); [`Error::Data`] for a tree that is not a
-/// tree (shared children, out-of-range children or features, non-finite numbers, deeper than
-/// [`MAX_DEPTH`]).
+/// tree ([`Tree::check`]) or holds a non-finite threshold.
 pub fn export(model: &Trained, dialect: Dialect, form: Form, table: &str) -> Result<Export> {
     if table.trim().is_empty() {
         return Err(Error::param("table", table, "must not be empty"));
@@ -252,7 +249,7 @@ pub fn export(model: &Trained, dialect: Dialect, form: Form, table: &str) -> Res
     for name in model.feature_names() {
         check_name(dialect, "feature name", name)?;
     }
-    check_model(model)?;
+    let depth = check_model(model)?;
     let trees = match model {
         Trained::Logistic(_) => None,
         Trained::Forest(m) => Some(&m.trees[..]),
@@ -300,7 +297,7 @@ pub fn export(model: &Trained, dialect: Dialect, form: Form, table: &str) -> Res
     };
     let written = match (inline, trees) {
         (Some(w), _) => w,
-        (None, Some(trees)) => table::export(model, trees, dialect, table)?,
+        (None, Some(trees)) => table::export(model, trees, depth, dialect, table)?,
         (None, None) => {
             return Err(Error::Data(
                 "internal: no form was written for the logistic model".into(),
@@ -411,8 +408,9 @@ pub(crate) fn params(model: &Trained, dialect: Dialect) -> Vec<String> {
     }
 }
 
-/// Checks every number and tree of `model` (see [`check_tree`]).
-fn check_model(model: &Trained) -> Result<()> {
+/// Checks every number and tree of `model` and returns the depth of its deepest tree (0 for
+/// the logistic model).
+fn check_model(model: &Trained) -> Result<usize> {
     let p = model.feature_names().len();
     let finite = |what: &str, v: &[f64]| -> Result<()> {
         match v.iter().position(|x| !x.is_finite()) {
@@ -434,76 +432,41 @@ fn check_model(model: &Trained) -> Result<()> {
             finite("coefficient", &m.coefficients)?;
             finite("mean", &m.means)?;
             finite("scale", &m.scales)?;
+            Ok(0)
         }
         Trained::Forest(m) => {
             if m.trees.is_empty() {
                 return Err(Error::Data("the forest has no trees".into()));
             }
-            for (k, t) in m.trees.iter().enumerate() {
-                check_tree(t, p).map_err(|e| Error::Data(format!("tree {k}: {e}")))?;
-            }
+            check_trees(&m.trees, p)
         }
         Trained::Boost(m) => {
             finite("base score", &[m.base_score])?;
-            for (k, t) in m.trees.iter().enumerate() {
-                check_tree(t, p).map_err(|e| Error::Data(format!("tree {k}: {e}")))?;
-            }
+            check_trees(&m.trees, p)
         }
     }
-    Ok(())
 }
 
-/// Checks that `tree` is a tree over `p` features that SQL can hold: every node reached from
-/// the root exactly once (a DAG would be expanded exponentially by the inline form), children
-/// and features in range, finite thresholds and leaf values, depth at most [`MAX_DEPTH`].
-/// Returns the depth. Walks with an explicit stack.
-///
-/// # Errors
-/// A message naming the first offending node.
-pub fn check_tree(tree: &Tree, p: usize) -> std::result::Result<usize, String> {
-    let n = tree.nodes.len();
-    if n == 0 || tree.values.len() != n {
-        return Err("the tree has no nodes or its values do not match them".into());
-    }
-    let mut seen = vec![false; n];
-    let mut stack = vec![(0usize, 0usize)];
+/// Checks each tree with [`Tree::check`] over `p` features, and that its thresholds are
+/// finite (a tree may split at ±∞, which SQL cannot write). Returns the largest depth.
+fn check_trees(trees: &[Tree], p: usize) -> Result<usize> {
     let mut depth = 0;
-    seen[0] = true;
-    while let Some((i, d)) = stack.pop() {
-        depth = depth.max(d);
-        if d > MAX_DEPTH {
-            return Err(format!(
-                "node {i} lies deeper than {MAX_DEPTH} levels, the most the export accepts"
-            ));
-        }
-        let node = tree.nodes[i];
-        let left = node.left as usize;
-        if left == i {
-            if !tree.values[i].is_finite() {
-                return Err(format!("leaf {i} has the value {}", tree.values[i]));
-            }
-            continue;
-        }
-        if left + 1 >= n {
-            return Err(format!("node {i} points to missing child {left}"));
-        }
-        if node.feature as usize >= p {
-            return Err(format!(
-                "node {i} reads feature {} of a model with {p}",
-                node.feature
-            ));
-        }
-        if !node.threshold.is_finite() {
-            return Err(format!("node {i} has the threshold {}", node.threshold));
-        }
-        for c in [left, left + 1] {
-            if std::mem::replace(&mut seen[c], true) {
-                return Err(format!(
-                    "node {c} has two parents (the artifact is not a tree)"
-                ));
-            }
-            stack.push((c, d + 1));
-        }
+    for (k, t) in trees.iter().enumerate() {
+        let d = t
+            .check(p)
+            .and_then(|d| {
+                match (0..t.nodes.len())
+                    .find(|&i| t.nodes[i].left as usize != i && !t.nodes[i].threshold.is_finite())
+                {
+                    Some(i) => Err(format!(
+                        "node {i} has the threshold {}",
+                        t.nodes[i].threshold
+                    )),
+                    None => Ok(d),
+                }
+            })
+            .map_err(|e| Error::Data(format!("tree {k}: {e}")))?;
+        depth = depth.max(d as usize);
     }
     Ok(depth)
 }
@@ -587,6 +550,11 @@ mod tests {
         }
     }
 
+    /// [`check_trees`] on one tree over `p` features, its error as text.
+    fn check(tree: &Tree, p: usize) -> std::result::Result<usize, String> {
+        check_trees(std::slice::from_ref(tree), p).map_err(|e| e.to_string())
+    }
+
     #[test]
     fn dags_deep_chains_and_bad_indices_are_refused() {
         // Node 1 and node 2 both point to 3/4: node 3 has two parents.
@@ -598,7 +566,9 @@ mod tests {
             depth: 2,
             cover: Vec::new(),
         };
-        assert!(check_tree(&dag, 1).unwrap_err().contains("two parents"));
+        assert!(check(&dag, 1)
+            .unwrap_err()
+            .contains("node 3 has two parents"));
 
         // A chain 100,000 deep: refused without recursion (no stack overflow).
         let depth = 100_000u32;
@@ -614,9 +584,9 @@ mod tests {
             depth,
             cover: Vec::new(),
         };
-        assert!(check_tree(&chain, 1)
+        assert!(check(&chain, 1)
             .unwrap_err()
-            .contains("deeper than 64"));
+            .contains("tree 0: node 129 lies at depth 65, deeper than the 64"));
 
         let tree = Tree {
             nodes: vec![internal(3, 1), leaf(1), leaf(2)],
@@ -624,19 +594,29 @@ mod tests {
             depth: 1,
             cover: Vec::new(),
         };
-        assert_eq!(check_tree(&tree, 4), Ok(1));
-        assert!(check_tree(&tree, 2).unwrap_err().contains("feature 3"));
+        assert_eq!(check(&tree, 4), Ok(1));
+        assert!(check(&tree, 2)
+            .unwrap_err()
+            .contains("node 0 splits on feature 3"));
         let missing = Tree {
             nodes: vec![internal(0, 5), leaf(1), leaf(2)],
             ..tree.clone()
         };
-        assert!(check_tree(&missing, 4)
+        assert!(check(&missing, 4)
             .unwrap_err()
-            .contains("missing child"));
+            .contains("node 0 points to missing child 5"));
         let nan = Tree {
             values: vec![0.0, f64::NAN, 0.9],
-            ..tree
+            ..tree.clone()
         };
-        assert!(check_tree(&nan, 4).unwrap_err().contains("NaN"));
+        assert!(check(&nan, 4)
+            .unwrap_err()
+            .contains("node 1: leaf value NaN"));
+        // The library walks a split at +∞ (always left); SQL has no literal for it.
+        let mut inf = tree;
+        inf.nodes[0].threshold = f64::INFINITY;
+        assert!(check(&inf, 4)
+            .unwrap_err()
+            .contains("node 0 has the threshold inf"));
     }
 }

@@ -220,7 +220,7 @@ fn crafted_tree_artifacts_are_refused_naming_file_tree_and_node() {
             (
                 feature.as_str(),
                 serde_json::json!(4),
-                format!("tree 0, node {i}: splits on feature 4"),
+                format!("tree 0, node {i} splits on feature 4, but features are numbered 0 to 3"),
             ),
             // Would have allocated 96 GiB in the compiled scorer.
             (
@@ -402,7 +402,7 @@ fn an_artifact_is_refused_before_memory_follows_its_sizes() {
     let o = limited("m");
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     assert!(
-        text(&o).contains("model_forest.json: inconsistent model: tree 0, node 0: splits on feature 4095 but the model has 4 features"),
+        text(&o).contains("model_forest.json: inconsistent model: tree 0, node 0 splits on feature 4095, but features are numbered 0 to 3"),
         "{}",
         text(&o)
     );
