@@ -334,6 +334,10 @@ struct SubsetWalk<'a> {
 impl SubsetWalk<'_> {
     /// Visits `node` with the weights in `buf`'s row `level`, for the subsets in `alive`.
     fn visit(&self, node: usize, level: usize, alive: u64, buf: &mut [f64], out: &mut [f64]) {
+        if alive.is_power_of_two() {
+            let s = alive.trailing_zeros() as usize;
+            return self.one(node, s, buf[level * self.lanes + s], out);
+        }
         let tree = self.tree;
         let n = tree.nodes[node];
         let left = n.left as usize;
@@ -383,6 +387,40 @@ impl SubsetWalk<'_> {
                 next[s] = w[s] * r_cold;
             }
             self.visit(cold, level + 1, free, buf, out);
+        }
+    }
+}
+
+impl SubsetWalk<'_> {
+    /// [`Self::visit`] for one subset `s` (a bit mask of features) with weight `w`: most of a
+    /// walk, since a branch off the row's path on feature `f` carries only the subsets
+    /// without `f`. The same weights, leaves and order of additions as `visit`, without
+    /// the per-level weight rows; a loop along the row's side, recursion only where `s`
+    /// lacks the split's feature.
+    fn one(&self, mut node: usize, s: usize, mut w: f64, out: &mut [f64]) {
+        let tree = self.tree;
+        loop {
+            let n = tree.nodes[node];
+            let left = n.left as usize;
+            if left == node {
+                out[s] += w * tree.values[node];
+                return;
+            }
+            let f = n.feature as usize;
+            let (hot, cold) = if self.row[f] > n.threshold {
+                (left + 1, left)
+            } else {
+                (left, left + 1)
+            };
+            if s >> f & 1 == 1 {
+                node = hot;
+                continue;
+            }
+            let c = tree.cover[node];
+            let (r_hot, r_cold) = (tree.cover[hot] / c, tree.cover[cold] / c);
+            self.one(hot, s, w * r_hot, out);
+            node = cold;
+            w *= r_cold;
         }
     }
 }
