@@ -66,9 +66,13 @@ pub enum Error {
     /// Data does not fit the request (too few rows for k folds, missing feature, ...).
     #[error("{0}")]
     Data(String),
-    /// The Spotify Web API refused or failed a request (never includes credentials).
-    #[error("Spotify: {0}")]
-    Spotify(String),
+    /// A track provider (Spotify, ReccoBeats) refused or failed a request (never includes
+    /// credentials).
+    #[error("{provider}: {message}")]
+    Provider {
+        provider: &'static str,
+        message: String,
+    },
     /// A model artifact is unreadable, of another schema version, or inconsistent.
     #[error("{path}: {message}")]
     Artifact { path: PathBuf, message: String },

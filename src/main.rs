@@ -43,10 +43,14 @@ enum Command {
     /// The what-if dashboard: a slider per feature, each model's hit probability.
     #[cfg(feature = "serve")]
     Serve(ServeArgs),
-    /// Fetch tracks, popularity and audio features from the Spotify Web API into a CSV.
-    /// Needs SPOTIFY_CLIENT_ID and SPOTIFY_CLIENT_SECRET (environment or a `.env` file).
-    #[cfg(feature = "spotify")]
+    /// Fetch real tracks with audio features (and popularity where the provider has it) into
+    /// a CSV: from ReccoBeats (default, no credentials) or the Spotify Web API.
+    #[cfg(feature = "fetch")]
     Fetch(FetchArgs),
+    /// Score your own song: upload an audio file for feature extraction (ReccoBeats), then
+    /// print each model's hit probability and the top reasons.
+    #[cfg(feature = "fetch")]
+    ScoreAudio(ScoreAudioArgs),
 }
 
 #[derive(Subcommand)]
@@ -396,33 +400,57 @@ fn seconds(s: &str) -> Result<f64, String> {
     }
 }
 
-#[cfg(feature = "spotify")]
+#[cfg(feature = "fetch")]
+const FETCH_HELP: &str = "\
+Routes to real tracks in 2026:
+  reccobeats  (default) audio features and popularity by Spotify track id, no credentials.
+              Playlists are listed through Spotify, which needs SPOTIFY_CLIENT_ID and
+              SPOTIFY_CLIENT_SECRET (environment or .env).
+  spotify     apps with extended access only: since 27 Nov 2024 audio features answer 403
+              for new and development-mode apps, and since 9 Mar 2026 their tracks carry
+              no popularity (labels by popularity then refuse; --popularity-from reccobeats).
+Ids a provider cannot resolve are printed and written to <out>.unresolved.csv.";
+
+#[cfg(feature = "fetch")]
 #[derive(Args)]
+#[command(after_help = FETCH_HELP)]
 struct FetchArgs {
-    /// Playlist ids, URIs or open.spotify.com links (repeatable).
+    /// Where tracks come from: reccobeats (no credentials) or spotify.
+    #[arg(long, default_value = "reccobeats")]
+    provider: hitcast::data::provider::ProviderKind,
+    /// Spotify playlist ids, URIs or open.spotify.com links (repeatable; listed through Spotify).
     #[arg(long = "playlist")]
     playlists: Vec<String>,
-    /// Track ids, URIs or links (repeatable).
-    #[arg(long = "track")]
+    /// Track ids, URIs or links (repeatable, or comma-separated).
+    #[arg(long = "track", value_delimiter = ',')]
     tracks: Vec<String>,
     /// Label: a track of this playlist is a hit, any other is not.
     #[arg(long, conflicts_with = "threshold")]
     hit_playlist: Option<String>,
-    /// Label: popularity at or above this value (0–100) is a hit.
+    /// Label: popularity at or above this value (0–100) is a hit (refused when any track's
+    /// popularity is unknown).
     #[arg(long)]
     threshold: Option<f64>,
+    /// With --provider spotify: take every track's popularity from this provider instead
+    /// (Spotify's 2026 track object has none). Only `reccobeats`.
+    #[arg(long)]
+    popularity_from: Option<hitcast::data::provider::ProviderKind>,
     /// Output CSV (the normalised layout `data ingest` reads).
-    #[arg(long, default_value = "data/spotify_tracks.csv")]
+    #[arg(long, default_value = "data/fetched_tracks.csv")]
     out: PathBuf,
     /// Ignore cached responses and ask the API again.
     #[arg(long)]
     refresh: bool,
-    /// Response cache folder.
-    #[arg(long, default_value = "data/spotify-cache")]
+    /// Response cache folder (one subfolder per provider; no credentials are stored).
+    #[arg(long, default_value = "data/cache")]
     cache: PathBuf,
-    /// API base URL (for testing against a local server).
-    #[arg(long, default_value = "https://api.spotify.com/v1", hide = true)]
-    api_url: String,
+    /// The provider's base URL, for a mirror, a proxy or a test server (default: the
+    /// provider's own, https://api.reccobeats.com/v1 or https://api.spotify.com/v1).
+    #[arg(long)]
+    api_url: Option<String>,
+    /// Spotify's base URL when another provider is chosen (for playlists).
+    #[arg(long, hide = true)]
+    spotify_api_url: Option<String>,
     /// Token URL (for testing against a local server).
     #[arg(
         long,
@@ -430,6 +458,34 @@ struct FetchArgs {
         hide = true
     )]
     token_url: String,
+    /// Most per-track requests when Spotify refuses batch /tracks.
+    #[arg(long, default_value_t = 500)]
+    max_requests: usize,
+}
+
+#[cfg(feature = "fetch")]
+#[derive(Args)]
+struct ScoreAudioArgs {
+    /// The audio file: MP3, OGG, WAV or AIFF, at most 5 MB (checked before anything is sent).
+    file: PathBuf,
+    /// Folder holding model_<family>.json artifacts.
+    #[arg(long, default_value = "models")]
+    models: PathBuf,
+    /// Output CSV: one row with the extracted features and each model's probability.
+    #[arg(long, default_value = "data/score_audio.csv")]
+    out: PathBuf,
+    /// Reasons printed per model.
+    #[arg(long, default_value_t = 3)]
+    reasons: usize,
+    /// Ignore a cached analysis of the same file and upload it again.
+    #[arg(long)]
+    refresh: bool,
+    /// Response cache folder.
+    #[arg(long, default_value = "data/cache")]
+    cache: PathBuf,
+    /// ReccoBeats' base URL (for a mirror, a proxy or a test server).
+    #[arg(long, default_value = hitcast::data::provider::reccobeats::API_URL)]
+    api_url: String,
 }
 
 #[derive(Args)]
@@ -964,73 +1020,255 @@ fn serve(args: &ServeArgs, out: &mut impl Write) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Reads a credential from the environment, then from a git-ignored `.env` file.
-#[cfg(feature = "spotify")]
-fn credential(name: &str) -> Option<String> {
+/// Reads a credential from the environment, then from a git-ignored `.env` file (parsed as
+/// dotenv readers do; a malformed line is an error naming it). An empty value is unset.
+#[cfg(feature = "fetch")]
+fn credential(name: &str) -> anyhow::Result<Option<String>> {
     if let Ok(v) = std::env::var(name) {
-        return Some(v);
+        if !v.trim().is_empty() {
+            return Ok(Some(v));
+        }
     }
-    let text = std::fs::read_to_string(".env").ok()?;
-    text.lines()
-        .filter_map(|l| l.split_once('='))
-        .find(|(k, _)| k.trim() == name)
-        .map(|(_, v)| v.trim().trim_matches('"').to_string())
+    let text = match std::fs::read_to_string(".env") {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => bail!(".env: {e}"),
+    };
+    let entries = hitcast::data::provider::dotenv::parse(&text)
+        .map_err(|(line, message)| anyhow::anyhow!(".env line {line}: {message}"))?;
+    Ok(entries
+        .into_iter()
+        .rev()
+        .find(|e| e.key == name)
+        .map(|e| e.value)
+        .filter(|v| !v.trim().is_empty()))
 }
 
-#[cfg(feature = "spotify")]
+#[cfg(feature = "fetch")]
 fn fetch(args: &FetchArgs, out: &mut impl Write) -> anyhow::Result<()> {
-    use hitcast::data::spotify::{Client, ClientOptions, Credentials, FetchLabel};
+    use hitcast::data::provider::{
+        self, reccobeats, spotify, FetchLabel, FetchRequest, HttpOptions, ProviderKind,
+    };
     use std::io::IsTerminal;
     if args.playlists.is_empty() && args.tracks.is_empty() {
-        bail!("nothing to fetch: give --playlist and/or --track");
+        bail!("nothing to fetch: give --track and/or --playlist");
     }
-    let (Some(client_id), Some(client_secret)) = (
-        credential("SPOTIFY_CLIENT_ID"),
-        credential("SPOTIFY_CLIENT_SECRET"),
-    ) else {
-        bail!("set SPOTIFY_CLIENT_ID and SPOTIFY_CLIENT_SECRET (environment or .env) to your Spotify app's credentials");
-    };
-    let mut client = Client::new(
-        Credentials {
-            client_id,
-            client_secret,
-        },
-        ClientOptions {
-            api_url: args.api_url.clone(),
-            token_url: args.token_url.clone(),
-            cache_dir: Some(args.cache.clone()),
-            refresh: args.refresh,
-            ..ClientOptions::default()
-        },
-    );
-    let show = std::io::stderr().is_terminal();
-    let fetched = client.fetch(&args.playlists, &args.tracks, &mut |m| {
-        if show {
-            eprintln!("{m}");
+    if matches!(args.popularity_from, Some(ProviderKind::Spotify)) {
+        bail!("--popularity-from: only reccobeats is supported");
+    }
+    if args.popularity_from.is_some() && args.provider != ProviderKind::Spotify {
+        bail!("--popularity-from is for --provider spotify (ReccoBeats tracks already carry its popularity)");
+    }
+    if let Some(t) = args.threshold {
+        if !(0.0..=100.0).contains(&t) {
+            bail!("--threshold {t}: popularity runs from 0 to 100");
         }
-    })?;
+    }
+    let needs_spotify = args.provider == ProviderKind::Spotify || !args.playlists.is_empty();
+    let mut spotify_client = if needs_spotify {
+        let (Some(client_id), Some(client_secret)) = (
+            credential("SPOTIFY_CLIENT_ID")?,
+            credential("SPOTIFY_CLIENT_SECRET")?,
+        ) else {
+            if args.provider == ProviderKind::Spotify {
+                bail!("--provider spotify needs SPOTIFY_CLIENT_ID and SPOTIFY_CLIENT_SECRET (environment or .env); --provider reccobeats needs no credentials");
+            }
+            bail!("--playlist lists tracks through Spotify: set SPOTIFY_CLIENT_ID and SPOTIFY_CLIENT_SECRET (environment or .env), or pass the track ids with --track");
+        };
+        let base = match args.provider {
+            ProviderKind::Spotify => args.api_url.clone(),
+            ProviderKind::ReccoBeats => args.spotify_api_url.clone(),
+        }
+        .unwrap_or_else(|| spotify::API_URL.into());
+        let mut http = HttpOptions::new(&base, Some(args.cache.join("spotify")));
+        http.refresh = args.refresh;
+        Some(spotify::Client::new(
+            spotify::Credentials {
+                client_id,
+                client_secret,
+            },
+            spotify::ClientOptions {
+                http,
+                token_url: args.token_url.clone(),
+                max_requests: args.max_requests,
+                ..spotify::ClientOptions::default()
+            },
+        ))
+    } else {
+        None
+    };
+    let needs_recco = args.provider == ProviderKind::ReccoBeats || args.popularity_from.is_some();
+    let mut recco_client = needs_recco.then(|| {
+        let base = match args.provider {
+            ProviderKind::ReccoBeats => args.api_url.clone(),
+            ProviderKind::Spotify => None,
+        }
+        .unwrap_or_else(|| reccobeats::API_URL.into());
+        let mut http = HttpOptions::new(&base, Some(args.cache.join("reccobeats")));
+        http.refresh = args.refresh;
+        reccobeats::Client::new(http)
+    });
     let label = match (&args.hit_playlist, args.threshold) {
         (Some(p), _) => FetchLabel::InPlaylist(p.clone()),
         (None, Some(t)) => FetchLabel::PopularityAtLeast(t),
         (None, None) => FetchLabel::None,
     };
-    hitcast::atomic::write(&args.out, fetched.to_csv(&label).as_bytes())?;
+    let unresolved_path = args.out.with_extension("unresolved.csv");
+    let show = std::io::stderr().is_terminal();
+    let request = FetchRequest {
+        playlists: args.playlists.clone(),
+        tracks: args.tracks.clone(),
+        popularity_from_reccobeats: args.popularity_from.is_some(),
+    };
+    let fetched = provider::fetch(
+        args.provider,
+        &request,
+        spotify_client.as_mut(),
+        recco_client.as_mut(),
+        &mut |m| {
+            if show {
+                eprintln!("{m}");
+            }
+        },
+    )?;
+    // Labels are checked before anything is written.
+    let csv = fetched.to_csv(&label)?;
+    if fetched.tracks.is_empty() {
+        for u in fetched.unresolved.iter().take(20) {
+            writeln!(out, "unresolved: {} ({})", u.id, u.reason)?;
+        }
+        bail!(
+            "no track could be fetched with features ({} unresolved); nothing written",
+            fetched.unresolved.len()
+        );
+    }
+    hitcast::atomic::write(&args.out, csv.as_bytes())?;
     writeln!(
         out,
-        "fetched {} tracks ({} requests from the cache, {} from the API) → {}",
+        "fetched {} tracks from {} ({} requests from the cache, {} from the network) → {}",
         fetched.tracks.len(),
+        args.provider.name(),
         fetched.from_cache,
         fetched.from_network,
         args.out.display()
     )?;
-    if fetched.audio_features_denied {
+    for n in &fetched.notes {
+        writeln!(out, "note: {n}")?;
+    }
+    if !fetched.unresolved.is_empty() {
+        hitcast::atomic::write(&unresolved_path, fetched.unresolved_csv().as_bytes())?;
         writeln!(
             out,
-            "warning: Spotify refused audio features (HTTP 403): since November 2024 new apps do not get them. \
-             The CSV has tracks and popularity only; add features from a CSV export that has them \
-             (e.g. the Spotify Hit Predictor files) and join on track_id."
+            "{} ids not resolved (listed in {}):",
+            fetched.unresolved.len(),
+            unresolved_path.display()
         )?;
+        for u in fetched.unresolved.iter().take(20) {
+            writeln!(out, "  {}: {}", u.id, u.reason)?;
+        }
+        if fetched.unresolved.len() > 20 {
+            writeln!(out, "  … and {} more", fetched.unresolved.len() - 20)?;
+        }
     }
+    Ok(())
+}
+
+#[cfg(feature = "fetch")]
+fn score_audio(args: &ScoreAudioArgs, out: &mut impl Write) -> anyhow::Result<()> {
+    use hitcast::data::provider::{audio::AudioFile, reccobeats, HttpOptions};
+    hitcast::atomic::check_not_input(&args.out, &[args.file.as_path()])?;
+    // Local checks first: nothing is sent for a file the service would refuse.
+    let file = AudioFile::open(&args.file)?;
+    let mut artifacts = Vec::new();
+    for family in Family::ALL {
+        if args.models.join(Artifact::file_name(family)).exists() {
+            artifacts.push(Artifact::load_family(&args.models, family)?);
+        }
+    }
+    if artifacts.is_empty() {
+        bail!(
+            "{}: no model_*.json artifacts; run `hitcast train` first",
+            args.models.display()
+        );
+    }
+    let mut http = HttpOptions::new(&args.api_url, Some(args.cache.join("reccobeats")));
+    http.refresh = args.refresh;
+    let mut client = reccobeats::Client::new(http);
+    let features = client.analyse(&file)?;
+    let id = args
+        .file
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    writeln!(out, "{id}: features extracted by ReccoBeats")?;
+    for (k, v) in &features {
+        writeln!(out, "  {k:<18} {}", hitcast::explain::describe_value(k, *v))?;
+    }
+    let mut row = format!(
+        "file,{}",
+        features.keys().cloned().collect::<Vec<_>>().join(",")
+    );
+    let mut values = format!(
+        "{},{}",
+        data::csv_field(&id),
+        features
+            .values()
+            .map(|v| v.to_string())
+            .collect::<Vec<_>>()
+            .join(",")
+    );
+    let mut scored = 0;
+    for a in &artifacts {
+        let missing: Vec<&str> = a
+            .feature_names
+            .iter()
+            .filter(|f| !features.contains_key(*f))
+            .map(String::as_str)
+            .collect();
+        if !missing.is_empty() {
+            writeln!(
+                out,
+                "  {:<8} skipped: the upload gives no {} (the analysis returns {})",
+                a.family.name(),
+                missing.join(", "),
+                features.keys().cloned().collect::<Vec<_>>().join(", ")
+            )?;
+            row.push_str(&format!(",p_{}", a.family));
+            values.push(',');
+            continue;
+        }
+        let x: Vec<f64> = a.feature_names.iter().map(|f| features[f]).collect();
+        let e = hitcast::explain::explain_row(&a.model, &x)?;
+        let reasons = hitcast::explain::reasons(&a.feature_names, &x, &e, args.reasons);
+        writeln!(
+            out,
+            "  {:<8} P(hit) {:.3}; {}",
+            a.family.name(),
+            e.probability,
+            reasons.join("; ")
+        )?;
+        row.push_str(&format!(",p_{}", a.family));
+        values.push_str(&format!(",{}", e.probability));
+        scored += 1;
+    }
+    if scored == 0 {
+        bail!("no model could score the upload: every model needs a feature the analysis does not return");
+    }
+    hitcast::atomic::write(
+        &args.out,
+        format!(
+            "{row}
+{values}
+"
+        )
+        .as_bytes(),
+    )?;
+    writeln!(
+        out,
+        "→ {}
+note: these features come from ReccoBeats' extractor, not Spotify's, and may be shifted against the data the models learned from (one comparison found danceability 0.65 on Spotify ≈ 0.80 elsewhere); only the start of the file may be analysed. README \"Getting real tracks in 2026\" shows how to check the drift on your own data.",
+        args.out.display()
+    )?;
     Ok(())
 }
 
@@ -1048,8 +1286,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::ExportSql(a) => export_sql(a, &mut out)?,
         #[cfg(feature = "serve")]
         Command::Serve(a) => serve(a, &mut out)?,
-        #[cfg(feature = "spotify")]
+        #[cfg(feature = "fetch")]
         Command::Fetch(a) => fetch(a, &mut out)?,
+        #[cfg(feature = "fetch")]
+        Command::ScoreAudio(a) => score_audio(a, &mut out)?,
     }
     Ok(ExitCode::SUCCESS)
 }

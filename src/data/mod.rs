@@ -8,12 +8,12 @@ mod checks;
 mod features;
 mod ingest;
 mod profile;
+#[cfg(feature = "fetch")]
+pub mod provider;
 #[cfg(feature = "csv")]
 mod records;
 mod source;
 mod split;
-#[cfg(feature = "spotify")]
-pub mod spotify;
 mod synth;
 
 pub use checks::{

@@ -137,7 +137,6 @@ struct Layout {
     packing: Packing,
 }
 
-
 fn layout(trees: &[Tree], p: usize, depth: usize) -> Result<Layout> {
     let cuts = distinct_thresholds(trees, p);
     let packing = Packing::new(&cuts)?;

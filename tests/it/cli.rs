@@ -36,6 +36,13 @@ fn every_subcommand_has_help() {
         vec!["data", "ingest", "--help"],
         vec!["train", "--help"],
         vec!["predict", "--help"],
+        vec!["explain", "--help"],
+        vec!["report", "--help"],
+        vec!["bench", "--help"],
+        vec!["export-sql", "--help"],
+        vec!["serve", "--help"],
+        vec!["fetch", "--help"],
+        vec!["score-audio", "--help"],
     ] {
         let o = hitcast(dir.path(), &args);
         assert!(o.status.success(), "{args:?}");
@@ -252,5 +259,5 @@ fn fetch_without_credentials_says_what_to_set() {
         "{}",
         text(&o)
     );
-    assert!(!dir.path().join("data/spotify_tracks.csv").exists());
+    assert!(!dir.path().join("data/fetched_tracks.csv").exists());
 }

@@ -7,10 +7,10 @@ mod fuzz;
 mod honesty;
 mod leakage;
 mod model;
+mod provider;
 mod report;
 mod safety;
 mod serve;
-mod spotify;
 mod sql;
 
 use std::path::PathBuf;
