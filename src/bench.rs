@@ -33,6 +33,8 @@ pub struct Bench {
     /// Seconds of the whole report (all models, CV, permutation importance, figures),
     /// excluding data loading.
     pub report_s: f64,
+    /// `(seconds since the report started, stage)` as the report announced its stages.
+    pub report_timeline: Vec<(f64, String)>,
     pub threads: usize,
 }
 
@@ -89,14 +91,23 @@ pub fn run(prepared: &Prepared, params: &ModelParams, repeats: usize, seed: u64)
         params: params.clone(),
         ..ReportOptions::default()
     };
-    std::hint::black_box(build(prepared, "bench", seed, &options, &|_| {})?);
+    // When each stage of the report starts (stages of the three families overlap).
+    let timeline = std::sync::Mutex::new(Vec::new());
+    let heard = |stage: &str| {
+        if let Ok(mut v) = timeline.lock() {
+            v.push((t.elapsed().as_secs_f64(), stage.to_string()));
+        }
+    };
+    std::hint::black_box(build(prepared, "bench", seed, &options, &heard)?);
     let report_s = t.elapsed().as_secs_f64();
+    let report_timeline = timeline.into_inner().unwrap_or_default();
     Ok(Bench {
         train_rows: prepared.split.train.len(),
         features: data.n_features(),
         repeats,
         families,
         report_s,
+        report_timeline,
         threads: rayon::current_num_threads(),
     })
 }
@@ -127,7 +138,12 @@ impl fmt::Display for Bench {
             f,
             "full report (3 models, 5-fold CV, permutation importance, figures): {:.2} s",
             self.report_s
-        )
+        )?;
+        writeln!(f, "report stages (start times):")?;
+        for (at, stage) in &self.report_timeline {
+            writeln!(f, "  [{at:7.2} s] {stage}")?;
+        }
+        Ok(())
     }
 }
 
