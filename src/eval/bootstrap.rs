@@ -58,51 +58,48 @@ pub struct PairedBootstrap {
     pub differences: Vec<Difference>,
 }
 
-/// One model's scores sorted once: row order by descending score and tie-group ends.
+/// One model's scores sorted once: row order by descending score, each position's label,
+/// and tie-group ends.
 struct Sorted {
     order: Vec<usize>,
+    /// `label[k]` is the label of row `order[k]`.
+    label: Vec<u8>,
     /// `ends[g]` is one past the last position of tie group `g` in `order`.
     ends: Vec<usize>,
 }
 
 impl Sorted {
-    fn new(p: &[f64]) -> Sorted {
+    fn new(p: &[f64], y: &[u8]) -> Sorted {
         let mut order: Vec<usize> = (0..p.len()).collect();
         order.sort_by(|&a, &b| p[b].total_cmp(&p[a]));
         let ends = (0..order.len())
             .filter(|&k| k + 1 == order.len() || p[order[k + 1]] != p[order[k]])
             .map(|k| k + 1)
             .collect();
-        Sorted { order, ends }
+        let label = order.iter().map(|&i| y[i]).collect();
+        Sorted { order, label, ends }
     }
 
-    /// ROC AUC and average precision with row `i` counted `w[i]` times.
-    fn metrics(&self, y: &[u8], w: &[u32]) -> (f64, f64) {
+    /// ROC AUC and average precision with row `i` counted `w[i]` times, where the drawn rows
+    /// hold `total_pos` hits and `total_neg` non-hits.
+    fn metrics(&self, w: &[u32], total_pos: f64, total_neg: f64) -> (f64, f64) {
         let (mut tp, mut fp) = (0.0f64, 0.0f64);
         let (mut area, mut ap) = (0.0, 0.0);
-        let (total_pos, total_neg) = self.order.iter().fold((0.0, 0.0), |(p, n), &i| {
-            let c = f64::from(w[i]);
-            if y[i] == 1 {
-                (p + c, n)
-            } else {
-                (p, n + c)
-            }
-        });
         let mut start = 0;
         for &end in &self.ends {
-            let (mut dp, mut dn) = (0.0, 0.0);
-            for &i in &self.order[start..end] {
-                let c = f64::from(w[i]);
-                if y[i] == 1 {
-                    dp += c;
-                } else {
-                    dn += c;
-                }
+            // Counts are integers: summed exactly (and without a branch on the label).
+            let (mut dp, mut dn) = (0u64, 0u64);
+            for (&i, &l) in self.order[start..end].iter().zip(&self.label[start..end]) {
+                let c = u64::from(w[i]);
+                let hit = c * u64::from(l);
+                dp += hit;
+                dn += c - hit;
             }
             start = end;
-            if dp == 0.0 && dn == 0.0 {
+            if dp == 0 && dn == 0 {
                 continue;
             }
+            let (dp, dn) = (dp as f64, dn as f64);
             // Trapezoid of the ROC step (ties count one half), as `roc_auc`.
             area += dn * (2.0 * tp + dp) / 2.0;
             tp += dp;
@@ -165,7 +162,7 @@ pub fn paired_bootstrap(
         .iter()
         .map(|p| average_precision(y, p))
         .collect::<Result<_>>()?;
-    let sorted: Vec<Sorted> = scores.iter().map(|p| Sorted::new(p)).collect();
+    let sorted: Vec<Sorted> = scores.iter().map(|p| Sorted::new(p, y)).collect();
     let pos: Vec<usize> = (0..y.len()).filter(|&i| y[i] == 1).collect();
     let neg: Vec<usize> = (0..y.len()).filter(|&i| y[i] == 0).collect();
     // Each resample: every model's (ROC AUC, AP) on one draw of the rows.
@@ -180,7 +177,12 @@ pub fn paired_bootstrap(
                     w[class[rng.gen_range(0..class.len())]] += 1;
                 }
             }
-            sorted.iter().map(|s| s.metrics(y, &w)).collect()
+            // Class counts are fixed by the stratified draw.
+            let (total_pos, total_neg) = (pos.len() as f64, neg.len() as f64);
+            sorted
+                .iter()
+                .map(|s| s.metrics(&w, total_pos, total_neg))
+                .collect()
         })
         .collect();
     /// Every model's (ROC AUC, AP) on one resample.
