@@ -647,6 +647,25 @@ fn spotify_next_cycles_end_from_the_network_and_from_the_cache() {
             .to_string()
     });
     assert!(err.contains("`next` cycle"), "{err}");
+    // Links that run on forever without repeating: bounded by the listing's own `total`.
+    let endless = mock(Box::new(|req, n| {
+        token(req, n).unwrap_or_else(|| {
+            let offset: usize = req.path.rsplit('=').next().unwrap().parse().unwrap();
+            ok(format!(
+                r#"{{"total":120,"items":[],"next":"{{BASE}}/v1/playlists/pl1/tracks?limit=50&offset={}"}}"#,
+                offset + 50
+            ))
+        })
+    }));
+    let o = options(&endless, None);
+    let err = within(10, move || {
+        Client::new(creds(), o)
+            .fetch(&["pl1".into()], &[], &mut |_| {})
+            .unwrap_err()
+            .to_string()
+    });
+    assert!(err.contains("more than 4 pages"), "{err}");
+    assert_eq!(endless.count("/v1/playlists"), 4);
 }
 
 #[test]

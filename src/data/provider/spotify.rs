@@ -234,6 +234,7 @@ impl Client {
             let mut path = Some(format!("/playlists/{id}/tracks?limit=50&offset=0"));
             let mut seen = std::collections::HashSet::new();
             let mut page = 0;
+            let mut pages = self.max_pages;
             while let Some(p) = path {
                 page += 1;
                 if !seen.insert(p.clone()) {
@@ -242,10 +243,9 @@ impl Client {
                         if self.http.options.refresh { "" } else { ", perhaps from the cache: --refresh asks again" }
                     )));
                 }
-                if page > self.max_pages {
+                if page > pages {
                     return Err(self.http.error(format!(
-                        "{what}: more than {} pages; stopping",
-                        self.max_pages
+                        "{what}: more than {pages} pages (the playlist's `total` or --max-pages); stopping"
                     )));
                 }
                 let a = self.get(&p, &what)?;
@@ -258,6 +258,15 @@ impl Client {
                     }
                     403 => return Err(self.refused(&what, &a, POLICY_2026)),
                     _ => return Err(self.refused(&what, &a, "")),
+                }
+                // A listing that announces its size gets the pages that size needs (50 per
+                // page) and one more, however its links run on.
+                if let (1, Some(total)) = (page, a.body["total"].as_u64()) {
+                    pages = pages.min(
+                        usize::try_from(total.div_ceil(50))
+                            .unwrap_or(usize::MAX)
+                            .saturating_add(1),
+                    );
                 }
                 let items = a.body["items"].as_array().ok_or_else(|| {
                     self.http
