@@ -219,7 +219,7 @@ mod tests {
     fn unit_weights_reproduce_the_plain_metrics() {
         let y = [1, 0, 1, 1, 0, 0, 1, 0, 0, 1];
         let p = [0.9, 0.1, 0.4, 0.4, 0.4, 0.2, 0.8, 0.8, 0.3, 0.05];
-        let (auc, ap) = Sorted::new(&p).metrics(&y, &[1; 10]);
+        let (auc, ap) = Sorted::new(&p, &y).metrics(&[1; 10], 5.0, 5.0);
         assert!((auc - roc_auc(&y, &p).unwrap()).abs() < 1e-12);
         assert!((ap - average_precision(&y, &p).unwrap()).abs() < 1e-12);
         // Weight 2 on a row is the row written twice.
@@ -229,7 +229,8 @@ mod tests {
         let (y2, p2): (Vec<u8>, Vec<f64>) = (0..10)
             .flat_map(|i| std::iter::repeat_n((y[i], p[i]), w[i] as usize))
             .unzip();
-        let (auc, ap) = Sorted::new(&p).metrics(&y, &w);
+        // Row 2 is a hit, row 5 not: 6 hits and 4 non-hits drawn.
+        let (auc, ap) = Sorted::new(&p, &y).metrics(&w, 6.0, 4.0);
         assert!((auc - roc_auc(&y2, &p2).unwrap()).abs() < 1e-12);
         assert!((ap - average_precision(&y2, &p2).unwrap()).abs() < 1e-12);
     }
