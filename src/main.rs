@@ -409,7 +409,12 @@ Routes to real tracks in 2026:
   spotify     apps with extended access only: since 27 Nov 2024 audio features answer 403
               for new and development-mode apps, and since 9 Mar 2026 their tracks carry
               no popularity (labels by popularity then refuse; --popularity-from reccobeats).
-Ids a provider cannot resolve are printed and written to <out>.unresolved.csv.";
+Ids a provider cannot resolve are printed and written beside the CSV (with --out
+data/fetched_tracks.csv: data/fetched_tracks.unresolved.csv).
+
+Examples:
+  hitcast fetch --track 4uLU6hMCjMI75M1A2tKUQC,spotify:track:7ouMYWpwJ422jRcDASZB7P --threshold 60
+  hitcast fetch --playlist <hits playlist> --playlist <other playlist> --hit-playlist <hits playlist>";
 
 #[cfg(feature = "fetch")]
 #[derive(Args)]
@@ -448,9 +453,12 @@ struct FetchArgs {
     /// provider's own, https://api.reccobeats.com/v1 or https://api.spotify.com/v1).
     #[arg(long)]
     api_url: Option<String>,
-    /// Spotify's base URL when another provider is chosen (for playlists).
-    #[arg(long, hide = true)]
+    /// Spotify's base URL when another provider lists the playlists (a mirror or test server).
+    #[arg(long)]
     spotify_api_url: Option<String>,
+    /// ReccoBeats' base URL when it is asked for popularity only (--popularity-from).
+    #[arg(long)]
+    reccobeats_api_url: Option<String>,
     /// Token URL (for testing against a local server).
     #[arg(
         long,
@@ -465,6 +473,15 @@ struct FetchArgs {
 
 #[cfg(feature = "fetch")]
 #[derive(Args)]
+#[command(after_help = "\
+The file is uploaded to ReccoBeats (https://api.reccobeats.com, or --api-url), which extracts
+the features with its own algorithm, not Spotify's (possibly from the start of the file only):
+they may be shifted against the data the models learned from. README \"Getting real tracks in
+2026\" shows how to check that drift. Size and format are checked here first; nothing is sent
+for a file that fails them.
+
+Example:
+  hitcast score-audio song.mp3 --models models")]
 struct ScoreAudioArgs {
     /// The audio file: MP3, OGG, WAV or AIFF, at most 5 MB (checked before anything is sent).
     file: PathBuf,
@@ -1101,13 +1118,19 @@ fn fetch(args: &FetchArgs, out: &mut impl Write) -> anyhow::Result<()> {
     let mut recco_client = needs_recco.then(|| {
         let base = match args.provider {
             ProviderKind::ReccoBeats => args.api_url.clone(),
-            ProviderKind::Spotify => None,
+            ProviderKind::Spotify => args.reccobeats_api_url.clone(),
         }
         .unwrap_or_else(|| reccobeats::API_URL.into());
         let mut http = HttpOptions::new(&base, Some(args.cache.join("reccobeats")));
         http.refresh = args.refresh;
         reccobeats::Client::new(http)
     });
+    if let Some(hit) = &args.hit_playlist {
+        let id = provider::bare_id(hit);
+        if !args.playlists.iter().any(|p| provider::bare_id(p) == id) {
+            bail!("--hit-playlist {id} is not among the --playlist options: every track would be labelled a non-hit; list it with --playlist too");
+        }
+    }
     let label = match (&args.hit_playlist, args.threshold) {
         (Some(p), _) => FetchLabel::InPlaylist(p.clone()),
         (None, Some(t)) => FetchLabel::PopularityAtLeast(t),
@@ -1155,8 +1178,9 @@ fn fetch(args: &FetchArgs, out: &mut impl Write) -> anyhow::Result<()> {
     for n in &fetched.notes {
         writeln!(out, "note: {n}")?;
     }
+    // Written every time (a header alone when all resolved), so it always matches the CSV.
+    hitcast::atomic::write(&unresolved_path, fetched.unresolved_csv().as_bytes())?;
     if !fetched.unresolved.is_empty() {
-        hitcast::atomic::write(&unresolved_path, fetched.unresolved_csv().as_bytes())?;
         writeln!(
             out,
             "{} ids not resolved (listed in {}):",
@@ -1200,10 +1224,16 @@ fn score_audio(args: &ScoreAudioArgs, out: &mut impl Write) -> anyhow::Result<()
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    writeln!(out, "{id}: features extracted by ReccoBeats")?;
-    for (k, v) in &features {
-        writeln!(out, "  {k:<18} {}", hitcast::explain::describe_value(k, *v))?;
-    }
+    writeln!(
+        out,
+        "{}: features extracted by ReccoBeats",
+        hitcast::data::provider::http::printable(&id)
+    )?;
+    let described: Vec<String> = features
+        .iter()
+        .map(|(k, v)| hitcast::explain::describe_value(k, *v))
+        .collect();
+    writeln!(out, "  {}", described.join("; "))?;
     let mut row = format!(
         "file,{}",
         features.keys().cloned().collect::<Vec<_>>().join(",")

@@ -620,11 +620,8 @@ fn spotify_next_cycles_end_from_the_network_and_from_the_cache() {
         ))
     }));
     for cached in [false, true] {
-        let o = if cached {
-            options(&dead(), Some(cache.clone()))
-        } else {
-            options(&m, Some(cache.clone()))
-        };
+        let before = m.count("/v1");
+        let o = options(&m, Some(cache.clone()));
         let err = within(10, move || {
             Client::new(creds(), o)
                 .fetch(&["pl1".into()], &[], &mut |_| {})
@@ -632,6 +629,10 @@ fn spotify_next_cycles_end_from_the_network_and_from_the_cache() {
                 .to_string()
         });
         assert!(err.contains("`next` cycle"), "{err}");
+        if cached {
+            assert_eq!(m.count("/v1"), before, "the second walk ran from the cache");
+            assert!(err.contains("--refresh"), "{err}");
+        }
     }
     // A page that links to itself.
     let selfish = mock(Box::new(|req, n| {
@@ -716,11 +717,19 @@ fn spotify_cache_makes_a_rerun_offline_identical_and_secret_free() {
         .fetch(&["pl1".into()], &[sid("t9")], &mut |_| {})
         .unwrap();
     assert_eq!(first.from_cache, 0);
-    let again = Client::new(creds(), options(&dead(), Some(cache.clone())))
+    let asked = m.count("/");
+    let again = Client::new(creds(), options(&m, Some(cache.clone())))
         .fetch(&["pl1".into()], &[sid("t9")], &mut |_| {})
         .unwrap();
     assert_eq!(again.tracks, first.tracks);
     assert_eq!(again.from_network, 0);
+    assert_eq!(m.count("/"), asked, "no request reached the API");
+    // Another host (a mirror, a test server, the real API) does not get these answers.
+    let mut o = options(&dead(), Some(cache.clone()));
+    o.http.max_retries = 0;
+    assert!(Client::new(creds(), o)
+        .fetch(&["pl1".into()], &[], &mut |_| {})
+        .is_err());
     assert_eq!(
         again.to_csv(&FetchLabel::None).unwrap(),
         first.to_csv(&FetchLabel::None).unwrap()
@@ -732,13 +741,14 @@ fn spotify_cache_makes_a_rerun_offline_identical_and_secret_free() {
             "{text}"
         );
     }
-    // --refresh bypasses the cache (and so needs the network).
-    let mut o = options(&dead(), Some(cache));
+    // --refresh bypasses the cache.
+    let mut o = options(&m, Some(cache));
     o.http.refresh = true;
-    o.http.max_retries = 0;
-    assert!(Client::new(creds(), o)
+    let asked = m.count("/v1");
+    Client::new(creds(), o)
         .fetch(&["pl1".into()], &[], &mut |_| {})
-        .is_err());
+        .unwrap();
+    assert!(m.count("/v1") > asked);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -943,13 +953,14 @@ fn reccobeats_audio_upload_is_multipart_audiofile_and_cached_by_content() {
         "the file's bytes intact"
     );
     assert!(body.ends_with(format!("\r\n--{boundary}--\r\n").as_bytes()));
-    // The same file again, elsewhere, with nothing listening: from the cache.
+    // The same content under another name: from the cache (keyed by content, not path).
     let moved = dir.path().join("copy.wav");
     std::fs::write(&moved, &bytes).unwrap();
-    let again = reccobeats::Client::new(http(&dead(), Some(cache)))
+    let again = reccobeats::Client::new(http(&m, Some(cache)))
         .analyse(&hitcast::data::provider::audio::AudioFile::open(&moved).unwrap())
         .unwrap();
     assert_eq!(again, f);
+    assert_eq!(m.count("/"), 1, "one upload in all");
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1002,7 +1013,27 @@ fn cli_fetch_from_reccobeats_needs_no_credentials_and_lists_misses() {
             sid("missing")
         )
     );
-    // Cached: a rerun against nothing gives the same file.
+    // Cached: a rerun asks nothing and gives the same file; the list of misses follows.
+    let two = format!("{},{}", sid("r1"), sid("r2"));
+    let o = hitcast(
+        dir.path(),
+        &[
+            "fetch",
+            "--track",
+            &two,
+            "--api-url",
+            &api,
+            "--threshold",
+            "50",
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("data/fetched_tracks.unresolved.csv")).unwrap(),
+        "track_id,reason\n",
+        "no stale misses"
+    );
+    let asked = m.count("/");
     let o = hitcast(
         dir.path(),
         &[
@@ -1010,12 +1041,13 @@ fn cli_fetch_from_reccobeats_needs_no_credentials_and_lists_misses() {
             "--track",
             &tracks,
             "--api-url",
-            "http://127.0.0.1:9/v1",
+            &api,
             "--threshold",
             "50",
         ],
     );
     assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(m.count("/"), asked, "answered from the cache");
     assert_eq!(
         std::fs::read_to_string(dir.path().join("data/fetched_tracks.csv")).unwrap(),
         csv
@@ -1165,7 +1197,7 @@ fn cli_score_audio_refuses_bad_files_before_sending_anything() {
     for (file, needle) in [
         (
             "big.wav",
-            "big.wav: 5.0 MB; the analysis service accepts at most 5 MB",
+            "big.wav: 5000001 bytes; the analysis service accepts at most 5000000",
         ),
         ("zip.mp3", "zip.mp3: not an MP3, OGG, WAV or AIFF file"),
         ("song.flac", "song.flac: not an MP3, OGG, WAV or AIFF file"),
@@ -1177,4 +1209,167 @@ fn cli_score_audio_refuses_bad_files_before_sending_anything() {
     }
     assert_eq!(m.count("/"), 0, "nothing was sent");
     assert!(!dir.path().join("data/score_audio.csv").exists());
+}
+
+#[test]
+fn a_track_missing_a_feature_is_listed_not_a_column_dropped_for_all() {
+    // ReccoBeats: r2 has no tempo.
+    let m = mock(Box::new(|req, n| {
+        let (status, h, body) = recco(req, n);
+        if !req.path.starts_with("/v1/audio-features") {
+            return (status, h, body);
+        }
+        let mut v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        for item in v["content"].as_array_mut().unwrap() {
+            if item["href"].as_str().unwrap().ends_with(&sid("r2")) {
+                item.as_object_mut().unwrap().remove("tempo");
+            }
+        }
+        (status, h, v.to_string())
+    }));
+    let f = reccobeats::Client::new(http(&m, None))
+        .fetch(&[sid("r1"), sid("r2")], &mut |_| {})
+        .unwrap();
+    assert_eq!(ids(&f), [sid("r1")]);
+    assert_eq!(f.unresolved.len(), 1);
+    assert_eq!(f.unresolved[0].id, sid("r2"));
+    assert_eq!(f.unresolved[0].reason, "ReccoBeats gives no tempo for it");
+    assert!(f
+        .to_csv(&FetchLabel::None)
+        .unwrap()
+        .lines()
+        .next()
+        .unwrap()
+        .contains(",tempo,"));
+    // Spotify: a null features entry (an unknown or local track) is listed.
+    let sp = mock(Box::new(|req, n| {
+        if let Some(r) = token(req, n) {
+            return r;
+        }
+        if req.path.starts_with("/v1/audio-features") {
+            return ok(format!(
+                r#"{{"audio_features":[{},null]}}"#,
+                features(&sid("t1"))
+                    .trim_start_matches(r#"{"audio_features":["#)
+                    .trim_end_matches("]}")
+            ));
+        }
+        ok(format!(
+            r#"{{"tracks":[{},{}]}}"#,
+            track("t1", Some(5)),
+            track("t2", Some(6))
+        ))
+    }));
+    let f = Client::new(creds(), options(&sp, None))
+        .fetch(&[], &[sid("t1"), sid("t2")], &mut |_| {})
+        .unwrap();
+    assert_eq!(ids(&f), [sid("t1")]);
+    assert_eq!(f.unresolved.len(), 1);
+    assert!(
+        f.unresolved[0]
+            .reason
+            .contains("Spotify has no audio features"),
+        "{:?}",
+        f.unresolved
+    );
+    let header = f.to_csv(&FetchLabel::None).unwrap();
+    assert!(
+        header.lines().next().unwrap().contains(",tempo,"),
+        "{header}"
+    );
+}
+
+#[test]
+fn overlapping_playlists_label_by_membership_one_row_per_track() {
+    // pl1 and pl2 hold the same tracks; pl2 is the hits playlist.
+    let m = mock(Box::new(|req, n| {
+        if let Some(r) = token(req, n) {
+            return r;
+        }
+        if req.path.starts_with("/v1/playlists/") {
+            return ok(format!(
+                r#"{{"items":[{{"track":{}}},{{"track":{}}},{{"track":{{"id":null,"name":"a local file"}}}}],"next":null}}"#,
+                track("t1", Some(5)),
+                track("t2", Some(6))
+            ));
+        }
+        ok(features(req.path.split("ids=").nth(1).unwrap_or_default()))
+    }));
+    let f = hitcast::data::provider::fetch(
+        hitcast::data::provider::ProviderKind::Spotify,
+        &hitcast::data::provider::FetchRequest {
+            playlists: vec!["pl1".into(), "pl2".into()],
+            ..Default::default()
+        },
+        Some(&mut Client::new(creds(), options(&m, None))),
+        None,
+        &mut |_| {},
+    )
+    .unwrap();
+    assert_eq!(ids(&f), [sid("t1"), sid("t2")], "one row per track");
+    let csv = f.to_csv(&FetchLabel::InPlaylist("pl2".into())).unwrap();
+    let rows: Vec<&str> = csv.lines().skip(1).collect();
+    assert!(
+        rows.iter()
+            .all(|r| r.ends_with(",1") && r.contains(",pl1;pl2,")),
+        "{csv}"
+    );
+    assert!(
+        f.notes
+            .iter()
+            .any(|n| n.contains("1 items without a Spotify track id")),
+        "{:?}",
+        f.notes
+    );
+    // The CLI refuses a hits playlist that is not listed (every label would be 0).
+    let dir = tempfile::tempdir().unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_hitcast"))
+        .args(["fetch", "--playlist", "pl1", "--hit-playlist", "pl9"])
+        .current_dir(dir.path())
+        .env("SPOTIFY_CLIENT_ID", "id")
+        .env("SPOTIFY_CLIENT_SECRET", "secret")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        text(&o).contains("--hit-playlist pl9 is not among the --playlist"),
+        "{}",
+        text(&o)
+    );
+}
+
+#[test]
+fn temporary_refusals_are_not_cached_and_encoded_dot_segments_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    // The API answers 401 every time: nothing of it is cached.
+    let m = mock(Box::new(|req, n| {
+        token(req, n).unwrap_or((
+            401,
+            vec![],
+            r#"{"error":{"status":401,"message":"expired"}}"#.into(),
+        ))
+    }));
+    for _ in 0..2 {
+        assert!(Client::new(creds(), options(&m, Some(cache.clone())))
+            .fetch(&[], &[sid("t1")], &mut |_| {})
+            .is_err());
+    }
+    assert_eq!(
+        m.count("/v1"),
+        4,
+        "asked again (a retry after the refresh, twice)"
+    );
+    // `next` with %2e%2e stays refused even on the same host.
+    let m = mock(Box::new(|req, n| {
+        token(req, n).unwrap_or_else(|| {
+            ok(r#"{"items":[],"next":"{BASE}/v1/playlists/pl1/%2e%2e/%2E%2e/me?x=1"}"#.into())
+        })
+    }));
+    let err = Client::new(creds(), options(&m, None))
+        .fetch(&["pl1".into()], &[], &mut |_| {})
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("leaves the listing"), "{err}");
+    assert_eq!(m.count("/v1/me"), 0);
 }

@@ -71,13 +71,12 @@ impl AudioFile {
     /// [`Error::Io`] when the file cannot be read; [`Error::Data`] naming the file for a
     /// file too large, empty or of another format.
     pub fn open(path: &Path) -> Result<AudioFile> {
-        let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
-        let size = file.metadata().map_err(|e| Error::io(path, e))?.len();
+        let shown = super::http::printable(&path.display().to_string());
+        let file = std::fs::File::open(path).map_err(|e| Error::io(&shown, e))?;
+        let size = file.metadata().map_err(|e| Error::io(&shown, e))?.len();
         let too_large = |size: u64| {
             Error::Data(format!(
-                "{}: {:.1} MB; the analysis service accepts at most 5 MB (trim or re-encode it, e.g. a 30-second excerpt)",
-                path.display(),
-                size as f64 / 1e6
+                "{shown}: {size} bytes; the analysis service accepts at most {MAX_BYTES} (5 MB): trim or re-encode it, e.g. a 30-second excerpt"
             ))
         };
         if size > MAX_BYTES {
@@ -86,20 +85,16 @@ impl AudioFile {
         let mut bytes = Vec::with_capacity(size as usize);
         file.take(MAX_BYTES + 1)
             .read_to_end(&mut bytes)
-            .map_err(|e| Error::io(path, e))?;
+            .map_err(|e| Error::io(&shown, e))?;
         if bytes.len() as u64 > MAX_BYTES {
             return Err(too_large(bytes.len() as u64));
         }
         if bytes.is_empty() {
-            return Err(Error::Data(format!(
-                "{}: the file is empty",
-                path.display()
-            )));
+            return Err(Error::Data(format!("{shown}: the file is empty")));
         }
         let format = AudioFormat::sniff(&bytes).ok_or_else(|| {
             Error::Data(format!(
-                "{}: not an MP3, OGG, WAV or AIFF file (judged by its first bytes), the formats the analysis service accepts",
-                path.display()
+                "{shown}: not an MP3, OGG, WAV or AIFF file (judged by its first bytes), the formats the analysis service accepts"
             ))
         })?;
         Ok(AudioFile {

@@ -49,7 +49,11 @@ pub fn parse(text: &str) -> Result<Vec<Entry>, (usize, String)> {
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.');
         if !valid {
-            return Err((start, format!("`{}` is not a variable name", shown(key))));
+            // Not echoed: a mangled line may hold the secret itself.
+            return Err((
+                start,
+                "the name before `=` is not a variable name (letters, digits, `_`, `.`; not starting with a digit; no spaces)".into(),
+            ));
         }
         let rest = rest.trim_start();
         let value = match rest.chars().next() {
@@ -125,20 +129,6 @@ pub fn parse(text: &str) -> Result<Vec<Entry>, (usize, String)> {
     Ok(entries)
 }
 
-/// At most 40 characters of `s` with control characters replaced (secrets stay short).
-fn shown(s: &str) -> String {
-    let t: String = s
-        .chars()
-        .map(|c| if c.is_control() { '?' } else { c })
-        .take(40)
-        .collect();
-    if s.chars().count() > 40 {
-        format!("{t}…")
-    } else {
-        t
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -183,7 +173,7 @@ mod tests {
         );
         assert_eq!(
             parse("1A=x").unwrap_err(),
-            (1, "`1A` is not a variable name".into())
+            (1, "the name before `=` is not a variable name (letters, digits, `_`, `.`; not starting with a digit; no spaces)".into())
         );
         assert_eq!(
             parse("A='x' y").unwrap_err(),

@@ -122,11 +122,12 @@ impl Http {
         }
     }
 
-    /// The cache file of a request, keyed by `key` (method, the URL relative to the API, and
-    /// for uploads the file's hash): the same request finds the same answer whatever the host.
+    /// The cache file of a request, keyed by the API's base URL and `key` (method, the path,
+    /// and for uploads the file's hash): a mirror's or a test server's answers are never
+    /// replayed to runs against another host.
     fn cache_path(&self, key: &str) -> Option<PathBuf> {
         let dir = self.options.cache_dir.as_ref()?;
-        let digest = Sha256::digest(key.as_bytes());
+        let digest = Sha256::digest(format!("{} {key}", self.options.api_url).as_bytes());
         let name = digest.iter().take(16).fold(String::new(), |mut s, b| {
             let _ = write!(s, "{b:02x}");
             s
@@ -184,8 +185,20 @@ impl Http {
                 Ok(r) => (r.status(), Some(r)),
                 Err(ureq::Error::Status(code, r)) => (code, Some(r)),
                 Err(e) => {
-                    if attempt >= self.options.max_retries {
-                        return Err(self.error(format!("{what}: network error: {}", e.kind())));
+                    // A bad URL or header, or a redirect loop, will not heal by waiting.
+                    let permanent = matches!(
+                        e.kind(),
+                        ureq::ErrorKind::InvalidUrl
+                            | ureq::ErrorKind::UnknownScheme
+                            | ureq::ErrorKind::BadHeader
+                            | ureq::ErrorKind::TooManyRedirects
+                    );
+                    if permanent || attempt >= self.options.max_retries {
+                        return Err(self.error(format!(
+                            "{what}: network error talking to {}: {}",
+                            printable(&self.options.api_url),
+                            e.kind()
+                        )));
                     }
                     (0, None)
                 }
@@ -217,7 +230,8 @@ impl Http {
                         .and_then(|r| r.header("Retry-After"))
                         .and_then(|s| s.trim().parse::<u64>().ok())
                         .map(Duration::from_secs)
-                        .unwrap_or(backoff);
+                        .unwrap_or(backoff)
+                        .max(self.options.backoff);
                     if wait > self.options.max_retry_after {
                         return Err(self.error(format!(
                             "{what}: rate limited for {} s (Retry-After); try again later",
@@ -225,6 +239,7 @@ impl Http {
                         )));
                     }
                     std::thread::sleep(wait);
+                    backoff = (backoff * 2).min(self.options.max_backoff);
                 }
                 0 | 500..=599 if attempt < self.options.max_retries => {
                     std::thread::sleep(backoff);
@@ -236,12 +251,15 @@ impl Http {
                     )))
                 }
                 400..=499 => {
-                    // A definitive answer: kept (with the service's words) and cached, so a
-                    // rerun behaves the same offline.
+                    // Kept with the service's words; cached only when definitive (a bad
+                    // request, a refusal, an unknown id), so a rerun behaves the same offline
+                    // but an expired token or a timeout is asked again.
                     let text = read(response, what, self).unwrap_or_default();
                     let body = serde_json::from_str(&text).unwrap_or(Value::Null);
                     self.from_network += 1;
-                    self.store(cache.as_ref(), status, &body)?;
+                    if matches!(status, 400 | 403 | 404 | 410 | 422) {
+                        self.store(cache.as_ref(), status, &body)?;
+                    }
                     return Ok(Answer {
                         status,
                         body,
@@ -296,7 +314,14 @@ impl Http {
             }
         }
         match rest {
-            Some(r) if r.starts_with(prefix) && !r.contains("..") => Ok(r.to_string()),
+            // No dot segments, plain or percent-encoded: the path stays in the listing.
+            Some(r)
+                if r.starts_with(prefix)
+                    && !r.contains("..")
+                    && !r.split('?').next().unwrap_or_default().contains('%') =>
+            {
+                Ok(r.to_string())
+            }
             Some(_) => Err(self.error(format!(
                 "{what}: the next page's link leaves the listing ({}); refusing to follow it",
                 printable(next)
@@ -320,7 +345,7 @@ fn read(response: Option<ureq::Response>, what: &str, http: &Http) -> Result<Str
 }
 
 /// `s` cut to 120 characters with control characters replaced, for error messages.
-pub(crate) fn printable(s: &str) -> String {
+pub fn printable(s: &str) -> String {
     s.chars()
         .map(|c| if c.is_control() { '?' } else { c })
         .take(120)

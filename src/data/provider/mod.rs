@@ -62,8 +62,9 @@ pub struct FetchedTrack {
     pub artists: String,
     /// Popularity 0–100 when the provider gives it; `None` is "unknown".
     pub popularity: Option<f64>,
-    /// The playlist it came from (empty for tracks asked for by id).
-    pub playlist: String,
+    /// The playlists it is in, in the order they were listed (empty for tracks asked for by
+    /// id only).
+    pub playlists: Vec<String>,
     /// Audio features that could be fetched.
     pub features: BTreeMap<String, f64>,
 }
@@ -201,7 +202,7 @@ impl Fetched {
             if let (true, Some(p)) = (with_popularity, t.popularity) {
                 let _ = write!(out, ",{p}");
             }
-            let _ = write!(out, ",{}", csv_field(&t.playlist));
+            let _ = write!(out, ",{}", csv_field(&t.playlists.join(";")));
             for n in &names {
                 let _ = write!(out, ",{}", t.features[*n]);
             }
@@ -212,12 +213,60 @@ impl Fetched {
                     let _ = write!(out, ",{}", u8::from(p >= *cut));
                 }
                 FetchLabel::InPlaylist(p) => {
-                    let _ = write!(out, ",{}", u8::from(t.playlist == bare_id(p)));
+                    let hit = t.playlists.contains(&bare_id(p));
+                    let _ = write!(out, ",{}", u8::from(hit));
                 }
             }
             out.push('\n');
         }
         Ok(out)
+    }
+
+    /// Keeps one row per track (the first), merging the playlists of the others into it.
+    pub(crate) fn merge_repeats(&mut self) {
+        let mut at: BTreeMap<String, usize> = BTreeMap::new();
+        let mut kept: Vec<FetchedTrack> = Vec::with_capacity(self.tracks.len());
+        for t in std::mem::take(&mut self.tracks) {
+            match at.get(&t.id) {
+                Some(&k) => {
+                    for p in t.playlists {
+                        if !kept[k].playlists.contains(&p) {
+                            kept[k].playlists.push(p);
+                        }
+                    }
+                }
+                None => {
+                    at.insert(t.id.clone(), kept.len());
+                    kept.push(t);
+                }
+            }
+        }
+        self.tracks = kept;
+    }
+
+    /// Moves every track that lacks one of `required` features to `unresolved`, so no
+    /// column is dropped for all because one track lacks it.
+    pub(crate) fn require_features(&mut self, required: &[&str], provider: &str) {
+        let (keep, lacking): (Vec<FetchedTrack>, Vec<FetchedTrack>) =
+            std::mem::take(&mut self.tracks)
+                .into_iter()
+                .partition(|t| required.iter().all(|f| t.features.contains_key(*f)));
+        self.tracks = keep;
+        for t in lacking {
+            let missing: Vec<&str> = required
+                .iter()
+                .copied()
+                .filter(|f| !t.features.contains_key(*f))
+                .collect();
+            self.unresolved.push(Unresolved {
+                id: t.id,
+                reason: if missing.len() == required.len() {
+                    format!("{provider} has no audio features for it")
+                } else {
+                    format!("{provider} gives no {} for it", missing.join(", "))
+                },
+            });
+        }
     }
 
     /// `track_id,reason` of every unresolved id.
@@ -301,6 +350,7 @@ pub fn fetch(
                 .ok_or_else(|| Error::Data("the reccobeats provider needs its client".into()))?;
             let mut listed: Vec<(String, String)> = Vec::new();
             let (mut from_cache, mut from_network) = (0, 0);
+            let mut spotify_notes = Vec::new();
             if !request.playlists.is_empty() {
                 let s = spotify.ok_or_else(|| {
                     Error::Data(
@@ -310,19 +360,23 @@ pub fn fetch(
                 listed = s.playlist_track_ids(&request.playlists, progress)?;
                 from_cache += s.from_cache();
                 from_network += s.from_network();
+                spotify_notes = s.take_notes();
             }
             let mut raw: Vec<String> = listed.iter().map(|(id, _)| id.clone()).collect();
             raw.extend(request.tracks.iter().cloned());
             let mut f = r.fetch(&raw, progress)?;
-            // A track listed in a playlist carries the playlist's id.
-            let playlist_of: BTreeMap<&str, &str> = listed
-                .iter()
-                .rev()
-                .map(|(t, p)| (t.as_str(), p.as_str()))
-                .collect();
+            f.notes.append(&mut spotify_notes);
+            // A track carries every playlist it is listed in.
+            let mut playlists_of: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+            for (t, p) in &listed {
+                let v = playlists_of.entry(t.as_str()).or_default();
+                if !v.contains(p) {
+                    v.push(p.clone());
+                }
+            }
             for t in &mut f.tracks {
-                if let Some(p) = playlist_of.get(t.id.as_str()) {
-                    t.playlist = (*p).to_string();
+                if let Some(p) = playlists_of.get(t.id.as_str()) {
+                    t.playlists = p.clone();
                 }
             }
             f.from_cache += from_cache;
@@ -331,6 +385,7 @@ pub fn fetch(
             f
         }
     };
+    fetched.merge_repeats();
     fetched.unresolved.sort_by(|a, b| a.id.cmp(&b.id));
     fetched.unresolved.dedup();
     Ok(fetched)

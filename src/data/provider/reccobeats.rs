@@ -19,7 +19,7 @@ use sha2::{Digest, Sha256};
 
 use super::audio::AudioFile;
 use super::http::{Answer, Body, Http, HttpOptions};
-use super::{artist_names, bare_id, track_ids, Fetched, FetchedTrack, Unresolved};
+use super::{artist_names, track_ids, Fetched, FetchedTrack, Unresolved};
 use crate::error::Result;
 
 /// The API's base URL.
@@ -92,13 +92,18 @@ impl Client {
                     .error(format!("{what}: the answer has no `content` array"))
             })?;
             for item in items {
-                let Some(href) = item["href"].as_str() else {
+                // Only the open.spotify.com link of an id that was asked for, and the first
+                // item per id: a stray or repeated item cannot add or replace a track.
+                let Some(rest) = item["href"]
+                    .as_str()
+                    .and_then(|h| h.split_once("open.spotify.com/track/"))
+                    .map(|(_, r)| r)
+                else {
                     continue;
                 };
-                let id = bare_id(href);
-                // Only ids that were asked for: a stray item cannot add a track.
-                if batch.contains(&id) {
-                    found.insert(id, item.clone());
+                let id = rest.split(['?', '/', '#']).next().unwrap_or_default();
+                if batch.iter().any(|b| b == id) && !found.contains_key(id) {
+                    found.insert(id.to_string(), item.clone());
                 }
             }
             progress(&format!("{what}: batch {} of {batches}", k + 1));
@@ -178,10 +183,11 @@ impl Client {
                 name: m.map(|m| m.name.clone()).unwrap_or_default(),
                 artists: m.map(|m| m.artists.clone()).unwrap_or_default(),
                 popularity: m.and_then(|m| m.popularity),
-                playlist: String::new(),
+                playlists: Vec::new(),
                 features: values,
             });
         }
+        fetched.require_features(CATALOGUE_FEATURES, "ReccoBeats");
         fetched.from_cache = self.http.from_cache;
         fetched.from_network = self.http.from_network;
         Ok(fetched)
@@ -214,7 +220,10 @@ impl Client {
         );
         body.extend_from_slice(&file.bytes);
         body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
-        let what = format!("analysing {}", file.path.display());
+        let what = format!(
+            "analysing {}",
+            super::http::printable(&file.path.display().to_string())
+        );
         let a = self.http.send(
             "POST",
             "/analysis/audio-features",

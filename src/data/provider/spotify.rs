@@ -61,7 +61,7 @@ pub struct ClientOptions {
     pub token_url: String,
     /// Most per-track requests when batch `/tracks` is refused. Default 500.
     pub max_requests: usize,
-    /// Most pages of one playlist. Default 10,000.
+    /// Most pages of one playlist. Default 201.
     pub max_pages: usize,
 }
 
@@ -71,7 +71,8 @@ impl Default for ClientOptions {
             http: HttpOptions::new(API_URL, Some("data/cache/spotify".into())),
             token_url: TOKEN_URL.into(),
             max_requests: 500,
-            max_pages: 10_000,
+            // Spotify playlists hold at most 10,000 items: 200 pages of 50.
+            max_pages: 201,
         }
     }
 }
@@ -84,6 +85,7 @@ pub struct Client {
     max_pages: usize,
     http: Http,
     token: Option<(String, Instant)>,
+    notes: Vec<String>,
 }
 
 fn base64(bytes: &[u8]) -> String {
@@ -124,9 +126,14 @@ fn new_token(
         Ok(r) => r
             .into_string()
             .map_err(|e| http.error(format!("token response unreadable: {e}")))?,
-        Err(ureq::Error::Status(code, _)) => {
+        Err(ureq::Error::Status(code @ (400 | 401 | 403), _)) => {
             return Err(http.error(format!(
                 "authentication failed (HTTP {code}): check SPOTIFY_CLIENT_ID and SPOTIFY_CLIENT_SECRET"
+            )))
+        }
+        Err(ureq::Error::Status(code, _)) => {
+            return Err(http.error(format!(
+                "the token endpoint answered HTTP {code}; try again later"
             )))
         }
         Err(e) => {
@@ -153,7 +160,13 @@ impl Client {
             max_pages: options.max_pages.max(1),
             http: Http::new("Spotify", options.http),
             token: None,
+            notes: Vec::new(),
         }
+    }
+
+    /// Notes gathered while listing playlists (items skipped), for the caller to show.
+    pub fn take_notes(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.notes)
     }
 
     /// Requests answered from the cache so far.
@@ -200,15 +213,24 @@ impl Client {
             artists,
             // Missing since March 2026 for development-mode apps: unknown, never NaN.
             popularity: item["popularity"].as_f64().filter(|p| p.is_finite()),
-            playlist: playlist.to_string(),
+            playlists: if playlist.is_empty() {
+                Vec::new()
+            } else {
+                vec![playlist.to_string()]
+            },
             features: BTreeMap::new(),
         })
     }
 
     fn refused(&self, what: &str, a: &Answer, policy: &str) -> crate::Error {
         let words = a.message().map(|m| format!(": {m}")).unwrap_or_default();
+        let policy = if policy.is_empty() {
+            String::new()
+        } else {
+            format!(". {policy}")
+        };
         self.http.error(format!(
-            "{what}: HTTP {}{words}{}. {policy}",
+            "{what}: HTTP {}{words}{}{policy}",
             a.status,
             a.origin()
         ))
@@ -235,6 +257,7 @@ impl Client {
             let mut seen = std::collections::HashSet::new();
             let mut page = 0;
             let mut pages = self.max_pages;
+            let mut skipped = 0;
             while let Some(p) = path {
                 page += 1;
                 if !seen.insert(p.clone()) {
@@ -273,6 +296,7 @@ impl Client {
                         .error(format!("{what}: page {page} has no `items`"))
                 })?;
                 // The 2026 item shape names the object `item`; older answers `track`.
+                let before = tracks.len();
                 tracks.extend(items.iter().filter_map(|it| {
                     let t = if it["track"].is_object() {
                         &it["track"]
@@ -281,6 +305,7 @@ impl Client {
                     };
                     Self::track_of(t, &id)
                 }));
+                skipped += items.len() - (tracks.len() - before);
                 progress(&format!(
                     "playlist {id}: page {page}, {} tracks so far",
                     tracks.len()
@@ -289,6 +314,11 @@ impl Client {
                     Some(n) => Some(self.http.next_path(n, API_URL, &prefix, &what, a.cached)?),
                     None => None,
                 };
+            }
+            if skipped > 0 {
+                self.notes.push(format!(
+                    "playlist {id}: {skipped} items without a Spotify track id (local files, episodes) were skipped"
+                ));
             }
         }
         Ok(tracks)
@@ -306,7 +336,7 @@ impl Client {
         Ok(self
             .playlist_tracks(playlists, progress)?
             .into_iter()
-            .map(|t| (t.id, t.playlist))
+            .flat_map(|t| t.playlists.into_iter().map(move |p| (t.id.clone(), p)))
             .collect())
     }
 
@@ -330,18 +360,27 @@ impl Client {
                         self.http
                             .error("tracks: the answer has no `tracks` array".into())
                     })?;
-                    // Unknown ids come back as null, in order.
-                    for (id, item) in batch
-                        .iter()
-                        .zip(items.iter().chain(std::iter::repeat(&Value::Null)))
-                    {
-                        match Self::track_of(item, "") {
-                            Some(t) => tracks.push(t),
-                            None => unresolved.push(Unresolved {
-                                id: id.clone(),
-                                reason: "Spotify does not know this track".into(),
-                            }),
+                    // Matched by id (or the id a relinked track was asked for by), not by
+                    // position; unknown ids come back as null and are listed.
+                    let mut answered = std::collections::BTreeSet::new();
+                    for item in items {
+                        let asked = item["linked_from"]["id"]
+                            .as_str()
+                            .or_else(|| item["id"].as_str())
+                            .unwrap_or_default()
+                            .to_string();
+                        if !batch.contains(&asked) || !answered.insert(asked) {
+                            continue;
                         }
+                        if let Some(t) = Self::track_of(item, "") {
+                            tracks.push(t);
+                        }
+                    }
+                    for id in batch.iter().filter(|id| !answered.contains(*id)) {
+                        unresolved.push(Unresolved {
+                            id: id.clone(),
+                            reason: "Spotify does not know this track".into(),
+                        });
                     }
                 }
                 400 | 403 => single.extend(batch.iter().cloned()),
@@ -400,6 +439,7 @@ impl Client {
     ) -> Result<Fetched> {
         let mut fetched = Fetched::default();
         let mut tracks = self.playlist_tracks(playlists, progress)?;
+        fetched.notes.append(&mut self.notes);
         let (ids, bad) = track_ids(track_ids_raw);
         fetched.unresolved.extend(bad);
         tracks.extend(self.tracks(&ids, &mut fetched.unresolved, &mut fetched.notes, progress)?);
@@ -450,6 +490,11 @@ impl Client {
             }
         }
         fetched.tracks = tracks;
+        // Without a refusal, a track whose features are null (a local file, an episode, an
+        // unknown id) or partial is listed, not written with columns missing for all.
+        if !fetched.audio_features_denied {
+            fetched.require_features(audio_features(), "Spotify");
+        }
         fetched.from_cache = self.http.from_cache;
         fetched.from_network = self.http.from_network;
         Ok(fetched)
