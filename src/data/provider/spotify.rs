@@ -403,6 +403,13 @@ impl Client {
                 });
                 continue;
             }
+            if n % 10 == 0 {
+                progress(&format!(
+                    "tracks one by one: {} of {}",
+                    n + 1,
+                    single.len().min(self.max_requests)
+                ));
+            }
             let a = self.get(&format!("/tracks/{id}"), "track")?;
             match a.status {
                 200..=299 => match Self::track_of(&a.body, "") {
