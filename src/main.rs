@@ -1093,7 +1093,10 @@ fn fetch(args: &FetchArgs, out: &mut impl Write) -> anyhow::Result<()> {
             bail!("--playlist lists tracks through Spotify: set SPOTIFY_CLIENT_ID and SPOTIFY_CLIENT_SECRET (environment or .env), or pass the track ids with --track");
         };
         let base = match args.provider {
-            ProviderKind::Spotify => args.api_url.clone(),
+            ProviderKind::Spotify => args
+                .api_url
+                .clone()
+                .or_else(|| args.spotify_api_url.clone()),
             ProviderKind::ReccoBeats => args.spotify_api_url.clone(),
         }
         .unwrap_or_else(|| spotify::API_URL.into());
@@ -1117,7 +1120,10 @@ fn fetch(args: &FetchArgs, out: &mut impl Write) -> anyhow::Result<()> {
     let needs_recco = args.provider == ProviderKind::ReccoBeats || args.popularity_from.is_some();
     let mut recco_client = needs_recco.then(|| {
         let base = match args.provider {
-            ProviderKind::ReccoBeats => args.api_url.clone(),
+            ProviderKind::ReccoBeats => args
+                .api_url
+                .clone()
+                .or_else(|| args.reccobeats_api_url.clone()),
             ProviderKind::Spotify => args.reccobeats_api_url.clone(),
         }
         .unwrap_or_else(|| reccobeats::API_URL.into());
@@ -1165,6 +1171,8 @@ fn fetch(args: &FetchArgs, out: &mut impl Write) -> anyhow::Result<()> {
             fetched.unresolved.len()
         );
     }
+    // The list of misses first: it always matches the CSV written after it.
+    hitcast::atomic::write(&unresolved_path, fetched.unresolved_csv().as_bytes())?;
     hitcast::atomic::write(&args.out, csv.as_bytes())?;
     writeln!(
         out,
@@ -1178,8 +1186,6 @@ fn fetch(args: &FetchArgs, out: &mut impl Write) -> anyhow::Result<()> {
     for n in &fetched.notes {
         writeln!(out, "note: {n}")?;
     }
-    // Written every time (a header alone when all resolved), so it always matches the CSV.
-    hitcast::atomic::write(&unresolved_path, fetched.unresolved_csv().as_bytes())?;
     if !fetched.unresolved.is_empty() {
         writeln!(
             out,

@@ -1373,3 +1373,53 @@ fn temporary_refusals_are_not_cached_and_encoded_dot_segments_are_refused() {
     assert!(err.contains("leaves the listing"), "{err}");
     assert_eq!(m.count("/v1/me"), 0);
 }
+
+#[test]
+fn relinked_tracks_keep_the_asked_id_and_foreign_links_do_not_match() {
+    // Spotify answers t1 relinked as t7: the row keeps t1.
+    let sp = mock(Box::new(|req, n| {
+        if let Some(r) = token(req, n) {
+            return r;
+        }
+        if let Some(ids) = req.path.strip_prefix("/v1/audio-features?ids=") {
+            return ok(features(ids));
+        }
+        let relinked = track("t7", Some(9)).replacen(
+            "{",
+            &format!(r#"{{"linked_from":{{"id":"{}"}},"#, sid("t1")),
+            1,
+        );
+        ok(format!(r#"{{"tracks":[{relinked}]}}"#))
+    }));
+    let f = Client::new(creds(), options(&sp, None))
+        .fetch(&[], &[sid("t1")], &mut |_| {})
+        .unwrap();
+    assert_eq!(ids(&f), [sid("t1")]);
+    assert!(f.unresolved.is_empty(), "{:?}", f.unresolved);
+    // ReccoBeats: an item whose link only contains open.spotify.com/track/<id> on another
+    // host supplies nothing; a track with features but no details is listed.
+    let rb = mock(Box::new(|req, n| {
+        let (status, h, body) = recco(req, n);
+        let body = body.replace(
+            &format!("https://open.spotify.com/track/{}", sid("r2")),
+            &format!("https://evil.example/open.spotify.com/track/{}", sid("r2")),
+        );
+        let body = if req.path.starts_with("/v1/track?") {
+            body.replace(&format!("track/{}", sid("r1")), "track/elsewhere")
+        } else {
+            body
+        };
+        (status, h, body)
+    }));
+    let f = reccobeats::Client::new(http(&rb, None))
+        .fetch(&[sid("r1"), sid("r2")], &mut |_| {})
+        .unwrap();
+    assert!(f.tracks.is_empty(), "{:?}", f.tracks);
+    let why: HashMap<String, String> = f
+        .unresolved
+        .iter()
+        .map(|u| (u.id.clone(), u.reason.clone()))
+        .collect();
+    assert_eq!(why[&sid("r2")], "unknown to ReccoBeats");
+    assert_eq!(why[&sid("r1")], "ReccoBeats gives no duration_ms for it");
+}

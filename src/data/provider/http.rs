@@ -257,7 +257,8 @@ impl Http {
                     let text = read(response, what, self).unwrap_or_default();
                     let body = serde_json::from_str(&text).unwrap_or(Value::Null);
                     self.from_network += 1;
-                    if matches!(status, 400 | 403 | 404 | 410 | 422) {
+                    // Not 403: a refusal depends on the credentials, which the key leaves out.
+                    if matches!(status, 400 | 404 | 410 | 422) {
                         self.store(cache.as_ref(), status, &body)?;
                     }
                     return Ok(Answer {

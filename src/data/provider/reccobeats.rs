@@ -94,11 +94,10 @@ impl Client {
             for item in items {
                 // Only the open.spotify.com link of an id that was asked for, and the first
                 // item per id: a stray or repeated item cannot add or replace a track.
-                let Some(rest) = item["href"]
-                    .as_str()
-                    .and_then(|h| h.split_once("open.spotify.com/track/"))
-                    .map(|(_, r)| r)
-                else {
+                let Some(rest) = item["href"].as_str().and_then(|h| {
+                    h.strip_prefix("https://open.spotify.com/track/")
+                        .or_else(|| h.strip_prefix("http://open.spotify.com/track/"))
+                }) else {
                     continue;
                 };
                 let id = rest.split(['?', '/', '#']).next().unwrap_or_default();
@@ -187,7 +186,11 @@ impl Client {
                 features: values,
             });
         }
-        fetched.require_features(CATALOGUE_FEATURES, "ReccoBeats");
+        // `duration_ms` comes with the track's details: a track without them is listed too,
+        // so the column is never dropped for all.
+        let mut required = CATALOGUE_FEATURES.to_vec();
+        required.push("duration_ms");
+        fetched.require_features(&required, "ReccoBeats");
         fetched.from_cache = self.http.from_cache;
         fetched.from_network = self.http.from_network;
         Ok(fetched)

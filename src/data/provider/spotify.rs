@@ -268,7 +268,7 @@ impl Client {
                 }
                 if page > pages {
                     return Err(self.http.error(format!(
-                        "{what}: more than {pages} pages (the playlist's `total` or --max-pages); stopping"
+                        "{what}: more than {pages} pages (what the playlist's `total` needs, at most 201 for Spotify's 10,000 tracks); stopping"
                     )));
                 }
                 let a = self.get(&p, &what)?;
@@ -369,10 +369,13 @@ impl Client {
                             .or_else(|| item["id"].as_str())
                             .unwrap_or_default()
                             .to_string();
-                        if !batch.contains(&asked) || !answered.insert(asked) {
+                        if !batch.contains(&asked) || !answered.insert(asked.clone()) {
                             continue;
                         }
-                        if let Some(t) = Self::track_of(item, "") {
+                        if let Some(mut t) = Self::track_of(item, "") {
+                            // A relinked track keeps the id it was asked for, so the CSV and
+                            // the list of misses speak of the user's ids.
+                            t.id = asked.clone();
                             tracks.push(t);
                         }
                     }
