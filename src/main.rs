@@ -488,7 +488,8 @@ struct ScoreAudioArgs {
     /// Folder holding model_<family>.json artifacts.
     #[arg(long, default_value = "models")]
     models: PathBuf,
-    /// Output CSV: one row with the extracted features and each model's probability.
+    /// Output CSV: one row with the extracted features, and each model's probability and top
+    /// reasons.
     #[arg(long, default_value = "data/score_audio.csv")]
     out: PathBuf,
     /// Reasons printed per model.
@@ -1269,8 +1270,8 @@ fn score_audio(args: &ScoreAudioArgs, out: &mut impl Write) -> anyhow::Result<()
                 missing.join(", "),
                 features.keys().cloned().collect::<Vec<_>>().join(", ")
             )?;
-            row.push_str(&format!(",p_{}", a.family));
-            values.push(',');
+            row.push_str(&format!(",p_{0},reasons_{0}", a.family));
+            values.push_str(",,");
             continue;
         }
         let x: Vec<f64> = a.feature_names.iter().map(|f| features[f]).collect();
@@ -1283,8 +1284,13 @@ fn score_audio(args: &ScoreAudioArgs, out: &mut impl Write) -> anyhow::Result<()
             e.probability,
             reasons.join("; ")
         )?;
-        row.push_str(&format!(",p_{}", a.family));
-        values.push_str(&format!(",{}", e.probability));
+        // The top contributions beside the probability, as printed.
+        row.push_str(&format!(",p_{0},reasons_{0}", a.family));
+        values.push_str(&format!(
+            ",{},{}",
+            e.probability,
+            data::csv_field(&reasons.join("; "))
+        ));
         scored += 1;
     }
     if scored == 0 {

@@ -1175,12 +1175,20 @@ fn cli_score_audio_prints_probabilities_reasons_and_the_caveat() {
         .starts_with("file,acousticness,danceability,"));
     let row = lines.next().unwrap();
     assert!(row.starts_with("song.wav,0.2,0.81,"), "{row}");
-    let p: Vec<f64> = row
-        .rsplit(',')
-        .take(3)
-        .map(|v| v.parse().unwrap())
-        .collect();
-    assert!(p.iter().all(|v| (0.0..=1.0).contains(v)), "{row}");
+    // Read back as CSV: each model's probability and its reasons.
+    let path = dir.path().join("data/score_audio.csv");
+    let mut r = csv_records(&std::fs::read_to_string(&path).unwrap());
+    let header = r.remove(0);
+    for family in ["logistic", "forest", "boost"] {
+        let p = header
+            .iter()
+            .position(|h| *h == format!("p_{family}"))
+            .unwrap();
+        let v: f64 = r[0][p].parse().unwrap();
+        assert!((0.0..=1.0).contains(&v), "{row}");
+        assert!(r[0][p + 1].contains("log-odds"), "{row}");
+        assert_eq!(header[p + 1], format!("reasons_{family}"));
+    }
 }
 
 #[test]
@@ -1422,4 +1430,27 @@ fn relinked_tracks_keep_the_asked_id_and_foreign_links_do_not_match() {
         .collect();
     assert_eq!(why[&sid("r2")], "unknown to ReccoBeats");
     assert_eq!(why[&sid("r1")], "ReccoBeats gives no duration_ms for it");
+}
+
+/// Minimal CSV reading for the tests: quoted fields may hold commas and `""`.
+fn csv_records(text: &str) -> Vec<Vec<String>> {
+    text.lines()
+        .map(|line| {
+            let (mut fields, mut cur, mut quoted) = (Vec::new(), String::new(), false);
+            let mut chars = line.chars().peekable();
+            while let Some(c) = chars.next() {
+                match (c, quoted) {
+                    ('"', true) if chars.peek() == Some(&'"') => {
+                        cur.push('"');
+                        chars.next();
+                    }
+                    ('"', _) => quoted = !quoted,
+                    (',', false) => fields.push(std::mem::take(&mut cur)),
+                    (c, _) => cur.push(c),
+                }
+            }
+            fields.push(cur);
+            fields
+        })
+        .collect()
 }
