@@ -1454,3 +1454,29 @@ fn csv_records(text: &str) -> Vec<Vec<String>> {
         })
         .collect()
 }
+
+#[test]
+fn a_busy_token_endpoint_is_asked_again() {
+    let m = mock(Box::new(|req, n| {
+        if req.path.starts_with("/token") && n <= 2 {
+            return (503, vec![], String::new());
+        }
+        standard(req, n)
+    }));
+    let f = Client::new(creds(), options(&m, None))
+        .fetch(&[], &[sid("t9")], &mut |_| {})
+        .unwrap();
+    assert_eq!(f.tracks.len(), 1);
+    assert_eq!(m.count("/token"), 3);
+    let m = mock(Box::new(|_, _| (503, vec![], String::new())));
+    let mut o = options(&m, None);
+    o.http.max_retries = 1;
+    let err = Client::new(creds(), o)
+        .fetch(&[], &[sid("t9")], &mut |_| {})
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("token endpoint answered HTTP 503 after 1 retries"),
+        "{err}"
+    );
+}

@@ -231,7 +231,7 @@ impl Http {
                         .and_then(|s| s.trim().parse::<u64>().ok())
                         .map(Duration::from_secs)
                         .unwrap_or(backoff)
-                        .max(self.options.backoff);
+                        .max(backoff);
                     if wait > self.options.max_retry_after {
                         return Err(self.error(format!(
                             "{what}: rate limited for {} s (Retry-After); try again later",

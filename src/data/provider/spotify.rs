@@ -118,26 +118,42 @@ fn new_token(
 ) -> Result<(String, Instant)> {
     let basic =
         base64(format!("{}:{}", credentials.client_id, credentials.client_secret).as_bytes());
-    let response = agent
-        .post(token_url)
-        .set("Authorization", &format!("Basic {basic}"))
-        .send_form(&[("grant_type", "client_credentials")]);
-    let body = match response {
-        Ok(r) => r
-            .into_string()
-            .map_err(|e| http.error(format!("token response unreadable: {e}")))?,
-        Err(ureq::Error::Status(code @ (400 | 401 | 403), _)) => {
-            return Err(http.error(format!(
-                "authentication failed (HTTP {code}): check SPOTIFY_CLIENT_ID and SPOTIFY_CLIENT_SECRET"
-            )))
-        }
-        Err(ureq::Error::Status(code, _)) => {
-            return Err(http.error(format!(
-                "the token endpoint answered HTTP {code}; try again later"
-            )))
-        }
-        Err(e) => {
-            return Err(http.error(format!("cannot reach the token endpoint: {}", e.kind())))
+    // A busy token endpoint (429, 5xx, no connection) is asked again, as the API is.
+    let mut backoff = http.options.backoff;
+    let mut attempt = 0;
+    let body = loop {
+        let response = agent
+            .post(token_url)
+            .set("Authorization", &format!("Basic {basic}"))
+            .send_form(&[("grant_type", "client_credentials")]);
+        let again = attempt < http.options.max_retries;
+        match response {
+            Ok(r) => {
+                break r
+                    .into_string()
+                    .map_err(|e| http.error(format!("token response unreadable: {e}")))?
+            }
+            Err(ureq::Error::Status(code @ (400 | 401 | 403), _)) => {
+                return Err(http.error(format!(
+                    "authentication failed (HTTP {code}): check SPOTIFY_CLIENT_ID and SPOTIFY_CLIENT_SECRET"
+                )))
+            }
+            Err(ureq::Error::Status(429 | 500..=599, _) | ureq::Error::Transport(_)) if again => {
+                std::thread::sleep(backoff);
+                backoff = (backoff * 2).min(http.options.max_backoff);
+                attempt += 1;
+            }
+            Err(ureq::Error::Status(code, _)) => {
+                return Err(http.error(format!(
+                    "the token endpoint answered HTTP {code} after {attempt} retries; try again later"
+                )))
+            }
+            Err(e) => {
+                return Err(http.error(format!(
+                    "cannot reach the token endpoint: {} (after {attempt} retries)",
+                    e.kind()
+                )))
+            }
         }
     };
     let v: Value = serde_json::from_str(&body)
@@ -189,7 +205,13 @@ impl Client {
             ..
         } = self;
         // The token call needs `http` for its errors while `http` sends: take a snapshot.
-        let errors = Http::new("Spotify", HttpOptions::new(&http.options.api_url, None));
+        let errors = Http::new(
+            "Spotify",
+            HttpOptions {
+                cache_dir: None,
+                ..http.options.clone()
+            },
+        );
         let mut auth = |agent: &ureq::Agent, force: bool| -> Result<String> {
             if let (false, Some((t, until))) = (force, &*token) {
                 if Instant::now() < *until {
