@@ -105,8 +105,9 @@ fn main() {
             // Scored twice: summed (every row scored, nothing stored, as a quick check
             // would) and stored as a table (as a deployment would).
             let script = format!(
-                "{load}{};\nSELECT SUM(hit_probability) AS total, COUNT(*) AS n FROM (\n{select}\n) q;\nCREATE TABLE scored AS\n{select};\nSELECT SUM(hit_probability) AS total, COUNT(*) AS n FROM scored;\nDROP TABLE scored;\nDROP TABLE tracks;\n",
-                statements.join(";\n")
+                "{load}{};\nSELECT SUM({out}) AS total, COUNT(*) AS n FROM (\n{select}\n) q;\nCREATE TABLE scored AS\n{select};\nSELECT SUM({out}) AS total, COUNT(*) AS n FROM scored;\nDROP TABLE scored;\nDROP TABLE tracks;\n",
+                statements.join(";\n"),
+                out = hitcast::sql::output_column(family)
             );
             let (times, out) = duckdb(dir.path(), &script);
             // Times: tracks load, the export's statements, summed scoring, stored scoring,

@@ -149,7 +149,8 @@ pub(crate) fn export(model: &Trained, dialect: Dialect, table: &str) -> Result<W
         _ => "-- The same without the function: scores every row.\n",
     };
     statements.push(format!(
-        "{lead}SELECT *, {select} AS hit_probability\nFROM {}",
+        "{lead}SELECT *, {select} AS {}\nFROM {}",
+        super::output_column(model.family()),
         dialect.table(table)
     ));
     Ok(Written::new(statements, None))

@@ -476,6 +476,13 @@ pub(crate) fn function_name(family: Family) -> String {
     format!("hitcast_{}", family.name())
 }
 
+/// The column the scoring `SELECT`s add: `p_<model>`, as `hitcast predict` names it. Not
+/// `hit_probability`, which the synthetic data already has (the generator's truth), so a
+/// scored table never holds two columns of one name.
+pub fn output_column(family: Family) -> String {
+    format!("p_{}", family.name())
+}
+
 /// `1 / (1 + EXP(-(z)))`.
 pub(crate) fn sigmoid(z: &str, dialect: Dialect) -> String {
     let one = dialect.number(1.0);

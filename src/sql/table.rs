@@ -420,8 +420,9 @@ fn query(
     push(
         &mut q,
         format_args!(
-            ",\nhitcast_scores AS (\n  SELECT {carried}, {score} AS hit_probability\n  FROM hitcast_step{} s JOIN (SELECT node_id, leaf_value FROM {name} WHERE row_kind = 'leaf') l ON l.node_id = s.node\n  GROUP BY {carried}\n)\nSELECT d.*, c.hit_probability\nFROM {from} d{bin_joins}\n  JOIN hitcast_scores c ON ",
-            layout.levels
+            ",\nhitcast_scores AS (\n  SELECT {carried}, {score} AS {out}\n  FROM hitcast_step{} s JOIN (SELECT node_id, leaf_value FROM {name} WHERE row_kind = 'leaf') l ON l.node_id = s.node\n  GROUP BY {carried}\n)\nSELECT d.*, c.{out}\nFROM {from} d{bin_joins}\n  JOIN hitcast_scores c ON ",
+            layout.levels,
+            out = super::output_column(model.family()),
         ),
     );
     let on: Vec<String> = key_exprs

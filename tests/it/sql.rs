@@ -20,7 +20,7 @@ use std::sync::OnceLock;
 
 use hitcast::data::{stratified_holdout, synthesize, Dataset, SynthParams};
 use hitcast::model::{Family, ForestParams, Model, ModelParams, Trained};
-use hitcast::sql::{export, expression, Dialect, Export, Form};
+use hitcast::sql::{export, expression, output_column, Dialect, Export, Form};
 
 struct Fitted {
     test: Dataset,
@@ -457,12 +457,14 @@ fn function_call(engine: Engine, model: &Trained, export: &Export, table: &str) 
                 "{signature}"
             );
             Some(format!(
-                "SELECT {id} AS id, ({body}) AS hit_probability FROM {from};\n"
+                "SELECT {id} AS id, ({body}) AS {} FROM {from};\n",
+                output_column(model.family())
             ))
         }
         _ => Some(format!(
-            "SELECT {id} AS id, {name}({}) AS hit_probability FROM {from};\n",
-            cols.join(", ")
+            "SELECT {id} AS id, {name}({}) AS {} FROM {from};\n",
+            cols.join(", "),
+            output_column(model.family())
         )),
     }
 }
@@ -473,13 +475,13 @@ fn function_call(engine: Engine, model: &Trained, export: &Export, table: &str) 
 /// The model's decision threshold: `Model::predict`'s 0.5 (artifacts carry no other).
 const THRESHOLD: f64 = 0.5;
 
-fn check_parity(what: &str, expected: &[f64], block: &Block) {
+fn check_parity(what: &str, column: &str, expected: &[f64], block: &Block) {
     let (header, rows) = block;
     let id = header.iter().position(|h| h == "id").unwrap();
     let p = header
         .iter()
-        .position(|h| h == "hit_probability")
-        .unwrap_or_else(|| panic!("{what}: no hit_probability in {header:?}"));
+        .position(|h| h == column)
+        .unwrap_or_else(|| panic!("{what}: no {column} in {header:?}"));
     let got: BTreeMap<usize, f64> = rows
         .iter()
         .map(|r| (r[id].parse().unwrap(), r[p].parse().unwrap()))
@@ -523,10 +525,8 @@ fn parity_on(engine: Engine, runner: &Runner, model: &Trained, form: Form, data:
         .flatten();
     scripts.extend(call.clone());
     let blocks = run(engine, runner, dir.path(), &scripts);
-    let scored: Vec<&Block> = blocks
-        .iter()
-        .filter(|b| b.0.iter().any(|h| h == "hit_probability"))
-        .collect();
+    let column = output_column(model.family());
+    let scored: Vec<&Block> = blocks.iter().filter(|b| b.0.contains(&column)).collect();
     assert_eq!(
         scored.len(),
         1 + usize::from(call.is_some()),
@@ -536,6 +536,7 @@ fn parity_on(engine: Engine, runner: &Runner, model: &Trained, form: Form, data:
     for b in scored {
         check_parity(
             &format!("{engine:?} {} {form}", model.family()),
+            &column,
             &expected,
             b,
         );
@@ -838,13 +839,12 @@ fn injection(engine: Engine) {
                 blocks.iter().any(|b| b.0 == ["canary"]),
                 "{engine:?} {form}: the canary table is gone"
             );
-            let scored: Vec<&Block> = blocks
-                .iter()
-                .filter(|b| b.0.iter().any(|h| h == "hit_probability"))
-                .collect();
+            let column = output_column(model.family());
+            let scored: Vec<&Block> = blocks.iter().filter(|b| b.0.contains(&column)).collect();
             assert_eq!(scored.len(), 1, "{engine:?} {form}");
             check_parity(
                 &format!("{engine:?} {} {form} (hostile names)", model.family()),
+                &column,
                 &model.predict_proba_columns(&columns(&f.test)),
                 scored[0],
             );
