@@ -14,7 +14,7 @@
 //! conditioning on one feature for interaction values, so the two can be compared value by
 //! value (`benches/shap_oracle.py`).
 
-use crate::model::Tree;
+use crate::model::{Node, Tree};
 
 #[derive(Debug, Clone, Copy, Default)]
 struct PathElement {
@@ -354,11 +354,7 @@ impl SubsetWalk<'_> {
             return;
         }
         let f = n.feature as usize;
-        let (hot, cold) = if self.row[f] > n.threshold {
-            (left + 1, left)
-        } else {
-            (left, left + 1)
-        };
+        let (hot, cold) = self.sides(n);
         let c = tree.cover[node];
         let (r_hot, r_cold) = (tree.cover[hot] / c, tree.cover[cold] / c);
         let free = alive & !self.holding[f];
@@ -389,9 +385,18 @@ impl SubsetWalk<'_> {
             self.visit(cold, level + 1, free, buf, out);
         }
     }
-}
 
-impl SubsetWalk<'_> {
+    /// The row's side of internal node `n` and the other: `(hot, cold)`, right when the
+    /// row's value is above the threshold (NaN goes left).
+    fn sides(&self, n: Node) -> (usize, usize) {
+        let left = n.left as usize;
+        if self.row[n.feature as usize] > n.threshold {
+            (left + 1, left)
+        } else {
+            (left, left + 1)
+        }
+    }
+
     /// [`Self::visit`] for one subset `s` (a bit mask of features) with weight `w`: most of a
     /// walk, since a branch off the row's path on feature `f` carries only the subsets
     /// without `f`. The same weights, leaves and order of additions as `visit`, without
@@ -407,11 +412,7 @@ impl SubsetWalk<'_> {
                 return;
             }
             let f = n.feature as usize;
-            let (hot, cold) = if self.row[f] > n.threshold {
-                (left + 1, left)
-            } else {
-                (left, left + 1)
-            };
+            let (hot, cold) = self.sides(n);
             if s >> f & 1 == 1 {
                 node = hot;
                 continue;
