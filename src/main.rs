@@ -674,11 +674,8 @@ fn train(args: &TrainArgs, out: &mut impl Write) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The artifacts in `dir` (at least one) and the tracks of `csv` with their features.
-fn artifacts_and_tracks(
-    dir: &std::path::Path,
-    csv: &std::path::Path,
-) -> anyhow::Result<(Vec<Artifact>, data::Dataset)> {
+/// The artifacts in `dir`, in family order: at least one, or an error saying to train.
+fn load_artifacts(dir: &std::path::Path) -> anyhow::Result<Vec<Artifact>> {
     let mut artifacts = Vec::new();
     for family in Family::ALL {
         if dir.join(Artifact::file_name(family)).exists() {
@@ -691,6 +688,15 @@ fn artifacts_and_tracks(
             dir.display()
         );
     }
+    Ok(artifacts)
+}
+
+/// The artifacts in `dir` (at least one) and the tracks of `csv` with their features.
+fn artifacts_and_tracks(
+    dir: &std::path::Path,
+    csv: &std::path::Path,
+) -> anyhow::Result<(Vec<Artifact>, data::Dataset)> {
+    let artifacts = load_artifacts(dir)?;
     let mut features: Vec<String> = Vec::new();
     for a in &artifacts {
         for f in &a.feature_names {
@@ -1062,10 +1068,24 @@ fn credential(name: &str) -> anyhow::Result<Option<String>> {
         .filter(|v| !v.trim().is_empty()))
 }
 
+/// A provider's HTTP settings: `base`, its cache folder under `cache`, `--refresh`.
+#[cfg(feature = "fetch")]
+fn provider_http(
+    base: &str,
+    cache: &std::path::Path,
+    provider: &str,
+    refresh: bool,
+) -> hitcast::data::provider::HttpOptions {
+    hitcast::data::provider::HttpOptions {
+        refresh,
+        ..hitcast::data::provider::HttpOptions::new(base, Some(cache.join(provider)))
+    }
+}
+
 #[cfg(feature = "fetch")]
 fn fetch(args: &FetchArgs, out: &mut impl Write) -> anyhow::Result<()> {
     use hitcast::data::provider::{
-        self, reccobeats, spotify, FetchLabel, FetchRequest, HttpOptions, ProviderKind,
+        self, reccobeats, spotify, FetchLabel, FetchRequest, ProviderKind,
     };
     use std::io::IsTerminal;
     if args.playlists.is_empty() && args.tracks.is_empty() {
@@ -1082,6 +1102,17 @@ fn fetch(args: &FetchArgs, out: &mut impl Write) -> anyhow::Result<()> {
             bail!("--threshold {t}: popularity runs from 0 to 100");
         }
     }
+    // A provider's base URL: `--api-url` for the chosen one, else its own flag, else its
+    // real address.
+    let base_url = |kind: ProviderKind, own: &Option<String>, real: &str| -> String {
+        let chosen = match args.provider == kind {
+            true => args.api_url.clone(),
+            false => None,
+        };
+        chosen
+            .or_else(|| own.clone())
+            .unwrap_or_else(|| real.into())
+    };
     let needs_spotify = args.provider == ProviderKind::Spotify || !args.playlists.is_empty();
     let mut spotify_client = if needs_spotify {
         let (Some(client_id), Some(client_secret)) = (
@@ -1093,16 +1124,16 @@ fn fetch(args: &FetchArgs, out: &mut impl Write) -> anyhow::Result<()> {
             }
             bail!("--playlist lists tracks through Spotify: set SPOTIFY_CLIENT_ID and SPOTIFY_CLIENT_SECRET (environment or .env), or pass the track ids with --track");
         };
-        let base = match args.provider {
-            ProviderKind::Spotify => args
-                .api_url
-                .clone()
-                .or_else(|| args.spotify_api_url.clone()),
-            ProviderKind::ReccoBeats => args.spotify_api_url.clone(),
-        }
-        .unwrap_or_else(|| spotify::API_URL.into());
-        let mut http = HttpOptions::new(&base, Some(args.cache.join("spotify")));
-        http.refresh = args.refresh;
+        let http = provider_http(
+            &base_url(
+                ProviderKind::Spotify,
+                &args.spotify_api_url,
+                spotify::API_URL,
+            ),
+            &args.cache,
+            "spotify",
+            args.refresh,
+        );
         Some(spotify::Client::new(
             spotify::Credentials {
                 client_id,
@@ -1120,17 +1151,16 @@ fn fetch(args: &FetchArgs, out: &mut impl Write) -> anyhow::Result<()> {
     };
     let needs_recco = args.provider == ProviderKind::ReccoBeats || args.popularity_from.is_some();
     let mut recco_client = needs_recco.then(|| {
-        let base = match args.provider {
-            ProviderKind::ReccoBeats => args
-                .api_url
-                .clone()
-                .or_else(|| args.reccobeats_api_url.clone()),
-            ProviderKind::Spotify => args.reccobeats_api_url.clone(),
-        }
-        .unwrap_or_else(|| reccobeats::API_URL.into());
-        let mut http = HttpOptions::new(&base, Some(args.cache.join("reccobeats")));
-        http.refresh = args.refresh;
-        reccobeats::Client::new(http)
+        reccobeats::Client::new(provider_http(
+            &base_url(
+                ProviderKind::ReccoBeats,
+                &args.reccobeats_api_url,
+                reccobeats::API_URL,
+            ),
+            &args.cache,
+            "reccobeats",
+            args.refresh,
+        ))
     });
     if let Some(hit) = &args.hit_playlist {
         let id = provider::bare_id(hit);
@@ -1206,25 +1236,17 @@ fn fetch(args: &FetchArgs, out: &mut impl Write) -> anyhow::Result<()> {
 
 #[cfg(feature = "fetch")]
 fn score_audio(args: &ScoreAudioArgs, out: &mut impl Write) -> anyhow::Result<()> {
-    use hitcast::data::provider::{audio::AudioFile, reccobeats, HttpOptions};
+    use hitcast::data::provider::{audio::AudioFile, reccobeats};
     hitcast::atomic::check_not_input(&args.out, &[args.file.as_path()])?;
     // Local checks first: nothing is sent for a file the service would refuse.
     let file = AudioFile::open(&args.file)?;
-    let mut artifacts = Vec::new();
-    for family in Family::ALL {
-        if args.models.join(Artifact::file_name(family)).exists() {
-            artifacts.push(Artifact::load_family(&args.models, family)?);
-        }
-    }
-    if artifacts.is_empty() {
-        bail!(
-            "{}: no model_*.json artifacts; run `hitcast train` first",
-            args.models.display()
-        );
-    }
-    let mut http = HttpOptions::new(&args.api_url, Some(args.cache.join("reccobeats")));
-    http.refresh = args.refresh;
-    let mut client = reccobeats::Client::new(http);
+    let artifacts = load_artifacts(&args.models)?;
+    let mut client = reccobeats::Client::new(provider_http(
+        &args.api_url,
+        &args.cache,
+        "reccobeats",
+        args.refresh,
+    ));
     let features = client.analyse(&file)?;
     let id = args
         .file

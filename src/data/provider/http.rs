@@ -45,6 +45,24 @@ impl HttpOptions {
     }
 }
 
+/// How often and how patiently a request is retried (the copyable part of [`HttpOptions`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Retry {
+    pub max_retries: u32,
+    pub backoff: Duration,
+    pub max_backoff: Duration,
+}
+
+impl HttpOptions {
+    pub fn retry(&self) -> Retry {
+        Retry {
+            max_retries: self.max_retries,
+            backoff: self.backoff,
+            max_backoff: self.max_backoff,
+        }
+    }
+}
+
 /// A final answer: its status, its JSON body (`Null` when a 4xx had none), and whether it
 /// came from the cache.
 #[derive(Debug, Clone)]

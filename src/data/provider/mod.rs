@@ -124,6 +124,20 @@ pub(crate) fn artist_names(artists: &serde_json::Value) -> String {
         .unwrap_or_default()
 }
 
+/// The finite numbers `item` holds under `names` (both providers' feature objects): a
+/// missing, null or non-numeric field is simply absent.
+pub(crate) fn finite_features(item: &serde_json::Value, names: &[&str]) -> BTreeMap<String, f64> {
+    names
+        .iter()
+        .filter_map(|n| {
+            item[*n]
+                .as_f64()
+                .filter(|v| v.is_finite())
+                .map(|v| (n.to_string(), v))
+        })
+        .collect()
+}
+
 /// Whether `id` looks like a Spotify id: 22 base-62 characters.
 pub fn is_spotify_id(id: &str) -> bool {
     id.len() == 22 && id.bytes().all(|b| b.is_ascii_alphanumeric())

@@ -19,7 +19,7 @@ use sha2::{Digest, Sha256};
 
 use super::audio::AudioFile;
 use super::http::{Answer, Body, Http, HttpOptions};
-use super::{artist_names, track_ids, Fetched, FetchedTrack, Unresolved};
+use super::{artist_names, finite_features, track_ids, Fetched, FetchedTrack, Unresolved};
 use crate::error::Result;
 
 /// The API's base URL.
@@ -164,15 +164,7 @@ impl Client {
                 });
                 continue;
             };
-            let mut values: BTreeMap<String, f64> = CATALOGUE_FEATURES
-                .iter()
-                .filter_map(|n| {
-                    f[*n]
-                        .as_f64()
-                        .filter(|v| v.is_finite())
-                        .map(|v| (n.to_string(), v))
-                })
-                .collect();
+            let mut values = finite_features(f, CATALOGUE_FEATURES);
             let m = meta.get(id);
             if let Some(d) = m.and_then(|m| m.duration_ms) {
                 values.insert("duration_ms".into(), d);
@@ -241,15 +233,7 @@ impl Client {
         if !(200..=299).contains(&a.status) {
             return Err(self.refused(&what, &a));
         }
-        let features: BTreeMap<String, f64> = CATALOGUE_FEATURES
-            .iter()
-            .filter_map(|n| {
-                a.body[*n]
-                    .as_f64()
-                    .filter(|v| v.is_finite())
-                    .map(|v| (n.to_string(), v))
-            })
-            .collect();
+        let features = finite_features(&a.body, CATALOGUE_FEATURES);
         if features.is_empty() {
             return Err(self
                 .http

@@ -17,8 +17,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use super::http::{Answer, Http, HttpOptions};
-use super::{artist_names, bare_id, track_ids, Fetched, FetchedTrack, Unresolved};
+use super::http::{Answer, Http, HttpOptions, Retry};
+use super::{artist_names, bare_id, finite_features, track_ids, Fetched, FetchedTrack, Unresolved};
 use crate::error::Result;
 
 /// The API's own base URL (its `next` links use it even when a mirror is configured).
@@ -109,47 +109,55 @@ fn base64(bytes: &[u8]) -> String {
     out
 }
 
+/// A Spotify error (the token call has no [`Http`] of its own to make one).
+fn error(message: String) -> crate::Error {
+    crate::Error::Provider {
+        provider: "Spotify",
+        message,
+    }
+}
+
 /// Fetches a token with client credentials.
 fn new_token(
     agent: &ureq::Agent,
     token_url: &str,
     credentials: &Credentials,
-    http: &Http,
+    retry: Retry,
 ) -> Result<(String, Instant)> {
     let basic =
         base64(format!("{}:{}", credentials.client_id, credentials.client_secret).as_bytes());
     // A busy token endpoint (429, 5xx, no connection) is asked again, as the API is.
-    let mut backoff = http.options.backoff;
+    let mut backoff = retry.backoff;
     let mut attempt = 0;
     let body = loop {
         let response = agent
             .post(token_url)
             .set("Authorization", &format!("Basic {basic}"))
             .send_form(&[("grant_type", "client_credentials")]);
-        let again = attempt < http.options.max_retries;
+        let again = attempt < retry.max_retries;
         match response {
             Ok(r) => {
                 break r
                     .into_string()
-                    .map_err(|e| http.error(format!("token response unreadable: {e}")))?
+                    .map_err(|e| error(format!("token response unreadable: {e}")))?
             }
             Err(ureq::Error::Status(code @ (400 | 401 | 403), _)) => {
-                return Err(http.error(format!(
+                return Err(error(format!(
                     "authentication failed (HTTP {code}): check SPOTIFY_CLIENT_ID and SPOTIFY_CLIENT_SECRET"
                 )))
             }
             Err(ureq::Error::Status(429 | 500..=599, _) | ureq::Error::Transport(_)) if again => {
                 std::thread::sleep(backoff);
-                backoff = (backoff * 2).min(http.options.max_backoff);
+                backoff = (backoff * 2).min(retry.max_backoff);
                 attempt += 1;
             }
             Err(ureq::Error::Status(code, _)) => {
-                return Err(http.error(format!(
+                return Err(error(format!(
                     "the token endpoint answered HTTP {code} after {attempt} retries; try again later"
                 )))
             }
             Err(e) => {
-                return Err(http.error(format!(
+                return Err(error(format!(
                     "cannot reach the token endpoint: {} (after {attempt} retries)",
                     e.kind()
                 )))
@@ -157,10 +165,10 @@ fn new_token(
         }
     };
     let v: Value = serde_json::from_str(&body)
-        .map_err(|_| http.error("the token endpoint returned malformed JSON".into()))?;
+        .map_err(|_| error("the token endpoint returned malformed JSON".into()))?;
     let token = v["access_token"]
         .as_str()
-        .ok_or_else(|| http.error("the token response has no access_token".into()))?
+        .ok_or_else(|| error("the token response has no access_token".into()))?
         .to_string();
     // Refresh a minute early so a token never expires mid-request.
     let life = v["expires_in"].as_u64().unwrap_or(3600).saturating_sub(60);
@@ -204,21 +212,15 @@ impl Client {
             token,
             ..
         } = self;
-        // The token call needs `http` for its errors while `http` sends: take a snapshot.
-        let errors = Http::new(
-            "Spotify",
-            HttpOptions {
-                cache_dir: None,
-                ..http.options.clone()
-            },
-        );
+        // The token call retries as the API's requests do (copied: `http` sends meanwhile).
+        let retry = http.options.retry();
         let mut auth = |agent: &ureq::Agent, force: bool| -> Result<String> {
             if let (false, Some((t, until))) = (force, &*token) {
                 if Instant::now() < *until {
                     return Ok(format!("Bearer {t}"));
                 }
             }
-            let fresh = new_token(agent, token_url, credentials, &errors)?;
+            let fresh = new_token(agent, token_url, credentials, retry)?;
             let value = format!("Bearer {}", fresh.0);
             *token = Some(fresh);
             Ok(value)
@@ -503,16 +505,7 @@ impl Client {
             }
             for f in a.body["audio_features"].as_array().into_iter().flatten() {
                 if let Some(id) = f["id"].as_str() {
-                    let values = audio_features()
-                        .iter()
-                        .filter_map(|name| {
-                            f[*name]
-                                .as_f64()
-                                .filter(|v| v.is_finite())
-                                .map(|v| (name.to_string(), v))
-                        })
-                        .collect();
-                    features.insert(id.to_string(), values);
+                    features.insert(id.to_string(), finite_features(f, audio_features()));
                 }
             }
         }
