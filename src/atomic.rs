@@ -45,15 +45,25 @@ fn output(path: &Path, message: impl Into<String>) -> Error {
     }
 }
 
+/// Checks that [`write`] can put a file at `path` (it is not a folder), so a command writing
+/// several files can check them all before writing the first.
+///
+/// # Errors
+/// [`Error::Output`] if `path` is a folder.
+pub fn check_file_target(path: &Path) -> Result<()> {
+    if path.is_dir() {
+        return Err(output(path, "is a folder; name a file to write"));
+    }
+    Ok(())
+}
+
 /// Writes `bytes` to `path` atomically, creating the parent folder if needed.
 ///
 /// # Errors
 /// [`Error::Io`] naming `path` if the folder cannot be created or the file cannot be written;
 /// [`Error::Output`] if `path` is a folder.
 pub fn write(path: &Path, bytes: &[u8]) -> Result<()> {
-    if path.is_dir() {
-        return Err(output(path, "is a folder; name a file to write"));
-    }
+    check_file_target(path)?;
     let dir = parent_of(path);
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     let tmp = dir.join(format!(".{}.tmp{}", name_of(path), std::process::id()));

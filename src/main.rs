@@ -977,6 +977,9 @@ fn export_sql(args: &ExportSqlArgs, out: &mut impl Write) -> anyhow::Result<()> 
                 let dir = p.parent().unwrap_or(std::path::Path::new(""));
                 let data_path = dir.join(&data.file_name);
                 hitcast::atomic::check_not_input(&data_path, &[&model_path])?;
+                // Both targets checked before either is written: nothing half-written.
+                hitcast::atomic::check_file_target(p)?;
+                hitcast::atomic::check_file_target(&data_path)?;
                 hitcast::atomic::write(&data_path, data.contents.as_bytes())?;
                 eprintln!(
                     "wrote {} (the trees, {} bytes)",
@@ -1202,7 +1205,10 @@ fn fetch(args: &FetchArgs, out: &mut impl Write) -> anyhow::Result<()> {
             fetched.unresolved.len()
         );
     }
-    // The list of misses first: it always matches the CSV written after it.
+    // The list of misses first: it always matches the CSV written after it. Both targets
+    // are checked before either is written.
+    hitcast::atomic::check_file_target(&args.out)?;
+    hitcast::atomic::check_file_target(&unresolved_path)?;
     hitcast::atomic::write(&unresolved_path, fetched.unresolved_csv().as_bytes())?;
     hitcast::atomic::write(&args.out, csv.as_bytes())?;
     writeln!(

@@ -206,6 +206,24 @@ fn export_sql_errors_are_clear() {
     assert!(hitcast(dir.path(), &["train", "--rows", "800"])
         .status
         .success());
+    // An --out that is a folder is refused before the table form's data file is written.
+    std::fs::create_dir(dir.path().join("sqlout")).unwrap();
+    fails_saying(
+        dir.path(),
+        &[
+            "export-sql",
+            "--model",
+            "forest",
+            "--dialect",
+            "duckdb",
+            "--form",
+            "table",
+            "--out",
+            "sqlout",
+        ],
+        "sqlout: is a folder",
+    );
+    assert!(!dir.path().join("hitcast_forest_trees.csv").exists());
     fails_saying(
         dir.path(),
         &[

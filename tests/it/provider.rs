@@ -1048,6 +1048,27 @@ fn cli_fetch_from_reccobeats_needs_no_credentials_and_lists_misses() {
     );
     assert!(o.status.success(), "{}", text(&o));
     assert_eq!(m.count("/"), asked, "answered from the cache");
+    // An --out that is a folder: refused before the list of misses is written.
+    std::fs::create_dir(dir.path().join("data/folder")).unwrap();
+    let o = hitcast(
+        dir.path(),
+        &[
+            "fetch",
+            "--track",
+            &tracks,
+            "--api-url",
+            &api,
+            "--out",
+            "data/folder",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        text(&o).contains("data/folder: is a folder"),
+        "{}",
+        text(&o)
+    );
+    assert!(!dir.path().join("data/folder.unresolved.csv").exists());
     assert_eq!(
         std::fs::read_to_string(dir.path().join("data/fetched_tracks.csv")).unwrap(),
         csv
