@@ -31,8 +31,8 @@ pub struct Bench {
     pub repeats: usize,
     pub families: Vec<FamilyTiming>,
     /// Seconds of the whole report (all models, CV, permutation importance, figures),
-    /// excluding data loading.
-    pub report_s: f64,
+    /// excluding data loading; `None` when the report was not timed.
+    pub report_s: Option<f64>,
     /// `(seconds since the report started, stage)` as the report announced its stages.
     pub report_timeline: Vec<(f64, String)>,
     pub threads: usize,
@@ -51,7 +51,13 @@ const PREDICT_CALLS: usize = 10;
 ///
 /// # Errors
 /// Any model or report error.
-pub fn run(prepared: &Prepared, params: &ModelParams, repeats: usize, seed: u64) -> Result<Bench> {
+pub fn run(
+    prepared: &Prepared,
+    params: &ModelParams,
+    repeats: usize,
+    seed: u64,
+    with_report: bool,
+) -> Result<Bench> {
     let data = &prepared.dataset;
     let test = data.subset(&prepared.split.test);
     // Score exactly 10,000 rows (repeating the holdout if it is smaller).
@@ -86,6 +92,17 @@ pub fn run(prepared: &Prepared, params: &ModelParams, repeats: usize, seed: u64)
             holdout_roc_auc: auc,
         });
     }
+    if !with_report {
+        return Ok(Bench {
+            train_rows: prepared.split.train.len(),
+            features: data.n_features(),
+            repeats,
+            families,
+            report_s: None,
+            report_timeline: Vec::new(),
+            threads: rayon::current_num_threads(),
+        });
+    }
     let t = Instant::now();
     let options = ReportOptions {
         params: params.clone(),
@@ -106,7 +123,7 @@ pub fn run(prepared: &Prepared, params: &ModelParams, repeats: usize, seed: u64)
         features: data.n_features(),
         repeats,
         families,
-        report_s,
+        report_s: Some(report_s),
         report_timeline,
         threads: rayon::current_num_threads(),
     })
@@ -134,10 +151,12 @@ impl fmt::Display for Bench {
                 t.holdout_roc_auc
             )?;
         }
+        let Some(report_s) = self.report_s else {
+            return Ok(());
+        };
         writeln!(
             f,
-            "full report (3 models, 5-fold CV, permutation importance, figures): {:.2} s",
-            self.report_s
+            "full report (3 models, 5-fold CV, permutation importance, figures): {report_s:.2} s"
         )?;
         writeln!(f, "report stages (start times):")?;
         for (at, stage) in &self.report_timeline {

@@ -320,6 +320,9 @@ struct BenchArgs {
     /// one track for all three models).
     #[arg(long)]
     explain: bool,
+    /// Time the models only, not the whole report (for large --rows).
+    #[arg(long, conflicts_with = "explain")]
+    no_report: bool,
 }
 
 #[derive(Args)]
@@ -932,6 +935,7 @@ fn bench(args: &BenchArgs, out: &mut impl Write) -> anyhow::Result<()> {
         &ModelParams::default(),
         args.repeats,
         args.source.seed,
+        !args.no_report,
     )?;
     write!(out, "{b}")?;
     writeln!(out, "data loading: {load_s:.3} s")?;

@@ -17,7 +17,7 @@ mod tree;
 pub use artifact::{Artifact, FeatureRange};
 pub use boost::{Boost, BoostParams};
 pub use ensemble::Ensemble;
-pub use forest::{Forest, ForestParams};
+pub use forest::{Forest, ForestParams, MAX_SAMPLES};
 pub use logistic::{Logistic, LogisticParams};
 pub use tree::{distinct_thresholds, Node, Tree};
 

@@ -234,6 +234,19 @@ fn invalid_hyper_parameters_are_rejected() {
             "forest.max_depth",
         ),
         (
+            Forest::fit(
+                &d,
+                &rows,
+                &ForestParams {
+                    max_samples: Some(0),
+                    ..Default::default()
+                },
+                0,
+            )
+            .map(drop),
+            "forest.max_samples",
+        ),
+        (
             Boost::fit(
                 &d,
                 &rows,
@@ -383,4 +396,57 @@ fn boosting_log_odds_match_its_probabilities() {
         let z = m.log_odds(&d.row(i));
         assert_eq!((1.0 / (1.0 + (-z).exp())).to_bits(), all[i].to_bits());
     }
+}
+
+#[test]
+fn max_samples_caps_each_trees_bootstrap_draw_and_changes_nothing_below_the_row_count() {
+    let d = synth(2000);
+    let rows: Vec<usize> = (0..d.len()).collect();
+    let fit = |max_samples| {
+        Forest::fit(
+            &d,
+            &rows,
+            &ForestParams {
+                n_trees: 20,
+                max_samples,
+                ..Default::default()
+            },
+            5,
+        )
+        .unwrap()
+    };
+    // A cap at or above the row count draws exactly what drawing every row draws.
+    let all = fit(None);
+    assert_eq!(fit(Some(2000)), all);
+    assert_eq!(fit(Some(hitcast::model::MAX_SAMPLES)), all);
+    // Each tree's root covers its bootstrap draw: the cap, counted with duplicates.
+    let capped = fit(Some(300));
+    for t in capped.trees.iter().chain(all.trees.iter()) {
+        assert!(!t.cover.is_empty());
+    }
+    assert!(capped.trees.iter().all(|t| t.cover[0] == 300.0));
+    assert!(all.trees.iter().all(|t| t.cover[0] == 2000.0));
+    let nodes = |f: &Forest| f.trees.iter().map(|t| t.nodes.len()).sum::<usize>();
+    assert!(
+        nodes(&capped) < nodes(&all),
+        "{} vs {}",
+        nodes(&capped),
+        nodes(&all)
+    );
+    // Without the bootstrap every row is used once, whatever the cap.
+    let no_boot = |max_samples| {
+        Forest::fit(
+            &d,
+            &rows,
+            &ForestParams {
+                n_trees: 3,
+                bootstrap: false,
+                max_samples,
+                ..Default::default()
+            },
+            5,
+        )
+        .unwrap()
+    };
+    assert_eq!(no_boot(Some(10)), no_boot(None));
 }
