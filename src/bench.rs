@@ -92,17 +92,29 @@ pub fn run(
             holdout_roc_auc: auc,
         });
     }
-    if !with_report {
-        return Ok(Bench {
-            train_rows: prepared.split.train.len(),
-            features: data.n_features(),
-            repeats,
-            families,
-            report_s: None,
-            report_timeline: Vec::new(),
-            threads: rayon::current_num_threads(),
-        });
-    }
+    let (report_s, report_timeline) = if with_report {
+        let (s, timeline) = time_report(prepared, params, seed)?;
+        (Some(s), timeline)
+    } else {
+        (None, Vec::new())
+    };
+    Ok(Bench {
+        train_rows: prepared.split.train.len(),
+        features: data.n_features(),
+        repeats,
+        families,
+        report_s,
+        report_timeline,
+        threads: rayon::current_num_threads(),
+    })
+}
+
+/// Seconds of the whole report, and when each of its stages started.
+fn time_report(
+    prepared: &Prepared,
+    params: &ModelParams,
+    seed: u64,
+) -> Result<(f64, Vec<(f64, String)>)> {
     let t = Instant::now();
     let options = ReportOptions {
         params: params.clone(),
@@ -117,16 +129,7 @@ pub fn run(
     };
     std::hint::black_box(build(prepared, "bench", seed, &options, &heard)?);
     let report_s = t.elapsed().as_secs_f64();
-    let report_timeline = timeline.into_inner().unwrap_or_default();
-    Ok(Bench {
-        train_rows: prepared.split.train.len(),
-        features: data.n_features(),
-        repeats,
-        families,
-        report_s: Some(report_s),
-        report_timeline,
-        threads: rayon::current_num_threads(),
-    })
+    Ok((report_s, timeline.into_inner().unwrap_or_default()))
 }
 
 impl fmt::Display for Bench {
