@@ -7,7 +7,7 @@ use std::process::{Command, Stdio};
 use std::time::Instant;
 
 use hitcast::data::{stratified_holdout, synthesize, SynthParams};
-use hitcast::model::{Family, Model, ModelParams, Trained};
+use hitcast::model::{Family, ModelParams, Trained};
 use hitcast::sql::{export, Dialect, Form};
 
 /// Runs `script` in the DuckDB CLI with `.timer on`; returns each statement's real time (s)

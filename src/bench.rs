@@ -217,7 +217,7 @@ pub fn explain(
         rayon::ThreadPoolBuilder::new()
             .num_threads(threads)
             .build()
-            .map_err(|e| crate::Error::Data(format!("thread pool: {e}")))
+            .map_err(|e| crate::Error::Config(format!("thread pool: {e}")))
     };
     let (one, two) = (pool(1)?, pool(2)?);
     let time = |pool: &rayon::ThreadPool, m: &Trained, d: &crate::data::Dataset| -> Result<f64> {
@@ -309,4 +309,14 @@ impl fmt::Display for ExplainBench {
             self.one_track_all_models_ms
         )
     }
+}
+
+/// This process's peak resident memory as the kernel reports it (`VmHWM`, e.g. `1234 kB`),
+/// where `/proc` exists (Linux).
+pub fn peak_memory() -> Option<String> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .map(|v| v.trim().to_string())
 }

@@ -63,9 +63,41 @@ pub enum Error {
         value: String,
         reason: &'static str,
     },
-    /// Data does not fit the request (too few rows for k folds, missing feature, ...).
+    /// Values handed to the library directly are unusable: a notebook's columns, an API
+    /// request, the tracks to explain or score (wrong count, not finite, out of range).
     #[error("{0}")]
-    Data(String),
+    Input(String),
+    /// A feature a model (or an analysis) reads is absent from the data or the model.
+    #[error("{holder} lacks the feature `{feature}`")]
+    MissingFeature {
+        feature: String,
+        /// What lacks it: "the data", "the model".
+        holder: &'static str,
+    },
+    /// A holdout, a cross-validation or a fixed split cannot be drawn from these rows (a
+    /// class with too few tracks, an empty side, a split file that does not cover the data).
+    #[error("{0}")]
+    Split(String),
+    /// The rows were usable but the family could not fit them (a singular Newton system).
+    #[error("{0}")]
+    Fit(String),
+    /// A metric cannot be computed from what it was given (lengths differ, one class).
+    #[error("{0}")]
+    Metric(String),
+    /// A model lacks what the operation needs (node covers for explanations) or models do
+    /// not agree with each other.
+    #[error("{0}")]
+    Model(String),
+    /// A model cannot be written as SQL (a value SQL cannot hold, a form too large).
+    #[error("{0}")]
+    Sql(String),
+    /// Drawing a figure failed.
+    #[error("drawing a figure failed: {0}")]
+    Plot(String),
+    /// The command lacks something it needs that no file holds: a provider client, a cargo
+    /// feature, a thread pool.
+    #[error("{0}")]
+    Config(String),
     /// A track provider (Spotify, ReccoBeats) refused or failed a request (never includes
     /// credentials).
     #[error("{provider}: {message}")]
@@ -86,6 +118,13 @@ impl Error {
         Error::Io {
             path: path.into(),
             source,
+        }
+    }
+
+    pub(crate) fn missing_feature(holder: &'static str, feature: impl Into<String>) -> Self {
+        Error::MissingFeature {
+            feature: feature.into(),
+            holder,
         }
     }
 

@@ -10,7 +10,7 @@ use clap::{Args, Parser, Subcommand};
 use hitcast::data::{
     self, DataSource, FeatureSet, IngestOptions, LabelRule, SplitOptions, SynthParams,
 };
-use hitcast::model::{Artifact, Family, Model, ModelParams, Trained};
+use hitcast::model::{Artifact, Family, ModelParams};
 
 /// Predict whether a Spotify track becomes a hit from its audio features.
 #[derive(Parser)]
@@ -258,17 +258,6 @@ impl SourceArgs {
         let mut v: Vec<&std::path::Path> = self.data.iter().map(PathBuf::as_path).collect();
         v.extend(self.csv_args.split_file.as_deref());
         v
-    }
-
-    /// The data's name in reports: `synthetic` or the CSV's file name (never a full path).
-    fn name(&self) -> String {
-        match &self.data {
-            None => "synthetic".to_string(),
-            Some(p) => p
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default(),
-        }
     }
 
     fn split(&self) -> SplitOptions {
@@ -649,49 +638,23 @@ fn train(args: &TrainArgs, out: &mut impl Write) -> anyhow::Result<()> {
     for w in &prepared.warnings {
         writeln!(out, "warning: {w}")?;
     }
-    let test = d.subset(&prepared.split.test);
     for family in Family::ALL {
         hitcast::atomic::check_not_input(
             &args.models.join(Artifact::file_name(family)),
             &args.source.inputs(),
         )?;
     }
-    // Every family trains before any is saved: a failing one leaves no mixed set behind.
-    let mut trained = Vec::new();
-    for family in Family::ALL {
-        let model = Trained::fit(family, d, &prepared.split.train, &params, args.source.seed)
-            .map_err(|e| prepared.split_context(e))?;
-        let auc = hitcast::eval::roc_auc(&test.y, &model.predict_proba(&test)?)?;
-        trained.push((family, model, auc));
-    }
-    for (family, model, auc) in trained {
-        let path = args.models.join(Artifact::file_name(family));
-        Artifact::new(model, d, &prepared.split.train, &params, args.source.seed).save(&path)?;
+    for (artifact, auc) in Artifact::train_all(&prepared, &params, args.source.seed)? {
+        let path = args.models.join(Artifact::file_name(artifact.family));
+        artifact.save(&path)?;
         writeln!(
             out,
             "{:<20} holdout ROC AUC {auc:.4}  → {}",
-            family.title(),
+            artifact.family.title(),
             path.display()
         )?;
     }
     Ok(())
-}
-
-/// The artifacts in `dir`, in family order: at least one, or an error saying to train.
-fn load_artifacts(dir: &std::path::Path) -> anyhow::Result<Vec<Artifact>> {
-    let mut artifacts = Vec::new();
-    for family in Family::ALL {
-        if dir.join(Artifact::file_name(family)).exists() {
-            artifacts.push(Artifact::load_family(dir, family)?);
-        }
-    }
-    if artifacts.is_empty() {
-        bail!(
-            "{}: no model_*.json artifacts; run `hitcast train` first",
-            dir.display()
-        );
-    }
-    Ok(artifacts)
 }
 
 /// The artifacts in `dir` (at least one) and the tracks of `csv` with their features.
@@ -699,45 +662,15 @@ fn artifacts_and_tracks(
     dir: &std::path::Path,
     csv: &std::path::Path,
 ) -> anyhow::Result<(Vec<Artifact>, data::Dataset)> {
-    let artifacts = load_artifacts(dir)?;
-    let mut features: Vec<String> = Vec::new();
-    for a in &artifacts {
-        for f in &a.feature_names {
-            if !features.contains(f) {
-                features.push(f.clone());
-            }
-        }
-    }
-    let options = IngestOptions {
-        features: FeatureSet::Named(features),
-        label: LabelRule::Unlabelled,
-        // Scoring keeps every row, repeated or not.
-        dedupe: false,
-        ..IngestOptions::default()
-    };
-    let tracks = data::ingest(csv, &options)?.dataset;
+    let artifacts = Artifact::load_all(dir)?;
+    let tracks = hitcast::score::read_tracks(&artifacts, csv)?;
     Ok((artifacts, tracks))
 }
 
 fn predict(args: &PredictArgs, out: &mut impl Write) -> anyhow::Result<()> {
     hitcast::atomic::check_not_input(&args.out, &[args.csv.as_path()])?;
     let (artifacts, scored) = artifacts_and_tracks(&args.models, &args.csv)?;
-    let columns: Vec<Vec<f64>> = artifacts
-        .iter()
-        .map(|a| a.model.predict_proba(&scored))
-        .collect::<hitcast::Result<_>>()?;
-    let mut csv = String::from("track_id");
-    for a in &artifacts {
-        csv.push_str(&format!(",p_{}", a.family));
-    }
-    csv.push('\n');
-    for i in 0..scored.len() {
-        csv.push_str(&data::csv_field(&scored.ids[i]));
-        for c in &columns {
-            csv.push_str(&format!(",{}", c[i]));
-        }
-        csv.push('\n');
-    }
+    let csv = hitcast::score::prediction_csv(&artifacts, &scored)?;
     hitcast::atomic::write(&args.out, csv.as_bytes())?;
     writeln!(
         out,
@@ -764,38 +697,7 @@ fn explain(args: &ExplainArgs, out: &mut impl Write) -> anyhow::Result<()> {
             })
         })
         .collect::<anyhow::Result<_>>()?;
-    // Every model's features, in the first model's order then any others.
-    let mut names: Vec<String> = Vec::new();
-    for a in &artifacts {
-        for f in &a.feature_names {
-            if !names.contains(f) {
-                names.push(f.clone());
-            }
-        }
-    }
-    let mut csv = String::from("track_id,model,base");
-    for f in &names {
-        csv.push_str(&format!(",shap_{f}"));
-    }
-    csv.push_str(",log_odds,probability\n");
-    for i in 0..tracks.len() {
-        for (a, e) in artifacts.iter().zip(&explained) {
-            let e = &e[i];
-            csv.push_str(&format!(
-                "{},{},{}",
-                data::csv_field(&tracks.ids[i]),
-                a.family,
-                e.base
-            ));
-            for f in &names {
-                match a.feature_names.iter().position(|n| n == f) {
-                    Some(j) => csv.push_str(&format!(",{}", e.contributions[j])),
-                    None => csv.push(','),
-                }
-            }
-            csv.push_str(&format!(",{},{}\n", e.log_odds, e.probability));
-        }
-    }
+    let csv = hitcast::score::explanation_csv(&artifacts, &tracks, &explained);
     hitcast::atomic::write(&args.out, csv.as_bytes())?;
     writeln!(
         out,
@@ -805,21 +707,11 @@ fn explain(args: &ExplainArgs, out: &mut impl Write) -> anyhow::Result<()> {
         args.out.display()
     )?;
     for i in 0..tracks.len().min(args.show) {
-        let label = match (tracks.names[i].is_empty(), tracks.artists[i].is_empty()) {
-            (false, false) => format!(
-                "{} — {} ({})",
-                tracks.names[i], tracks.artists[i], tracks.ids[i]
-            ),
-            _ => tracks.ids[i].clone(),
-        };
+        let label = hitcast::score::track_label(&tracks, i);
         writeln!(out, "\n{label}")?;
         for (a, e) in artifacts.iter().zip(&explained) {
             let e = &e[i];
-            let row: Vec<f64> = a
-                .feature_names
-                .iter()
-                .map(|f| tracks.feature_index(f).map_or(f64::NAN, |j| tracks.x[j][i]))
-                .collect();
+            let row = hitcast::score::row_of(&tracks, &a.feature_names, i);
             let reasons = hitcast::explain::reasons(&a.feature_names, &row, e, args.reasons);
             writeln!(
                 out,
@@ -838,7 +730,7 @@ fn explain(args: &ExplainArgs, out: &mut impl Write) -> anyhow::Result<()> {
 fn report(args: &ReportArgs, out: &mut impl Write) -> anyhow::Result<()> {
     use std::io::IsTerminal;
     let source = args.source.source()?;
-    let name = args.source.name();
+    let name = source.name();
     let show = std::io::stderr().is_terminal();
     let started = std::time::Instant::now();
     let progress = |step: &str| {
@@ -864,51 +756,10 @@ fn report(args: &ReportArgs, out: &mut impl Write) -> anyhow::Result<()> {
     let (rep, figures) =
         hitcast::report::build(&prepared, &name, args.source.seed, &options, &progress)?;
     hitcast::report::write_to(&args.out, &rep, &figures, replace)?;
-    writeln!(
+    write!(
         out,
-        "{} tracks ({} train / {} holdout), seed {}",
-        rep.meta.rows, rep.meta.train_rows, rep.meta.test_rows, rep.meta.seed
-    )?;
-    let card = &rep.data_card;
-    writeln!(
-        out,
-        "label: {}{}; hit rate {:.1} %",
-        card.label_rule,
-        match card.ties_at_cut {
-            Some(ties) => format!(", {ties} tracks tie at the cut"),
-            None => String::new(),
-        },
-        100.0 * card.hit_rate
-    )?;
-    writeln!(
-        out,
-        "{:<20} {:>8} {:>16} {:>8} {:>8}",
-        "model", "ROC AUC", "CV ROC AUC", "Brier", "ECE"
-    )?;
-    for m in &rep.models {
-        writeln!(
-            out,
-            "{:<20} {:>8.4} {:>8.4} ± {:.4} {:>8.4} {:>8.4}",
-            m.title,
-            m.holdout.roc_auc,
-            m.cv.roc_auc_mean,
-            m.cv.roc_auc_sd,
-            m.holdout.brier,
-            m.calibration.ece
-        )?;
-    }
-    if let Some(o) = rep.oracle_roc_auc {
-        writeln!(out, "{:<20} {o:>8.4}", "oracle")?;
-    }
-    for w in &rep.warnings {
-        writeln!(out, "warning: {w}")?;
-    }
-    writeln!(out, "{}", hitcast::report::takeaway(&rep))?;
-    writeln!(
-        out,
-        "wrote {}/ (metrics.json, REPORT.md, report.html, {} figures)",
-        args.out.display(),
-        figures.len()
+        "{}",
+        hitcast::report::summary(&rep, &args.out, figures.len())
     )?;
     Ok(())
 }
@@ -939,39 +790,15 @@ fn bench(args: &BenchArgs, out: &mut impl Write) -> anyhow::Result<()> {
     )?;
     write!(out, "{b}")?;
     writeln!(out, "data loading: {load_s:.3} s")?;
-    // Peak resident memory of this process (Linux), for the memory comparison.
-    if let Ok(status) = std::fs::read_to_string("/proc/self/status") {
-        if let Some(line) = status.lines().find(|l| l.starts_with("VmHWM:")) {
-            writeln!(
-                out,
-                "peak memory: {}",
-                line.trim_start_matches("VmHWM:").trim()
-            )?;
-        }
+    if let Some(peak) = hitcast::bench::peak_memory() {
+        writeln!(out, "peak memory: {peak}")?;
     }
     Ok(())
 }
 
 fn export_sql(args: &ExportSqlArgs, out: &mut impl Write) -> anyhow::Result<()> {
     let artifact = Artifact::load_family(&args.models, args.model)?;
-    if !args.columns.is_empty() {
-        let missing: Vec<&String> = artifact
-            .feature_names
-            .iter()
-            .filter(|f| !args.columns.contains(f))
-            .collect();
-        if !missing.is_empty() {
-            bail!(
-                "table `{}` lacks the model's feature column(s): {}",
-                args.table,
-                missing
-                    .iter()
-                    .map(|m| m.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            );
-        }
-    }
+    hitcast::sql::check_columns(&artifact.feature_names, &args.table, &args.columns)?;
     let export = hitcast::sql::export(&artifact.model, args.dialect, args.form, &args.table)?;
     match &args.out {
         Some(p) => {
@@ -1018,11 +845,9 @@ fn export_sql(args: &ExportSqlArgs, out: &mut impl Write) -> anyhow::Result<()> 
 
 #[cfg(feature = "serve")]
 fn serve(args: &ServeArgs, out: &mut impl Write) -> anyhow::Result<()> {
-    let prepared = args
-        .source
-        .source()?
-        .prepare(&args.source.split(), args.source.seed)?;
-    let name = args.source.name();
+    let source = args.source.source()?;
+    let prepared = source.prepare(&args.source.split(), args.source.seed)?;
+    let name = source.name();
     let mut notes = Vec::new();
     let artifacts = Artifact::load_or_train(
         &args.models,
@@ -1250,7 +1075,7 @@ fn score_audio(args: &ScoreAudioArgs, out: &mut impl Write) -> anyhow::Result<()
     hitcast::atomic::check_not_input(&args.out, &[args.file.as_path()])?;
     // Local checks first: nothing is sent for a file the service would refuse.
     let file = AudioFile::open(&args.file)?;
-    let artifacts = load_artifacts(&args.models)?;
+    let artifacts = Artifact::load_all(&args.models)?;
     let mut client = reccobeats::Client::new(provider_http(
         &args.api_url,
         &args.cache,

@@ -653,7 +653,7 @@ fn time_period(table: &Table<'_>, wanted: Option<&str>) -> Result<Option<(String
 /// # Errors
 /// [`Error::Empty`] and [`Error::MissingColumn`] for a malformed file; [`Error::Cell`] naming
 /// the row, line and column of a row number that is not whole, names no data row of `data` or
-/// repeats an earlier one, and of a flag other than 0 or 1; [`Error::Data`] naming the file
+/// repeats an earlier one, and of a flag other than 0 or 1; [`Error::Split`] naming the file
 /// when a data row has no entry.
 pub fn read_split_file(path: &Path, data: &Ingested) -> Result<Vec<bool>> {
     let table = read(path, b',')?;
@@ -699,7 +699,7 @@ pub fn read_split_file(path: &Path, data: &Ingested) -> Result<Vec<bool>> {
         .iter()
         .map(|r| {
             by_row.get(r).map(|&(flag, _)| flag).ok_or_else(|| {
-                Error::Data(format!(
+                Error::Split(format!(
                     "{}: column `row` has no entry for data row {r} of {} (rows count from 0)",
                     path.display(),
                     data.report.file

@@ -65,6 +65,79 @@ pub struct Dataset {
 }
 
 impl Dataset {
+    /// A dataset from feature columns and labels (a notebook's own numbers): track ids are
+    /// the row numbers from 1, names and artists are empty.
+    ///
+    /// # Errors
+    /// [`Error::Input`] naming the column (or `y`) and row when the names and columns do not
+    /// pair up, a column's length differs from `y`'s, a name repeats, a value is not finite
+    /// or a label is not 0 or 1.
+    pub fn from_columns<S: Into<String>>(
+        names: impl IntoIterator<Item = S>,
+        columns: Vec<Vec<f64>>,
+        y: Vec<u8>,
+    ) -> Result<Dataset> {
+        let feature_names: Vec<String> = names.into_iter().map(Into::into).collect();
+        let bad = |field: &str, message: String| Error::Input(format!("`{field}`: {message}"));
+        if feature_names.len() != columns.len() {
+            return Err(bad(
+                "columns",
+                format!(
+                    "{} names for {} columns",
+                    feature_names.len(),
+                    columns.len()
+                ),
+            ));
+        }
+        if feature_names.is_empty() {
+            return Err(bad(
+                "columns",
+                "a dataset needs at least one feature".into(),
+            ));
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        for (name, col) in feature_names.iter().zip(&columns) {
+            if !seen.insert(name.as_str()) {
+                return Err(bad(name, "the feature name is given twice".into()));
+            }
+            if col.len() != y.len() {
+                return Err(bad(
+                    name,
+                    format!("{} values for {} labels", col.len(), y.len()),
+                ));
+            }
+            if let Some(i) = col.iter().position(|v| !v.is_finite()) {
+                return Err(bad(
+                    name,
+                    format!("row {}: {} is not a finite number", i + 1, col[i]),
+                ));
+            }
+        }
+        if let Some(i) = y.iter().position(|&v| v > 1) {
+            return Err(bad(
+                "y",
+                format!("row {}: label {} is not 0 or 1", i + 1, y[i]),
+            ));
+        }
+        let n = y.len();
+        Ok(Dataset {
+            feature_names,
+            x: columns,
+            y,
+            ids: (1..=n).map(|i| i.to_string()).collect(),
+            names: vec![String::new(); n],
+            artists: vec![String::new(); n],
+            popularity: None,
+            group: None,
+            true_prob: None,
+        })
+    }
+
+    /// The training and test tracks of `split`, as two datasets (`subset` of each side).
+    pub fn split(&self, split: &Split) -> (Dataset, Dataset) {
+        (self.subset(&split.train), self.subset(&split.test))
+    }
+
     /// Number of tracks.
     pub fn len(&self) -> usize {
         self.y.len()

@@ -28,6 +28,20 @@ pub enum DataSource {
     },
 }
 
+impl DataSource {
+    /// The data's name in reports: `synthetic` or the CSV's file name (never a full path,
+    /// which would leak the user's folders into a shared report).
+    pub fn name(&self) -> String {
+        match self {
+            DataSource::Synthetic(_) => "synthetic".to_string(),
+            DataSource::Csv { path, .. } => path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+        }
+    }
+}
+
 impl Default for DataSource {
     fn default() -> Self {
         DataSource::Synthetic(SynthParams::default())
@@ -95,10 +109,10 @@ impl Prepared {
     /// class too small for a model or for the folds is then the user's to fix, in that file.
     pub fn split_context(&self, e: crate::Error) -> crate::Error {
         match (&self.split_origin, e) {
-            (Some(origin), e @ (crate::Error::Data(_) | crate::Error::OneClass { .. })) => {
+            (Some(origin), e @ (crate::Error::Split(_) | crate::Error::OneClass { .. })) => {
                 let train = &self.split.train;
                 let hits = train.iter().filter(|&&i| self.dataset.y[i] == 1).count();
-                crate::Error::Data(format!(
+                crate::Error::Split(format!(
                     "{origin}: the training part has {hits} hits and {} non-hits: {e}",
                     train.len() - hits
                 ))
@@ -114,7 +128,7 @@ impl DataSource {
     ///
     /// # Errors
     /// Any error of [`synthesize`], [`super::ingest`], [`super::read_split_file`] or the split
-    /// functions; [`crate::Error::Data`] naming the split file (or the data file and its split
+    /// functions; [`crate::Error::Split`] naming the split file (or the data file and its split
     /// column, or the test groups) when a part of a split the data fixes lacks a class.
     pub fn prepare(&self, split: &SplitOptions, seed: u64) -> Result<Prepared> {
         let mut warnings = Vec::new();
@@ -182,7 +196,7 @@ impl DataSource {
             }
             #[cfg(not(feature = "csv"))]
             DataSource::Csv { path, .. } => {
-                return Err(crate::Error::Data(format!(
+                return Err(crate::Error::Config(format!(
                     "{}: reading CSV files needs hitcast built with the `csv` feature",
                     path.display()
                 )))
@@ -204,7 +218,7 @@ impl DataSource {
             (given, "test rows given by the data".to_string())
         } else if !split.test_groups.is_empty() {
             let groups = dataset.group.as_deref().ok_or_else(|| {
-                crate::Error::Data(
+                crate::Error::Split(
                     "test groups were given but the data has no group (decade) column".into(),
                 )
             })?;
@@ -273,7 +287,7 @@ fn check_given_parts(y: &[u8], flags: &[bool], origin: &str, marks: [&str; 2]) -
             .filter(|&i| flags[i] == test && y[i] == 1)
             .count();
         if hits == 0 || hits == rows {
-            return Err(crate::Error::Data(format!(
+            return Err(crate::Error::Split(format!(
                 "{origin}: the {part} part ({}) has {hits} hits and {} non-hits (of the {} rows kept); it needs both classes: {needs}",
                 marks[usize::from(test)],
                 rows - hits,

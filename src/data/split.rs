@@ -164,7 +164,7 @@ pub fn stratified_holdout(y: &[u8], test_fraction: f64, seed: u64) -> Result<Spl
 /// [`stratified_holdout`].
 ///
 /// # Errors
-/// [`Error::Param`] if the fraction is not in (0, 1); [`Error::Data`] if a class would end up
+/// [`Error::Param`] if the fraction is not in (0, 1); [`Error::Split`] if a class would end up
 /// with no tracks on one side.
 pub fn stratified_group_holdout(
     y: &[u8],
@@ -190,7 +190,7 @@ pub fn stratified_group_holdout(
     for (class, members) in by_class(&g.label, &items, &mut rng).into_iter().enumerate() {
         let n_test = (members.len() as f64 * test_fraction).round() as usize;
         if n_test == 0 || n_test == members.len() {
-            return Err(Error::Data(format!(
+            return Err(Error::Split(format!(
                 "cannot hold out {test_fraction} of class {class}: it has {} tracks",
                 members.len()
             )));
@@ -222,7 +222,7 @@ pub fn stratified_kfold(y: &[u8], rows: &[usize], k: usize, seed: u64) -> Result
 /// exactly [`stratified_kfold`].
 ///
 /// # Errors
-/// [`Error::Param`] if `k < 2`; [`Error::Data`] if a class has fewer than `k` groups, which
+/// [`Error::Param`] if `k < 2`; [`Error::Split`] if a class has fewer than `k` groups, which
 /// would leave a fold without it.
 pub fn stratified_group_kfold(
     y: &[u8],
@@ -261,7 +261,7 @@ pub fn stratified_group_kfold(
 /// least `k` groups.
 ///
 /// # Errors
-/// [`Error::Data`] naming the class that has fewer than `k` groups.
+/// [`Error::Split`] naming the class that has fewer than `k` groups.
 pub fn check_folds(y: &[u8], groups: &[usize], rows: &[usize], k: usize) -> Result<()> {
     fold_counts_suffice(&grouped(y, groups, rows).label, k)
 }
@@ -270,7 +270,7 @@ fn fold_counts_suffice(labels: &[u8], k: usize) -> Result<()> {
     let hits = labels.iter().filter(|&&l| l == 1).count();
     for (class, count) in [(0, labels.len() - hits), (1, hits)] {
         if count < k {
-            return Err(Error::Data(format!(
+            return Err(Error::Split(format!(
                 "{k}-fold cross-validation needs at least {k} tracks of each class; class {class} has {count}"
             )));
         }
@@ -281,7 +281,7 @@ fn fold_counts_suffice(labels: &[u8], k: usize) -> Result<()> {
 /// Tests on the rows whose group is one of `test_groups` (e.g. the 2010s), trains on the rest.
 ///
 /// # Errors
-/// [`Error::Data`] if either side is empty.
+/// [`Error::Split`] if either side is empty.
 pub fn split_by_group(group: &[String], test_groups: &[String]) -> Result<Split> {
     let (test, train): (Vec<usize>, Vec<usize>) =
         (0..group.len()).partition(|&i| test_groups.contains(&group[i]));
@@ -291,7 +291,7 @@ pub fn split_by_group(group: &[String], test_groups: &[String]) -> Result<Split>
 /// Tests on the rows flagged in `is_test` (e.g. an `is_test` column or a split file).
 ///
 /// # Errors
-/// [`Error::Data`] if either side is empty.
+/// [`Error::Split`] if either side is empty.
 pub fn split_by_rows(is_test: &[bool]) -> Result<Split> {
     let (test, train): (Vec<usize>, Vec<usize>) = (0..is_test.len()).partition(|&i| is_test[i]);
     check_sides(Split { train, test }, "row split")
@@ -299,7 +299,7 @@ pub fn split_by_rows(is_test: &[bool]) -> Result<Split> {
 
 fn check_sides(split: Split, what: &str) -> Result<Split> {
     if split.train.is_empty() || split.test.is_empty() {
-        return Err(Error::Data(format!(
+        return Err(Error::Split(format!(
             "{what} leaves {} training and {} test rows; both must be non-empty",
             split.train.len(),
             split.test.len()

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use super::roc_auc;
 use crate::data::{stratified_group_kfold, Dataset};
 use crate::error::Result;
-use crate::model::{Family, Model, ModelParams, Trained};
+use crate::model::{CheckedSpec, Model, Trained};
 
 /// Stratified k-fold cross-validation of one family on `rows`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -26,21 +26,20 @@ pub struct CrossValidation {
     pub out_of_fold: Vec<f64>,
 }
 
-/// Runs stratified k-fold CV of `family` on `rows` of `data`, each row its own group (see
+/// Runs stratified k-fold CV of `spec` on `rows` of `data`, each row its own group (see
 /// [`cross_validate_grouped`] for data with repeated tracks).
 ///
 /// # Errors
-/// [`crate::Error::Data`] if a class has fewer than `k` rows; model errors.
+/// [`crate::Error::Split`] if a class has fewer than `k` rows; model errors.
 pub fn cross_validate(
-    family: Family,
+    spec: &CheckedSpec,
     data: &Dataset,
     rows: &[usize],
-    params: &ModelParams,
     k: usize,
     seed: u64,
 ) -> Result<CrossValidation> {
     let own: Vec<usize> = (0..data.len()).collect();
-    cross_validate_grouped(family, data, rows, &own, params, k, seed)
+    cross_validate_grouped(spec, data, rows, &own, k, seed)
 }
 
 /// Runs stratified k-fold CV of `family` on `rows` of `data` with folds drawn by group
@@ -48,13 +47,12 @@ pub fn cross_validate(
 /// a fold's training and held-out parts at once.
 ///
 /// # Errors
-/// [`crate::Error::Data`] if a class has fewer than `k` groups; model errors.
+/// [`crate::Error::Split`] if a class has fewer than `k` groups; model errors.
 pub fn cross_validate_grouped(
-    family: Family,
+    spec: &CheckedSpec,
     data: &Dataset,
     rows: &[usize],
     groups: &[usize],
-    params: &ModelParams,
     k: usize,
     seed: u64,
 ) -> Result<CrossValidation> {
@@ -67,7 +65,7 @@ pub fn cross_validate_grouped(
     // single-threaded families then use every core. Results are gathered in fold order.
     let fold_seed = |f: usize| seed.wrapping_add(f as u64 + 1);
     let fold_fit = |(f, fold): (usize, &crate::data::Split)| -> Result<Vec<f64>> {
-        let model = Trained::fit(family, data, &fold.train, params, fold_seed(f))?;
+        let model = spec.fit_rows(data, &fold.train, fold_seed(f))?.into_model();
         // The held-out rows' model columns only (a full subset also copies ids and names).
         let cols: Vec<Vec<f64>> = model
             .columns(data)?
@@ -77,8 +75,8 @@ pub fn cross_validate_grouped(
         let refs: Vec<&[f64]> = cols.iter().map(|c| &c[..]).collect();
         Ok(model.predict_proba_columns(&refs))
     };
-    let predictions: Vec<Vec<f64>> = if family == Family::Forest {
-        // The forest already grows its trees in parallel; one fold at a time keeps memory low.
+    let predictions: Vec<Vec<f64>> = if spec.family().fits_in_parallel() {
+        // One fit already uses every core; one fold at a time keeps memory low.
         folds
             .iter()
             .enumerate()
@@ -232,7 +230,7 @@ pub struct PartialDependence {
 /// sample).
 ///
 /// # Errors
-/// [`crate::Error::Data`] if the data lacks the feature.
+/// [`crate::Error::MissingFeature`] if the data lacks the feature.
 pub fn partial_dependence(
     model: &dyn Model,
     data: &Dataset,
@@ -243,7 +241,7 @@ pub fn partial_dependence(
 ) -> Result<PartialDependence> {
     let j = data
         .feature_index(feature)
-        .ok_or_else(|| crate::Error::Data(format!("the data lacks feature `{feature}`")))?;
+        .ok_or_else(|| crate::Error::missing_feature("the data", feature))?;
     let sample = if data.len() > max_rows {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let mut rows: Vec<usize> = (0..max_rows)
@@ -393,7 +391,7 @@ pub struct WhatIf {
 /// each variant with every model.
 ///
 /// # Errors
-/// [`crate::Error::Data`] if a model lacks the feature or `base` has the wrong length.
+/// [`crate::Error::MissingFeature`] if a model lacks the feature, [`crate::Error::Input`] if `base` has the wrong length.
 pub fn what_if(
     models: &[Trained],
     base: &[f64],
@@ -410,7 +408,7 @@ pub fn what_if(
     for m in models {
         let names = m.feature_names();
         if base.len() != names.len() {
-            return Err(crate::Error::Data(format!(
+            return Err(crate::Error::Input(format!(
                 "the track has {} values but the model reads {} features",
                 base.len(),
                 names.len()
@@ -419,7 +417,7 @@ pub fn what_if(
         let j = names
             .iter()
             .position(|n| n == feature)
-            .ok_or_else(|| crate::Error::Data(format!("the model has no feature `{feature}`")))?;
+            .ok_or_else(|| crate::Error::missing_feature("the model", feature))?;
         let cols: Vec<Vec<f64>> = (0..names.len())
             .map(|c| {
                 if c == j {

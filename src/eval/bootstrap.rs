@@ -131,7 +131,7 @@ fn interval(estimate: f64, mut draws: Vec<f64>) -> Interval {
 /// per model, named by `names`) on labels `y`: `resamples` stratified resamples from `seed`.
 ///
 /// # Errors
-/// [`Error::Param`] for fewer than 2 resamples or a name per model missing; [`Error::Data`]
+/// [`Error::Param`] for fewer than 2 resamples or a name per model missing; [`Error::Metric`]
 /// when a score slice's length differs from the labels' or the labels hold one class.
 pub fn paired_bootstrap(
     y: &[u8],

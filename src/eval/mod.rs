@@ -2,7 +2,7 @@
 
 mod analysis;
 mod bootstrap;
-mod metrics;
+mod pipeline;
 
 pub use analysis::{
     calibration, cross_validate, cross_validate_grouped, partial_dependence,
@@ -10,7 +10,10 @@ pub use analysis::{
     PartialDependence, PermutationImportance, TopFeature, TopProfile, WhatIf,
 };
 pub use bootstrap::{paired_bootstrap, Difference, Interval, PairedBootstrap};
-pub use metrics::{
+pub use pipeline::{evaluate, EvalOptions, Evaluation, Holdout, Importance, PD_MAX_ROWS};
+// The metrics live below both `model` and `eval` (the forest scores its out-of-bag rows with
+// ROC AUC while fitting); they are public here.
+pub use crate::metrics::{
     average_precision, brier, f1_optimal_threshold, log_loss, pr_curve, roc_auc, roc_curve,
     Confusion,
 };

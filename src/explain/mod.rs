@@ -62,9 +62,9 @@ pub struct Explanation {
 /// Explains every row of column-major `x` (columns in the model's feature order).
 ///
 /// # Errors
-/// [`Error::Data`] for a wrong number of columns, columns of different lengths, a value
+/// [`Error::Input`] for a wrong number of columns, columns of different lengths, a value
 /// that is not a finite number or lies outside the feature's valid range (naming the row and
-/// feature), or a tree without node covers (an artifact to retrain).
+/// feature); [`Error::Model`] for a tree without node covers (an artifact to retrain).
 pub fn explain(model: &Trained, x: &[&[f64]]) -> Result<Vec<Explanation>> {
     check_rows(model.feature_names(), x)?;
     Explainer::new(model)?.explain(x)
@@ -84,7 +84,7 @@ impl Explainer {
     /// Prepares `model`.
     ///
     /// # Errors
-    /// [`Error::Data`] for a tree without node covers (an artifact to retrain) or reading a
+    /// [`Error::Model`] for a tree without node covers (an artifact to retrain) or reading a
     /// feature beyond the model's.
     pub fn new(model: &Trained) -> Result<Explainer> {
         let p = model.feature_names().len();
@@ -123,7 +123,7 @@ impl Explainer {
                     .iter()
                     .position(|e| e.contributions.iter().any(|c| !c.is_finite()))
                 {
-                    return Err(Error::Data(format!(
+                    return Err(Error::Input(format!(
                         "row {i}: a logistic contribution overflows a 64-bit float (the track lies far outside the training range or the model's coefficients are extreme)"
                     )));
                 }
@@ -194,20 +194,20 @@ pub fn explain_row(model: &Trained, row: &[f64]) -> Result<Explanation> {
     let refs: Vec<&[f64]> = cols.iter().map(|c| &c[..]).collect();
     explain(model, &refs)?
         .pop()
-        .ok_or_else(|| Error::Data("explanations need a track".into()))
+        .ok_or_else(|| Error::Input("explanations need a track".into()))
 }
 
 /// Explains every track of `data`, matching the model's features by name.
 ///
 /// # Errors
-/// As [`explain`], and [`Error::Data`] naming a model feature `data` lacks.
+/// As [`explain`], and [`Error::MissingFeature`] naming a model feature `data` lacks.
 pub fn explain_dataset(model: &Trained, data: &Dataset) -> Result<Vec<Explanation>> {
     explain(model, &model.columns(data)?)
 }
 
 fn check_rows(names: &[String], x: &[&[f64]]) -> Result<()> {
     if x.len() != names.len() {
-        return Err(Error::Data(format!(
+        return Err(Error::Input(format!(
             "explanations need the model's {} features ({}), got {} columns",
             names.len(),
             names.join(", "),
@@ -217,7 +217,7 @@ fn check_rows(names: &[String], x: &[&[f64]]) -> Result<()> {
     let n = x.first().map_or(0, |c| c.len());
     for (name, col) in names.iter().zip(x) {
         if col.len() != n {
-            return Err(Error::Data(format!(
+            return Err(Error::Input(format!(
                 "feature `{name}` has {} values, the first feature {n}",
                 col.len()
             )));
@@ -225,13 +225,13 @@ fn check_rows(names: &[String], x: &[&[f64]]) -> Result<()> {
         let range = feature_range(name);
         for (i, &v) in col.iter().enumerate() {
             if !v.is_finite() {
-                return Err(Error::Data(format!(
+                return Err(Error::Input(format!(
                     "row {i}, feature `{name}`: {v} is not a finite number"
                 )));
             }
             if let Some((lo, hi)) = range {
                 if v < lo || v > hi {
-                    return Err(Error::Data(format!(
+                    return Err(Error::Input(format!(
                         "row {i}, feature `{name}`: {v} is outside the valid range {lo}–{hi}"
                     )));
                 }
@@ -245,14 +245,14 @@ fn check_rows(names: &[String], x: &[&[f64]]) -> Result<()> {
 fn check_covers(trees: &[Tree]) -> Result<()> {
     for (t, tree) in trees.iter().enumerate() {
         if tree.cover.len() != tree.nodes.len() {
-            return Err(Error::Data(format!(
+            return Err(Error::Model(format!(
                 "tree {t} has no node covers, which explanations need; retrain the model with `hitcast train`"
             )));
         }
         // Training covers are positive (every child holds rows); a zero would divide by
         // zero in the walk's fractions.
         if let Some(i) = tree.cover.iter().position(|c| !(*c > 0.0 && c.is_finite())) {
-            return Err(Error::Data(format!(
+            return Err(Error::Model(format!(
                 "tree {t}, node {i}: cover {} (explanations need a positive cover at every node); retrain the model",
                 tree.cover[i]
             )));
@@ -311,7 +311,7 @@ fn per_row<T: Send>(x: &[&[f64]], f: impl Fn(&[f64]) -> T + Sync) -> Vec<T> {
 /// empty set continues skipped); with more, Lundberg's Algorithm 2 ([`tree_shap_recursive`]).
 ///
 /// # Errors
-/// [`Error::Data`] for a tree without covers (or a non-positive cover), or a tree reading a
+/// [`Error::Model`] for a tree without covers (or a non-positive cover), or a tree reading a
 /// feature the row lacks.
 pub fn tree_shap(trees: &[Tree], row: &[f64]) -> Result<(f64, Vec<f64>)> {
     check_covers(trees)?;
@@ -356,7 +356,7 @@ fn check_width(trees: &[Tree], p: usize) -> Result<()> {
         .iter()
         .position(|t| t.n_leaves() < t.nodes.len() && t.max_feature() >= p)
     {
-        Some(t) => Err(Error::Data(format!(
+        Some(t) => Err(Error::Input(format!(
             "tree {t} reads feature {} but rows have {p} features",
             trees[t].max_feature()
         ))),

@@ -8,7 +8,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use super::{Family, Model, ModelParams, Trained};
+use super::{Family, ModelParams, Trained};
 use crate::data::Dataset;
 use crate::error::{Error, Result};
 
@@ -164,6 +164,68 @@ impl Artifact {
         Ok(artifact)
     }
 
+    /// Fits `family` with its parameters from `params` on `prepared`'s training rows and
+    /// wraps it with its provenance (nothing is saved).
+    ///
+    /// # Errors
+    /// Parameter and fit errors, prefixed with where a fixed split came from.
+    pub fn train(
+        family: Family,
+        prepared: &crate::data::Prepared,
+        params: &ModelParams,
+        seed: u64,
+    ) -> Result<Artifact> {
+        let data = &prepared.dataset;
+        let rows = &prepared.split.train;
+        let model = Trained::fit(family, data, rows, params, seed)
+            .map_err(|e| prepared.split_context(e))?;
+        Ok(Artifact::new(model, data, rows, params, seed))
+    }
+
+    /// Every family trained on `prepared` ([`Artifact::train`]), in family order, each with
+    /// its holdout ROC AUC. All train before any could be saved, so a failing family leaves
+    /// no mixed set behind.
+    ///
+    /// # Errors
+    /// As [`Artifact::train`]; metric errors when the holdout has one class.
+    pub fn train_all(
+        prepared: &crate::data::Prepared,
+        params: &ModelParams,
+        seed: u64,
+    ) -> Result<Vec<(Artifact, f64)>> {
+        let test = prepared.dataset.subset(&prepared.split.test);
+        Family::ALL
+            .iter()
+            .map(|&family| {
+                let a = Artifact::train(family, prepared, params, seed)?;
+                let auc = crate::metrics::roc_auc(&test.y, &a.model.predict_proba(&test)?)?;
+                Ok((a, auc))
+            })
+            .collect()
+    }
+
+    /// The artifacts in `dir`, in family order: whichever of `model_<family>.json` exist,
+    /// at least one.
+    ///
+    /// # Errors
+    /// [`Error::Artifact`] naming `dir` when it holds none (saying to train), or as
+    /// [`Artifact::load_family`] for one that exists.
+    pub fn load_all(dir: &Path) -> Result<Vec<Artifact>> {
+        let mut artifacts = Vec::new();
+        for family in Family::ALL {
+            if dir.join(Artifact::file_name(family)).exists() {
+                artifacts.push(Artifact::load_family(dir, family)?);
+            }
+        }
+        if artifacts.is_empty() {
+            return Err(Error::Artifact {
+                path: dir.to_path_buf(),
+                message: "no model_*.json artifacts; run `hitcast train` first".into(),
+            });
+        }
+        Ok(artifacts)
+    }
+
     /// The artifacts of all three families in `dir`, trained on `prepared` with `params`
     /// and saved first when any is missing, unreadable or trained on other data (their
     /// `data_hash` differs). `notify` hears why models are being trained.
@@ -177,8 +239,7 @@ impl Artifact {
         seed: u64,
         notify: &mut dyn FnMut(&str),
     ) -> Result<Vec<Artifact>> {
-        let data = &prepared.dataset;
-        let hash = data.hash();
+        let hash = prepared.dataset.hash();
         let mut out = Vec::new();
         for family in Family::ALL {
             let path = dir.join(Artifact::file_name(family));
@@ -188,13 +249,13 @@ impl Artifact {
                     continue;
                 }
                 Ok(_) => "was trained on other data",
-                Err(Error::Io { .. }) => "does not exist",
+                Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+                    "does not exist"
+                }
                 Err(_) => "is unreadable",
             };
             notify(&format!("{} {reason}: training it now", path.display()));
-            let model =
-                crate::model::Trained::fit(family, data, &prepared.split.train, params, seed)?;
-            let artifact = Artifact::new(model, data, &prepared.split.train, params, seed);
+            let artifact = Artifact::train(family, prepared, params, seed)?;
             artifact.save(&path)?;
             out.push(artifact);
         }

@@ -172,8 +172,8 @@ impl Boost {
             Some(_) => {
                 let s = stratified_holdout(&all.y, params.validation_fraction, rng.gen()).map_err(
                     |e| match e {
-                        Error::Data(m) => {
-                            Error::Data(format!("gradient boosting's early stopping: {m}"))
+                        Error::Split(m) => {
+                            Error::Split(format!("gradient boosting's early stopping: {m}"))
                         }
                         e => e,
                     },

@@ -221,7 +221,7 @@ impl Fit for Forest {
                 .filter(|((_, k), _)| *k > 0)
                 .map(|((s, k), &y)| (s / f64::from(*k), y))
                 .unzip();
-            crate::eval::roc_auc(&labels, &scores).ok()
+            crate::metrics::roc_auc(&labels, &scores).ok()
         } else {
             None
         };

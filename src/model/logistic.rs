@@ -168,7 +168,7 @@ impl Fit for Logistic {
             // A tiny ridge keeps the intercept's system solvable on degenerate data.
             hess[0] += 1e-12;
             let step = solve_spd(&hess, &grad, d).ok_or_else(|| {
-                Error::Data("logistic regression: the Newton system is singular".into())
+                Error::Fit("logistic regression: the Newton system is singular".into())
             })?;
             // Backtracking keeps every step a descent step, even on separable data.
             let mut t = 1.0;

@@ -12,6 +12,7 @@ mod boost;
 mod ensemble;
 mod forest;
 mod logistic;
+mod spec;
 mod tree;
 
 pub use artifact::{Artifact, FeatureRange};
@@ -19,6 +20,7 @@ pub use boost::{Boost, BoostParams};
 pub use ensemble::Ensemble;
 pub use forest::{Forest, ForestParams, MAX_SAMPLES};
 pub use logistic::{Logistic, LogisticParams};
+pub use spec::{CheckedSpec, Fitted, ModelSpec};
 pub use tree::{distinct_thresholds, Node, Tree};
 
 use std::fmt;
@@ -58,6 +60,28 @@ impl Family {
             Family::Boost => "Gradient boosting",
         }
     }
+
+    /// What the family's native importance ([`Model::importances`]) measures.
+    pub fn importance_kind(self) -> &'static str {
+        match self {
+            Family::Logistic => "|standardised coefficient| share",
+            Family::Forest => "impurity (Gini) decrease share",
+            Family::Boost => "total split gain share",
+        }
+    }
+
+    /// Whether the model is linear in the features (its log-odds are a weighted sum), so it
+    /// cannot represent interactions or sweet spots.
+    pub fn is_linear(self) -> bool {
+        self == Family::Logistic
+    }
+
+    /// Whether one fit already keeps every core busy (the forest grows its trees in
+    /// parallel), so cross-validation runs its folds one after another instead of side by
+    /// side, which also keeps memory to one fold's model.
+    pub fn fits_in_parallel(self) -> bool {
+        self == Family::Forest
+    }
 }
 
 impl fmt::Display for Family {
@@ -85,7 +109,7 @@ pub trait Fit: Model + Sized {
     /// not depend on the number of threads.
     ///
     /// # Errors
-    /// [`Error::Param`] for invalid parameters, [`Error::OneClass`] / [`Error::Data`] when the
+    /// [`Error::Param`] for invalid parameters, [`Error::OneClass`] / [`Error::Split`] / [`Error::Fit`] when the
     /// rows cannot be learned from.
     fn fit(data: &Dataset, rows: &[usize], params: &Self::Params, seed: u64) -> Result<Self>;
 }
@@ -114,7 +138,7 @@ pub trait Model {
     /// Probability of a hit for every track of `data`, matching features by name.
     ///
     /// # Errors
-    /// [`Error::Data`] naming the first model feature `data` lacks.
+    /// [`Error::MissingFeature`] naming the first model feature `data` lacks.
     fn predict_proba(&self, data: &Dataset) -> Result<Vec<f64>> {
         Ok(self.predict_proba_columns(&self.columns(data)?))
     }
@@ -122,16 +146,14 @@ pub trait Model {
     /// The columns of `data` the model reads, in model order, matched by name.
     ///
     /// # Errors
-    /// [`Error::Data`] naming the first model feature `data` lacks.
+    /// [`Error::MissingFeature`] naming the first model feature `data` lacks.
     fn columns<'a>(&self, data: &'a Dataset) -> Result<Vec<&'a [f64]>> {
         self.feature_names()
             .iter()
             .map(|name| {
                 data.feature_index(name)
                     .map(|j| &data.x[j][..])
-                    .ok_or_else(|| {
-                        Error::Data(format!("the data lacks the model's feature `{name}`"))
-                    })
+                    .ok_or_else(|| Error::missing_feature("the data", name.as_str()))
             })
             .collect()
     }
@@ -167,10 +189,11 @@ pub enum Trained {
 }
 
 impl Trained {
-    /// Fits the family `family` with its parameters from `params`.
+    /// Fits the family `family` with its parameters from `params` on the tracks `rows` of
+    /// `data`: `ModelSpec::from_params(family, params).check()?.fit_rows(data, rows, seed)`.
     ///
     /// # Errors
-    /// As [`Model::fit`].
+    /// As [`ModelSpec::check`] and [`CheckedSpec::fit`].
     pub fn fit(
         family: Family,
         data: &Dataset,
@@ -178,13 +201,37 @@ impl Trained {
         params: &ModelParams,
         seed: u64,
     ) -> Result<Trained> {
-        Ok(match family {
-            Family::Logistic => {
-                Trained::Logistic(Logistic::fit(data, rows, &params.logistic, seed)?)
-            }
-            Family::Forest => Trained::Forest(Forest::fit(data, rows, &params.forest, seed)?),
-            Family::Boost => Trained::Boost(Boost::fit(data, rows, &params.boost, seed)?),
-        })
+        Ok(ModelSpec::from_params(family, params)
+            .check()?
+            .fit_rows(data, rows, seed)?
+            .into_model())
+    }
+
+    pub fn family(&self) -> Family {
+        self.as_model().family()
+    }
+
+    pub fn feature_names(&self) -> &[String] {
+        self.as_model().feature_names()
+    }
+
+    /// Probability of a hit for every track of `data`, matching features by name (as
+    /// [`Model::predict_proba`], without importing the trait).
+    ///
+    /// # Errors
+    /// [`Error::MissingFeature`] naming the first model feature `data` lacks.
+    pub fn predict_proba(&self, data: &Dataset) -> Result<Vec<f64>> {
+        Model::predict_proba(self, data)
+    }
+
+    /// Probability of a hit for one track (features in model order).
+    pub fn predict_proba_one(&self, row: &[f64]) -> f64 {
+        Model::predict_proba_one(self, row)
+    }
+
+    /// The family's native importance per feature, summing to 1.
+    pub fn importances(&self) -> Vec<f64> {
+        self.as_model().importances()
     }
 
     /// Checks a model read from outside (an artifact) before it scores anything: vector

@@ -2,8 +2,14 @@
 //! never models. Text is laid out with a vendored DejaVu Sans through ab_glyph, so output is
 //! byte-identical on every machine (no system fonts).
 
+mod figures;
 mod shap;
 
+pub use figures::{
+    axis_name, calibration_figure, confusion_figure, distribution_figure, native_importance_figure,
+    partial_dependence_figure, permutation_importance_figure, pr_figure, roc_figure,
+    top_profile_figure,
+};
 pub use shap::{dependence, summary};
 
 use std::sync::Once;
@@ -36,7 +42,7 @@ fn register_font() {
 }
 
 fn plot_error(e: impl std::fmt::Display) -> Error {
-    Error::Data(format!("drawing a figure failed: {e}"))
+    Error::Plot(e.to_string())
 }
 
 /// The legend every chart shares: a light box in `position`.
@@ -77,7 +83,7 @@ pub struct Axes<'a> {
 /// A line chart with a legend.
 ///
 /// # Errors
-/// [`Error::Data`] if plotters fails.
+/// [`Error::Plot`] if plotters fails.
 pub fn lines(title: &str, axes: &Axes, series: &[Series]) -> Result<String> {
     let Axes {
         x_label,
@@ -151,7 +157,7 @@ fn category_label(cats: &[String], v: f64) -> String {
 /// Grouped horizontal bars: one group per category, one bar per series.
 ///
 /// # Errors
-/// [`Error::Data`] if plotters fails.
+/// [`Error::Plot`] if plotters fails.
 pub fn bars(
     title: &str,
     value_label: &str,
@@ -223,7 +229,7 @@ pub fn bars(
 /// actual class (recall for hits, specificity for the rest), printed under the count.
 ///
 /// # Errors
-/// [`Error::Data`] if plotters fails.
+/// [`Error::Plot`] if plotters fails.
 pub fn confusion(title: &str, panels: &[(String, Confusion)], columns: usize) -> Result<String> {
     register_font();
     let columns = columns.max(1);
@@ -313,7 +319,7 @@ impl crate::eval::WhatIf {
     /// The what-if curves as an SVG line chart.
     ///
     /// # Errors
-    /// [`Error::Data`] if plotters fails.
+    /// [`Error::Plot`] if plotters fails.
     pub fn to_svg(&self) -> Result<String> {
         let series: Vec<Series> = self
             .curves

@@ -20,7 +20,7 @@ fn shade(t: f64) -> RGBColor {
 /// figure is the same bytes on every run.
 ///
 /// # Errors
-/// [`crate::Error::Data`] if plotters fails.
+/// [`crate::Error::Plot`] if plotters fails.
 pub fn summary(
     title: &str,
     x_label: &str,
@@ -82,7 +82,7 @@ pub fn summary(
 /// Contribution against value, one colour per series `(name, points)`.
 ///
 /// # Errors
-/// [`crate::Error::Data`] if plotters fails.
+/// [`crate::Error::Plot`] if plotters fails.
 pub fn dependence(
     title: &str,
     axes: &Axes,

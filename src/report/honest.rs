@@ -11,7 +11,7 @@ use super::{ModelReport, Report, ReportOptions};
 use crate::data::{csv_field, Dataset, Layout, Prepared};
 use crate::error::Result;
 use crate::eval;
-use crate::model::{Family, Model, Trained};
+use crate::model::{Family, Trained};
 
 /// What the data is, how the label was made, and what to keep in mind before quoting a
 /// number.
@@ -400,7 +400,7 @@ pub fn ranking(report: &Report) -> String {
     };
     let diffs: Vec<(&ModelReport, eval::Interval)> = order[1..]
         .iter()
-        .filter_map(|m| difference(report, &best.name, &m.name).map(|d| (*m, d)))
+        .filter_map(|m| difference(report, best.family.name(), m.family.name()).map(|d| (*m, d)))
         .collect();
     let ties: Vec<&(&ModelReport, eval::Interval)> =
         diffs.iter().filter(|(_, d)| d.covers(0.0)).collect();
@@ -424,7 +424,7 @@ pub fn ranking(report: &Report) -> String {
         // The linear model's gap gets its own sentence below.
         let gaps: Vec<String> = ties
             .iter()
-            .filter(|(m, _)| m.name != "logistic")
+            .filter(|(m, _)| !m.family.is_linear())
             .map(|(m, d)| {
                 format!(
                     " {} scores {:.3}: {:.3} lower, 95 % interval {}, which covers 0.",
@@ -443,7 +443,7 @@ pub fn ranking(report: &Report) -> String {
         )
     };
     for (m, d) in diffs.iter().filter(|(_, d)| !d.covers(0.0)) {
-        if m.name == "logistic" {
+        if m.family.is_linear() {
             continue;
         }
         let _ = write!(
@@ -464,10 +464,10 @@ pub fn ranking(report: &Report) -> String {
             );
         }
     }
-    if let Some(lr) = report.models.iter().find(|m| m.name == "logistic") {
+    if let Some(lr) = report.models.iter().find(|m| m.family.is_linear()) {
         if let (false, Some(d)) = (
-            lr.name == best.name,
-            difference(report, &best.name, &lr.name),
+            lr.family == best.family,
+            difference(report, best.family.name(), lr.family.name()),
         ) {
             let verdict = if d.covers(0.0) {
                 "which covers 0: this holdout cannot tell the two apart"
@@ -554,7 +554,7 @@ pub fn comparison_markdown(report: &Report) -> String {
         report
             .models
             .iter()
-            .find(|m| m.name == name)
+            .find(|m| m.family.name() == name)
             .map_or(name.to_string(), |m| m.title.clone())
     };
     for d in &b.differences {

@@ -38,12 +38,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::data::{Dataset, Prepared};
 use crate::error::Result;
-use crate::eval::{
-    self, Calibration, Confusion, CrossValidation, PartialDependence, PermutationImportance,
-    TopProfile,
-};
-use crate::model::{Family, Model, ModelParams, Trained};
-use crate::plot::{self, Axes, Legend, Series};
+use crate::eval::{self, Calibration, CrossValidation, PartialDependence, TopProfile};
+pub use crate::eval::{Holdout, Importance};
+use crate::model::{Family, ModelParams, ModelSpec};
+use crate::plot::{self, Series};
 
 /// Version of the `metrics.json` schema.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -78,35 +76,22 @@ impl Default for ReportOptions {
 }
 
 impl ReportOptions {
+    /// The evaluation settings of each model's section.
+    pub fn eval(&self) -> eval::EvalOptions {
+        eval::EvalOptions {
+            cv_folds: self.cv_folds,
+            permutation_repeats: self.permutation_repeats,
+            calibration_bins: self.calibration_bins,
+            pd_points: self.pd_points,
+        }
+    }
+
     /// Checks the settings, so that no flag can ask for unbounded work.
     ///
     /// # Errors
-    /// [`crate::Error::Param`] for folds outside 2–20, repeats outside 1–100, calibration bins
-    /// outside 2–100 or partial-dependence points outside 2–200.
+    /// As [`eval::EvalOptions::check`].
     pub fn check(&self) -> Result<()> {
-        let within = |name: &'static str, v: usize, lo: usize, hi: usize, reason: &'static str| {
-            if (lo..=hi).contains(&v) {
-                Ok(())
-            } else {
-                Err(crate::Error::param(name, v, reason))
-            }
-        };
-        within("cv_folds", self.cv_folds, 2, 20, "must be in 2–20")?;
-        within(
-            "permutation_repeats",
-            self.permutation_repeats,
-            1,
-            100,
-            "must be in 1–100",
-        )?;
-        within(
-            "calibration_bins",
-            self.calibration_bins,
-            2,
-            100,
-            "must be in 2–100",
-        )?;
-        within("pd_points", self.pd_points, 2, 200, "must be in 2–200")
+        self.eval().check()
     }
 }
 
@@ -127,42 +112,12 @@ pub struct Meta {
     pub options: ReportOptions,
 }
 
-/// Holdout metrics of one model.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Holdout {
-    pub accuracy: f64,
-    pub precision: f64,
-    pub recall: f64,
-    pub f1: f64,
-    pub roc_auc: f64,
-    /// 95 % paired-bootstrap interval of `roc_auc`.
-    pub roc_auc_ci: [f64; 2],
-    pub pr_auc: f64,
-    /// 95 % paired-bootstrap interval of `pr_auc`.
-    pub pr_auc_ci: [f64; 2],
-    pub brier: f64,
-    pub log_loss: f64,
-    pub confusion_at_05: Confusion,
-    /// Chosen on the training folds' out-of-fold predictions, never on the holdout.
-    pub f1_threshold: f64,
-    pub confusion_at_f1_threshold: Confusion,
-}
-
-/// Importances of one model.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Importance {
-    /// What `native` measures.
-    pub native_kind: String,
-    /// Feature → share of the native importance.
-    pub native: BTreeMap<String, f64>,
-    /// Drop in holdout ROC AUC when the feature is shuffled, in feature order.
-    pub permutation: Vec<PermutationImportance>,
-}
-
 /// Everything measured about one model.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ModelReport {
-    pub name: String,
+    /// The family, written as its short name (`"name": "logistic"`).
+    #[serde(rename = "name")]
+    pub family: Family,
     pub title: String,
     pub holdout: Holdout,
     pub cv: CrossValidation,
@@ -197,7 +152,7 @@ pub struct Report {
 impl Report {
     /// The model report of `family`.
     pub fn model(&self, family: Family) -> Option<&ModelReport> {
-        self.models.iter().find(|m| m.name == family.name())
+        self.models.iter().find(|m| m.family == family)
     }
 
     /// `metrics.json` text: pretty JSON with a trailing newline.
@@ -229,8 +184,8 @@ struct Evaluated {
     calibration: Series,
 }
 
-/// Trains `family` on the training rows, measures it on the holdout, cross-validates it and
-/// explains it.
+/// Trains `family` on the training rows, measures it on the holdout, cross-validates it
+/// ([`eval::evaluate`]) and explains it.
 fn evaluate(
     family: Family,
     prepared: &Prepared,
@@ -239,97 +194,39 @@ fn evaluate(
     options: &ReportOptions,
     progress: &(dyn Fn(&str) + Sync),
 ) -> Result<Evaluated> {
-    let data = &prepared.dataset;
-    let split = &prepared.split;
-    progress(&format!("{}: training", family.title()));
-    let model = Trained::fit(family, data, &split.train, &options.params, seed)?;
-    let p = model.predict_proba(test)?;
-    progress(&format!(
-        "{}: {}-fold cross-validation",
-        family.title(),
-        options.cv_folds
-    ));
-    let cv = eval::cross_validate_grouped(
-        family,
-        data,
-        &split.train,
-        &prepared.groups,
-        &options.params,
-        options.cv_folds,
-        seed,
-    )?;
-    let train_y: Vec<u8> = split.train.iter().map(|&i| data.y[i]).collect();
-    let f1_threshold = eval::f1_optimal_threshold(&train_y, &cv.out_of_fold);
-    let c05 = Confusion::at(&test.y, &p, 0.5);
-    let holdout = Holdout {
-        accuracy: c05.accuracy(),
-        precision: c05.precision(),
-        recall: c05.recall(),
-        f1: c05.f1(),
-        roc_auc: eval::roc_auc(&test.y, &p)?,
-        // Filled in by `build` from the paired bootstrap over all models.
-        roc_auc_ci: [f64::NAN; 2],
-        pr_auc: eval::average_precision(&test.y, &p)?,
-        pr_auc_ci: [f64::NAN; 2],
-        brier: eval::brier(&test.y, &p),
-        log_loss: eval::log_loss(&test.y, &p),
-        confusion_at_05: c05,
-        f1_threshold,
-        confusion_at_f1_threshold: Confusion::at(&test.y, &p, f1_threshold),
-    };
-    progress(&format!("{}: permutation importance", family.title()));
-    let permutation =
-        eval::permutation_importance(&model, test, options.permutation_repeats, seed)?;
-    let native = model
-        .feature_names()
-        .iter()
-        .cloned()
-        .zip(model.importances())
-        .collect();
-    let native_kind = match family {
-        Family::Logistic => "|standardised coefficient| share",
-        Family::Forest => "impurity (Gini) decrease share",
-        Family::Boost => "total split gain share",
-    };
-    let partial_dependence = model
-        .feature_names()
-        .iter()
-        .map(|f| eval::partial_dependence(&model, test, f, options.pd_points, 500, seed))
-        .collect::<Result<Vec<_>>>()?;
-    let calibration = eval::calibration(&test.y, &p, options.calibration_bins);
+    let spec = ModelSpec::from_params(family, &options.params).check()?;
+    let (model, e) = eval::evaluate(&spec, prepared, test, &options.eval(), seed, progress)?;
     progress(&format!("{}: explanations", family.title()));
-    let (shap_report, shap_points) = shap::evaluate(&model, test)?;
+    let (shap_report, shap_points) = shap::evaluate(model.model(), test)?;
+    let p = e.probabilities;
     Ok(Evaluated {
         shap_points,
-        p: p.clone(),
         roc: Series {
-            name: format!("{} (AUC {:.3})", family.title(), holdout.roc_auc),
+            name: format!("{} (AUC {:.3})", family.title(), e.holdout.roc_auc),
             points: eval::roc_curve(&test.y, &p)?,
         },
         pr: Series {
-            name: format!("{} (AP {:.3})", family.title(), holdout.pr_auc),
+            name: format!("{} (AP {:.3})", family.title(), e.holdout.pr_auc),
             points: eval::pr_curve(&test.y, &p)?,
         },
         calibration: Series {
-            name: format!("{} (ECE {:.3})", family.title(), calibration.ece),
-            points: calibration
+            name: format!("{} (ECE {:.3})", family.title(), e.calibration.ece),
+            points: e
+                .calibration
                 .bins
                 .iter()
                 .map(|b| (b.mean_predicted, b.fraction_hits))
                 .collect(),
         },
+        p,
         report: ModelReport {
-            name: family.name().to_string(),
+            family,
             title: family.title().to_string(),
-            holdout,
-            cv,
-            calibration,
-            importance: Importance {
-                native_kind: native_kind.to_string(),
-                native,
-                permutation,
-            },
-            partial_dependence,
+            holdout: e.holdout,
+            cv: e.cv,
+            calibration: e.calibration,
+            importance: e.importance,
+            partial_dependence: e.partial_dependence,
             shap: shap_report,
         },
     })
@@ -392,7 +289,7 @@ pub fn build(
     progress("bootstrap intervals");
     let bootstrap = holdout_intervals(&test.y, &mut models, &holdout_p, options, seed)?;
     let mut predictions = Predictions {
-        models: models.iter().map(|m| m.name.clone()).collect(),
+        models: models.iter().map(|m| m.family.name().to_string()).collect(),
         ..Predictions::default()
     };
     predictions.push(data, &split.test, "holdout", &holdout_p);
@@ -449,8 +346,7 @@ fn holdout_intervals(
     options: &ReportOptions,
     seed: u64,
 ) -> Result<eval::PairedBootstrap> {
-    let names: Vec<String> = models.iter().map(|m| m.name.clone()).collect();
-    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    let names: Vec<&str> = models.iter().map(|m| m.family.name()).collect();
     let scores: Vec<&[f64]> = p.iter().map(Vec::as_slice).collect();
     let b = eval::paired_bootstrap(y, &names, &scores, options.bootstrap_resamples, seed)?;
     for ((m, roc), pr) in models.iter_mut().zip(&b.roc_auc).zip(&b.pr_auc) {
@@ -460,255 +356,113 @@ fn holdout_intervals(
     Ok(b)
 }
 
-fn unit_axes<'a>(x_label: &'a str, y_label: &'a str, diagonal: bool, legend: Legend) -> Axes<'a> {
-    Axes {
-        x_label,
-        y_label,
-        x_range: (0.0, 1.0),
-        y_range: (0.0, 1.0),
-        diagonal,
-        legend,
-    }
-}
-
-/// An axis title with the feature's unit where it has one.
-fn axis_name(feature: &str) -> String {
-    match feature {
-        "tempo" => "tempo (BPM)".into(),
-        "loudness" => "loudness (dB)".into(),
-        "duration_ms" => "duration (ms)".into(),
-        "chorus_hit" => "chorus start (s)".into(),
-        other if crate::data::feature_range(other) == Some((0.0, 1.0)) => format!("{other} (0–1)"),
-        other => other.to_string(),
-    }
-}
-
-/// The Top-100 (or hits vs non-hits) profile: each group's feature means ÷ the all-data mean.
-fn top_figure(top: &TopProfile, features: &[String]) -> Result<String> {
-    let ratio = |v: f64, all: f64| if all.abs() > 1e-12 { v / all } else { 1.0 };
-    let mut series = vec![(
-        top.label.clone(),
-        top.features
-            .iter()
-            .map(|t| ratio(t.top_mean, t.all_mean))
-            .collect(),
-    )];
-    let title = match top.features.iter().all(|t| t.non_hit_mean.is_some()) {
-        true => {
-            series.push((
-                "Non-hits".to_string(),
-                top.features
-                    .iter()
-                    .map(|t| ratio(t.non_hit_mean.unwrap_or(t.all_mean), t.all_mean))
-                    .collect(),
-            ));
-            "Hits vs non-hits (feature mean ÷ all-data mean)"
-        }
-        false => "Top-100 vs all tracks (feature mean ÷ all-data mean)",
-    };
-    series.push((
-        "All tracks".to_string(),
-        top.features.iter().map(|_| 1.0).collect(),
-    ));
-    plot::bars(
-        title,
-        "mean relative to all tracks (1 = same)",
-        features,
-        &series,
-    )
-}
-
 fn figures(report: &Report, data: &Dataset, curves: Curves) -> Result<Figures> {
     let mut f = Figures::new();
-    f.insert(
-        "roc.svg".into(),
-        plot::lines(
-            "ROC curves on the holdout",
-            &unit_axes(
-                "false positive rate",
-                "true positive rate",
-                true,
-                Legend::LowerRight,
-            ),
-            &curves.roc,
-        )?,
-    );
-    f.insert(
-        "pr.svg".into(),
-        plot::lines(
-            "Precision–recall on the holdout",
-            &unit_axes("recall", "precision", false, Legend::LowerLeft),
-            &curves.pr,
-        )?,
-    );
+    f.insert("roc.svg".into(), plot::roc_figure(&curves.roc)?);
+    f.insert("pr.svg".into(), plot::pr_figure(&curves.pr)?);
     f.insert(
         "calibration.svg".into(),
-        plot::lines(
-            "Calibration (reliability) on the holdout",
-            &unit_axes(
-                "mean predicted hit probability",
-                "observed share of hits",
-                true,
-                Legend::UpperLeft,
-            ),
-            &curves.calibration,
-        )?,
+        plot::calibration_figure(&curves.calibration)?,
     );
-    // Top row at 0.5, bottom row at each model's F1-optimal threshold.
-    let panels: Vec<(String, Confusion)> = [false, true]
+    let holdouts: Vec<(&str, &eval::Holdout)> = report
+        .models
         .iter()
-        .flat_map(|&tuned| {
-            report.models.iter().map(move |m| {
-                let c = if tuned {
-                    &m.holdout.confusion_at_f1_threshold
-                } else {
-                    &m.holdout.confusion_at_05
-                };
-                let rule = if tuned {
-                    "at the F1 threshold"
-                } else {
-                    "at threshold"
-                };
-                (format!("{}\n{rule} {:.2}", m.title, c.threshold), *c)
-            })
-        })
+        .map(|m| (m.title.as_str(), &m.holdout))
+        .collect();
+    f.insert("confusion.svg".into(), plot::confusion_figure(&holdouts)?);
+    let features = &report.meta.features;
+    let permutation: Vec<(&str, &[eval::PermutationImportance])> = report
+        .models
+        .iter()
+        .map(|m| (m.title.as_str(), &m.importance.permutation[..]))
         .collect();
     f.insert(
-        "confusion.svg".into(),
-        plot::confusion(
-            "Confusion matrices on the holdout",
-            &panels,
-            report.models.len(),
-        )?,
-    );
-    let features = &report.meta.features;
-    f.insert(
         "importance_permutation.svg".into(),
-        plot::bars(
-            "Permutation importance (holdout ROC AUC drop)",
-            "ROC AUC drop when the feature is shuffled",
-            features,
-            &report
-                .models
-                .iter()
-                .map(|m| {
-                    (
-                        m.title.clone(),
-                        m.importance.permutation.iter().map(|p| p.mean).collect(),
-                    )
-                })
-                .collect::<Vec<_>>(),
-        )?,
+        plot::permutation_importance_figure(features, &permutation)?,
     );
+    let native: Vec<(&str, &BTreeMap<String, f64>)> = report
+        .models
+        .iter()
+        .map(|m| (m.title.as_str(), &m.importance.native))
+        .collect();
     f.insert(
         "importance_native.svg".into(),
-        plot::bars(
-            "Native importance (share per model)",
-            "share of the model's importance",
-            features,
-            &report
-                .models
-                .iter()
-                .map(|m| {
-                    (
-                        m.title.clone(),
-                        features
-                            .iter()
-                            .map(|x| m.importance.native.get(x).copied().unwrap_or(0.0))
-                            .collect(),
-                    )
-                })
-                .collect::<Vec<_>>(),
-        )?,
+        plot::native_importance_figure(features, &native)?,
     );
     f.insert(
         "top100_profile.svg".into(),
-        top_figure(&report.top100, features)?,
+        plot::top_profile_figure(&report.top100, features)?,
     );
     for (j, name) in features.iter().enumerate() {
-        let col = &data.x[j];
-        let (lo, hi) = col
-            .iter()
-            .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &v| {
-                (a.min(v), b.max(v))
-            });
-        let bins = 30;
-        let width = ((hi - lo) / bins as f64).max(1e-12);
-        let mut hist = [vec![0.0; bins], vec![0.0; bins]];
-        for (i, &v) in col.iter().enumerate() {
-            let b = (((v - lo) / width) as usize).min(bins - 1);
-            hist[usize::from(data.y[i])][b] += 1.0;
-        }
-        let series: Vec<Series> = [("non-hits", 0), ("hits", 1)]
-            .iter()
-            .map(|&(label, c)| {
-                let total: f64 = hist[c].iter().sum::<f64>().max(1.0);
-                Series {
-                    name: label.to_string(),
-                    points: hist[c]
-                        .iter()
-                        .enumerate()
-                        .map(|(b, n)| (lo + width * (b as f64 + 0.5), n / total))
-                        .collect(),
-                }
-            })
-            .collect();
-        let ymax = series
-            .iter()
-            .flat_map(|s| s.points.iter().map(|p| p.1))
-            .fold(0.0, f64::max)
-            * 1.15;
         f.insert(
             format!("distribution_{name}.svg"),
-            plot::lines(
-                &format!("{name}: hits vs non-hits"),
-                &Axes {
-                    x_label: &axis_name(name),
-                    y_label: "share of the class's tracks",
-                    x_range: (lo, hi.max(lo + 1e-9)),
-                    y_range: (0.0, ymax.max(1e-3)),
-                    diagonal: false,
-                    legend: Legend::UpperRight,
-                },
-                &series,
-            )?,
+            plot::distribution_figure(name, &data.x[j], &data.y)?,
         );
-        let pd: Vec<Series> = report
+        let pd: Vec<(&str, &PartialDependence)> = report
             .models
             .iter()
-            .map(|m| Series {
-                name: m.title.clone(),
-                points: m.partial_dependence[j]
-                    .grid
-                    .iter()
-                    .copied()
-                    .zip(m.partial_dependence[j].mean_probability.iter().copied())
-                    .collect(),
-            })
+            .map(|m| (m.title.as_str(), &m.partial_dependence[j]))
             .collect();
-        let (pmin, pmax) = pd
-            .iter()
-            .flat_map(|s| s.points.iter().map(|p| p.1))
-            .fold((1.0f64, 0.0f64), |(a, b), v| (a.min(v), b.max(v)));
-        let grid = &report.models[0].partial_dependence[j].grid;
         f.insert(
             format!("partial_dependence_{name}.svg"),
-            plot::lines(
-                &format!("Partial dependence on {name}"),
-                &Axes {
-                    x_label: &axis_name(name),
-                    y_label: "mean predicted hit probability",
-                    x_range: (grid[0], grid[grid.len() - 1].max(grid[0] + 1e-9)),
-                    // Headroom above the curves keeps the legend off them.
-                    y_range: ((pmin - 0.05).max(0.0), (pmax + 0.12).min(1.0)),
-                    diagonal: false,
-                    legend: Legend::UpperLeft,
-                },
-                &pd,
-            )?,
+            plot::partial_dependence_figure(name, &pd)?,
         );
     }
     Ok(f)
+}
+
+/// What `hitcast report` prints once the report is written to `dir`: the rows, the label,
+/// each model's holdout and cross-validated scores, the warnings and the takeaway.
+pub fn summary(report: &Report, dir: &Path, figures: usize) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    let m = &report.meta;
+    let _ = writeln!(
+        out,
+        "{} tracks ({} train / {} holdout), seed {}",
+        m.rows, m.train_rows, m.test_rows, m.seed
+    );
+    let card = &report.data_card;
+    let _ = writeln!(
+        out,
+        "label: {}{}; hit rate {:.1} %",
+        card.label_rule,
+        match card.ties_at_cut {
+            Some(ties) => format!(", {ties} tracks tie at the cut"),
+            None => String::new(),
+        },
+        100.0 * card.hit_rate
+    );
+    let _ = writeln!(
+        out,
+        "{:<20} {:>8} {:>16} {:>8} {:>8}",
+        "model", "ROC AUC", "CV ROC AUC", "Brier", "ECE"
+    );
+    for m in &report.models {
+        let _ = writeln!(
+            out,
+            "{:<20} {:>8.4} {:>8.4} ± {:.4} {:>8.4} {:>8.4}",
+            m.title,
+            m.holdout.roc_auc,
+            m.cv.roc_auc_mean,
+            m.cv.roc_auc_sd,
+            m.holdout.brier,
+            m.calibration.ece
+        );
+    }
+    if let Some(o) = report.oracle_roc_auc {
+        let _ = writeln!(out, "{:<20} {o:>8.4}", "oracle");
+    }
+    for w in &report.warnings {
+        let _ = writeln!(out, "warning: {w}");
+    }
+    let _ = writeln!(out, "{}", takeaway(report));
+    let _ = writeln!(
+        out,
+        "wrote {}/ (metrics.json, REPORT.md, report.html, {figures} figures)",
+        dir.display()
+    );
+    out
 }
 
 /// Writes `metrics.json`, `REPORT.md`, `report.html` and `figures/` into `dir`, replacing

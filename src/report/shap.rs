@@ -8,11 +8,12 @@ use std::fmt::Write as _;
 
 use serde::{Deserialize, Serialize};
 
-use super::{axis_name, Figures, Report};
+use super::{Figures, Report};
 use crate::data::Dataset;
 use crate::error::Result;
 use crate::explain;
 use crate::model::{Model, Trained};
+use crate::plot::axis_name;
 use crate::plot::{self, Axes, Legend};
 
 /// Holdout tracks explained for the importance and the figures (evenly spaced).
@@ -241,7 +242,7 @@ pub(super) fn figures(report: &Report, points: &[ShapPoints], f: &mut Figures) -
             .collect();
         let names: Vec<String> = order.iter().map(|&j| features[j].clone()).collect();
         f.insert(
-            format!("shap_summary_{}.svg", m.name),
+            format!("shap_summary_{}.svg", m.family),
             plot::summary(
                 &format!(
                     "{}: contributions per track (blue low value, orange high)",
@@ -265,7 +266,7 @@ pub(super) fn figures(report: &Report, points: &[ShapPoints], f: &mut Figures) -
         let pad = ((yhi - ylo) * 0.1).max(1e-3);
         let (xlo, xhi) = ranges[top];
         f.insert(
-            format!("shap_dependence_{}.svg", m.name),
+            format!("shap_dependence_{}.svg", m.family),
             plot::dependence(
                 &format!("{}: contribution of {}", m.title, features[top]),
                 &Axes {
@@ -318,14 +319,14 @@ pub(super) fn markdown(report: &Report, s: &mut String) {
         let _ = writeln!(
             s,
             "![SHAP summary: {}](figures/shap_summary_{}.svg)\n",
-            m.title, m.name
+            m.title, m.family
         );
     }
     for (m, _) in &with {
         let _ = writeln!(
             s,
             "![SHAP dependence: {}](figures/shap_dependence_{}.svg)\n",
-            m.title, m.name
+            m.title, m.family
         );
     }
     if !with.iter().any(|(_, x)| x.interactions.is_some()) {

@@ -108,7 +108,7 @@ impl Dashboard {
     /// Builds the dashboard from the data the models were trained on and their artifacts.
     ///
     /// # Errors
-    /// [`Error::Data`] if the artifacts disagree on features or lack one of the data.
+    /// [`Error::Model`] if the artifacts disagree on features or lack one of the data.
     pub fn build(
         prepared: &Prepared,
         data_source: &str,
@@ -118,10 +118,10 @@ impl Dashboard {
         let data = &prepared.dataset;
         let first = artifacts
             .first()
-            .ok_or_else(|| Error::Data("the dashboard needs at least one model".into()))?;
+            .ok_or_else(|| Error::Config("the dashboard needs at least one model".into()))?;
         let names = first.feature_names.clone();
         if let Some(other) = artifacts.iter().find(|a| a.feature_names != names) {
-            return Err(Error::Data(format!(
+            return Err(Error::Model(format!(
                 "models disagree on features: {} vs {}",
                 names.join(", "),
                 other.feature_names.join(", ")
@@ -130,9 +130,9 @@ impl Dashboard {
         let top = eval::top_profile(data, 100);
         let mut features = Vec::new();
         for name in &names {
-            let j = data.feature_index(name).ok_or_else(|| {
-                Error::Data(format!("the data lacks the models' feature `{name}`"))
-            })?;
+            let j = data
+                .feature_index(name)
+                .ok_or_else(|| Error::missing_feature("the data", name.as_str()))?;
             let col = &data.x[j];
             let (min, max) = col
                 .iter()

@@ -3,7 +3,7 @@
 
 use super::{check_model, function_name, params, push, sigmoid, Dialect, Written};
 use crate::error::{Error, Result};
-use crate::model::{Model, Trained, Tree};
+use crate::model::{Trained, Tree};
 
 /// One step of writing a tree's `CASE`: a node to expand or text to append.
 enum Step {
@@ -46,11 +46,11 @@ fn tree_case(tree: &Tree, cols: &[String], dialect: Dialect, out: &mut String) {
 /// identifiers or parameter names, in the model's feature order).
 ///
 /// # Errors
-/// [`Error::Data`] when `cols` does not match the model's features or a tree fails
+/// [`Error::Sql`] when `cols` does not match the model's features or a tree fails
 /// [`Tree::check`] or holds a non-finite threshold.
 pub fn expression(model: &Trained, cols: &[String], dialect: Dialect) -> Result<String> {
     if cols.len() != model.feature_names().len() {
-        return Err(Error::Data(format!(
+        return Err(Error::Sql(format!(
             "{} column(s) given for a model of {} feature(s)",
             cols.len(),
             model.feature_names().len()
@@ -107,7 +107,7 @@ pub(crate) fn export(model: &Trained, dialect: Dialect, table: &str) -> Result<W
     // Parameters are plain or generated and numbers hold no `$`: no dollar quote can close
     // early. Checked anyway, as the guarantee the quoting below relies on.
     if body.contains('$') {
-        return Err(Error::Data(
+        return Err(Error::Sql(
             "internal: a function body holds a `$`; refusing to quote it".into(),
         ));
     }

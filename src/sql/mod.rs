@@ -34,7 +34,7 @@ use std::fmt::Write as _;
 use std::str::FromStr;
 
 use crate::error::{Error, Result};
-use crate::model::{Family, Model, Trained, Tree};
+use crate::model::{Family, Trained, Tree};
 
 pub use inline::expression;
 
@@ -237,7 +237,7 @@ pub struct Export {
 /// # Errors
 /// [`Error::Param`] for an empty table name, a name this dialect cannot quote safely (a NUL
 /// anywhere; in BigQuery a back-tick, a backslash or a control character), or the table
-/// form of the logistic model (it has no trees); [`Error::Data`] for a tree that is not a
+/// form of the logistic model (it has no trees); [`Error::Sql`] for a tree that is not a
 /// tree ([`Tree::check`]) or holds a non-finite threshold.
 pub fn export(model: &Trained, dialect: Dialect, form: Form, table: &str) -> Result<Export> {
     if table.trim().is_empty() {
@@ -299,7 +299,7 @@ pub fn export(model: &Trained, dialect: Dialect, form: Form, table: &str) -> Res
         (Some(w), _) => w,
         (None, Some(trees)) => table::export(model, trees, depth, dialect, table)?,
         (None, None) => {
-            return Err(Error::Data(
+            return Err(Error::Sql(
                 "internal: no form was written for the logistic model".into(),
             ))
         }
@@ -349,6 +349,30 @@ fn size(bytes: usize) -> String {
         format!("{:.1} MB", bytes as f64 / 1e6)
     } else {
         format!("{:.0} KB", (bytes as f64 / 1e3).ceil())
+    }
+}
+
+/// Checks that `table`, whose columns are `columns`, holds every feature the model reads
+/// (an empty `columns` means the table's columns are not known, and nothing is checked).
+///
+/// # Errors
+/// [`Error::Sql`] naming the table and every feature column it lacks.
+pub fn check_columns(features: &[String], table: &str, columns: &[String]) -> Result<()> {
+    if columns.is_empty() {
+        return Ok(());
+    }
+    let missing: Vec<&str> = features
+        .iter()
+        .filter(|f| !columns.contains(f))
+        .map(String::as_str)
+        .collect();
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::Sql(format!(
+            "table `{table}` lacks the model's feature column(s): {}",
+            missing.join(", ")
+        )))
     }
 }
 
@@ -414,7 +438,7 @@ fn check_model(model: &Trained) -> Result<usize> {
     let p = model.feature_names().len();
     let finite = |what: &str, v: &[f64]| -> Result<()> {
         match v.iter().position(|x| !x.is_finite()) {
-            Some(j) => Err(Error::Data(format!(
+            Some(j) => Err(Error::Sql(format!(
                 "the model's {what} {j} is {}, which SQL cannot hold",
                 v[j]
             ))),
@@ -424,7 +448,7 @@ fn check_model(model: &Trained) -> Result<usize> {
     match model {
         Trained::Logistic(m) => {
             if m.coefficients.len() != p || m.means.len() != p || m.scales.len() != p {
-                return Err(Error::Data(
+                return Err(Error::Sql(
                     "the logistic model's coefficients do not match its features".into(),
                 ));
             }
@@ -436,7 +460,7 @@ fn check_model(model: &Trained) -> Result<usize> {
         }
         Trained::Forest(m) => {
             if m.trees.is_empty() {
-                return Err(Error::Data("the forest has no trees".into()));
+                return Err(Error::Sql("the forest has no trees".into()));
             }
             check_trees(&m.trees, p)
         }
@@ -465,7 +489,7 @@ fn check_trees(trees: &[Tree], p: usize) -> Result<usize> {
                     None => Ok(d),
                 }
             })
-            .map_err(|e| Error::Data(format!("tree {k}: {e}")))?;
+            .map_err(|e| Error::Sql(format!("tree {k}: {e}")))?;
         depth = depth.max(d as usize);
     }
     Ok(depth)

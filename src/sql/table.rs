@@ -27,7 +27,7 @@
 
 use super::{function_name, push, sigmoid, DataFile, Dialect, Written};
 use crate::error::{Error, Result};
-use crate::model::{distinct_thresholds, Family, Model, Trained, Tree};
+use crate::model::{distinct_thresholds, Family, Trained, Tree};
 
 /// Tree levels walked per join.
 pub const LEVELS: usize = 3;
@@ -58,7 +58,7 @@ impl Packing {
         let most = cuts.iter().map(Vec::len).max().unwrap_or(0) as u64;
         let width = (u64::BITS - most.leading_zeros()).max(1);
         if width > 31 {
-            return Err(Error::Data(format!(
+            return Err(Error::Sql(format!(
                 "a feature has {most} distinct thresholds, more than the table form packs"
             )));
         }
@@ -181,7 +181,7 @@ fn layout(trees: &[Tree], p: usize, depth: usize) -> Result<Layout> {
                 continue;
             }
             if level == levels {
-                return Err(Error::Data(format!(
+                return Err(Error::Sql(format!(
                     "internal: tree {k} is deeper than the {depth} levels it was checked for"
                 )));
             }
@@ -225,7 +225,7 @@ fn layout(trees: &[Tree], p: usize, depth: usize) -> Result<Layout> {
         frontier = next;
     }
     if next_number > i32::MAX as u64 {
-        return Err(Error::Data(format!(
+        return Err(Error::Sql(format!(
             "the table form would number {next_number} rows, more than an INTEGER holds"
         )));
     }
@@ -460,7 +460,7 @@ pub(crate) fn export(
             dialect,
         ),
         Trained::Logistic(_) => {
-            return Err(Error::Data(
+            return Err(Error::Sql(
                 "internal: the logistic model has no table form".into(),
             ))
         }

@@ -12,7 +12,7 @@ use proptest::prelude::*;
 use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
 
 use hitcast::data::{ingest, synthesize, Dataset, IngestOptions, SynthParams};
-use hitcast::model::{Artifact, Family, Model};
+use hitcast::model::{Artifact, Family};
 
 use super::safety::artifact_json;
 

@@ -289,8 +289,8 @@ fn the_ranking_sentence_says_indistinguishable_on_a_tie_and_claims_no_cause() {
         .iter()
         .max_by(|a, b| a.holdout.roc_auc.total_cmp(&b.holdout.roc_auc))
         .unwrap()
-        .name
-        .clone();
+        .family
+        .name();
     for d in &mut report.bootstrap.differences {
         let sign = if d.a == best {
             1.0

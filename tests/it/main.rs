@@ -11,6 +11,7 @@ mod provider;
 mod report;
 mod safety;
 mod serve;
+mod spine;
 mod sql;
 
 use std::path::PathBuf;

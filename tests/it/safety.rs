@@ -5,7 +5,7 @@ use std::path::Path;
 use std::process::Output;
 
 use hitcast::data::{synthesize, Dataset, SynthParams};
-use hitcast::model::{Artifact, BoostParams, Family, ForestParams, Model, ModelParams, Trained};
+use hitcast::model::{Artifact, BoostParams, Family, ForestParams, ModelParams, Trained};
 use hitcast::Error;
 
 use super::cli::{hitcast, text};

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use axum::body::Body;
 use axum::http::{header, HeaderMap, Request, StatusCode};
 use hitcast::data::{DataSource, SplitOptions, SynthParams};
-use hitcast::model::{Artifact, BoostParams, ForestParams, Model, ModelParams, Trained};
+use hitcast::model::{Artifact, BoostParams, ForestParams, ModelParams, Trained};
 use hitcast::serve::{router, run, Dashboard, Limits};
 use serde_json::{json, Value};
 use tower::ServiceExt;

@@ -68,14 +68,14 @@ impl AudioFile {
     /// and the read is bounded), and MP3, OGG, WAV or AIFF by content.
     ///
     /// # Errors
-    /// [`Error::Io`] when the file cannot be read; [`Error::Data`] naming the file for a
+    /// [`Error::Io`] when the file cannot be read; [`Error::Input`] naming the file for a
     /// file too large, empty or of another format.
     pub fn open(path: &Path) -> Result<AudioFile> {
         let shown = super::http::printable(&path.display().to_string());
         let file = std::fs::File::open(path).map_err(|e| Error::io(&shown, e))?;
         let size = file.metadata().map_err(|e| Error::io(&shown, e))?.len();
         let too_large = |size: u64| {
-            Error::Data(format!(
+            Error::Input(format!(
                 "{shown}: {size} bytes; the analysis service accepts at most {MAX_BYTES} (5 MB): trim or re-encode it, e.g. a 30-second excerpt"
             ))
         };
@@ -90,10 +90,10 @@ impl AudioFile {
             return Err(too_large(bytes.len() as u64));
         }
         if bytes.is_empty() {
-            return Err(Error::Data(format!("{shown}: the file is empty")));
+            return Err(Error::Input(format!("{shown}: the file is empty")));
         }
         let format = AudioFormat::sniff(&bytes).ok_or_else(|| {
-            Error::Data(format!(
+            Error::Input(format!(
                 "{shown}: not an MP3, OGG, WAV or AIFF file (judged by its first bytes), the formats the analysis service accepts"
             ))
         })?;

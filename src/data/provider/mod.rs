@@ -168,7 +168,7 @@ impl Fetched {
     /// has, and `target` when labelled.
     ///
     /// # Errors
-    /// [`Error::Data`] when the label needs popularity and some track's is unknown (Spotify's
+    /// [`Error::Config`] when the label needs popularity and some track's is unknown (Spotify's
     /// 2026 track object has none): nothing is labelled by comparing an unknown with a cut.
     pub fn to_csv(&self, label: &FetchLabel) -> Result<String> {
         let unknown: Vec<&str> = self
@@ -178,7 +178,7 @@ impl Fetched {
             .map(|t| t.id.as_str())
             .collect();
         if let (FetchLabel::PopularityAtLeast(cut), false) = (label, unknown.is_empty()) {
-            return Err(Error::Data(format!(
+            return Err(Error::Config(format!(
                 "--threshold {cut} labels by popularity, but it is unknown for {} of {} tracks (e.g. {}; Spotify's 2026 track object has none): use --popularity-from reccobeats, --hit-playlist, or no label",
                 unknown.len(),
                 self.tracks.len(),
@@ -324,7 +324,7 @@ pub struct FetchRequest {
 /// hears each page and batch.
 ///
 /// # Errors
-/// [`Error::Provider`] for failed requests; [`Error::Data`] for playlists without a Spotify
+/// [`Error::Provider`] for failed requests; [`Error::Config`] for playlists without a Spotify
 /// client.
 pub fn fetch(
     provider: ProviderKind,
@@ -335,12 +335,13 @@ pub fn fetch(
 ) -> Result<Fetched> {
     let mut fetched = match provider {
         ProviderKind::Spotify => {
-            let s = spotify
-                .ok_or_else(|| Error::Data("the spotify provider needs a Spotify client".into()))?;
+            let s = spotify.ok_or_else(|| {
+                Error::Config("the spotify provider needs a Spotify client".into())
+            })?;
             let mut f = s.fetch(&request.playlists, &request.tracks, progress)?;
             if request.popularity_from_reccobeats {
                 let r = recco.ok_or_else(|| {
-                    Error::Data("--popularity-from reccobeats needs the ReccoBeats client".into())
+                    Error::Config("--popularity-from reccobeats needs the ReccoBeats client".into())
                 })?;
                 let ids: Vec<String> = f.tracks.iter().map(|t| t.id.clone()).collect();
                 let meta = r.tracks(&ids, progress)?;
@@ -361,13 +362,13 @@ pub fn fetch(
         }
         ProviderKind::ReccoBeats => {
             let r = recco
-                .ok_or_else(|| Error::Data("the reccobeats provider needs its client".into()))?;
+                .ok_or_else(|| Error::Config("the reccobeats provider needs its client".into()))?;
             let mut listed: Vec<(String, String)> = Vec::new();
             let (mut from_cache, mut from_network) = (0, 0);
             let mut spotify_notes = Vec::new();
             if !request.playlists.is_empty() {
                 let s = spotify.ok_or_else(|| {
-                    Error::Data(
+                    Error::Config(
                         "--playlist lists tracks through Spotify: set SPOTIFY_CLIENT_ID and SPOTIFY_CLIENT_SECRET (environment or .env), or pass the ids with --track".into(),
                     )
                 })?;

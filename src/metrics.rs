@@ -7,7 +7,7 @@ use crate::error::{Error, Result};
 
 fn check(y: &[u8], p: &[f64]) -> Result<(usize, usize)> {
     if y.len() != p.len() || y.is_empty() {
-        return Err(Error::Data(format!(
+        return Err(Error::Metric(format!(
             "{} labels but {} scores",
             y.len(),
             p.len()
@@ -15,7 +15,7 @@ fn check(y: &[u8], p: &[f64]) -> Result<(usize, usize)> {
     }
     let pos = y.iter().filter(|&&v| v == 1).count();
     if pos == 0 || pos == y.len() {
-        return Err(Error::Data(
+        return Err(Error::Metric(
             "a ranking metric needs both hits and non-hits".into(),
         ));
     }
@@ -50,7 +50,7 @@ fn steps(y: &[u8], p: &[f64]) -> Vec<(f64, usize, usize)> {
 /// Area under the ROC curve (ties count one half).
 ///
 /// # Errors
-/// [`Error::Data`] for mismatched lengths or a single class.
+/// [`Error::Metric`] for mismatched lengths or a single class.
 pub fn roc_auc(y: &[u8], p: &[f64]) -> Result<f64> {
     let (pos, neg) = check(y, p)?;
     let mut area = 0.0;

@@ -1,0 +1,220 @@
+//! One model measured on a split: fitted on the training rows, scored on the holdout,
+//! cross-validated on the training rows, calibrated, its importances and partial dependence
+//! computed. The report runs this for each family; a notebook or the dashboard can run it for
+//! one spec.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::{
+    average_precision, brier, calibration, cross_validate_grouped, f1_optimal_threshold, log_loss,
+    partial_dependence, permutation_importance, roc_auc, Calibration, Confusion, CrossValidation,
+    PartialDependence, PermutationImportance,
+};
+use crate::data::{Dataset, Prepared};
+use crate::error::{Error, Result};
+use crate::model::{CheckedSpec, Family, Fitted};
+
+/// Holdout metrics of one model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Holdout {
+    pub accuracy: f64,
+    pub precision: f64,
+    pub recall: f64,
+    pub f1: f64,
+    pub roc_auc: f64,
+    /// 95 % paired-bootstrap interval of `roc_auc` (NaN until a bootstrap fills it in).
+    pub roc_auc_ci: [f64; 2],
+    pub pr_auc: f64,
+    /// 95 % paired-bootstrap interval of `pr_auc` (NaN until a bootstrap fills it in).
+    pub pr_auc_ci: [f64; 2],
+    pub brier: f64,
+    pub log_loss: f64,
+    pub confusion_at_05: Confusion,
+    /// Chosen on the training folds' out-of-fold predictions, never on the holdout.
+    pub f1_threshold: f64,
+    pub confusion_at_f1_threshold: Confusion,
+}
+
+impl Holdout {
+    /// The metrics of probabilities `p` on labels `y`, with the confusion matrices at 0.5 and
+    /// at `f1_threshold`.
+    ///
+    /// # Errors
+    /// [`Error::Metric`] for mismatched lengths or a single class.
+    pub fn measure(y: &[u8], p: &[f64], f1_threshold: f64) -> Result<Holdout> {
+        let c05 = Confusion::at(y, p, 0.5);
+        Ok(Holdout {
+            accuracy: c05.accuracy(),
+            precision: c05.precision(),
+            recall: c05.recall(),
+            f1: c05.f1(),
+            roc_auc: roc_auc(y, p)?,
+            roc_auc_ci: [f64::NAN; 2],
+            pr_auc: average_precision(y, p)?,
+            pr_auc_ci: [f64::NAN; 2],
+            brier: brier(y, p),
+            log_loss: log_loss(y, p),
+            confusion_at_05: c05,
+            f1_threshold,
+            confusion_at_f1_threshold: Confusion::at(y, p, f1_threshold),
+        })
+    }
+}
+
+/// Importances of one model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Importance {
+    /// What `native` measures ([`Family::importance_kind`]).
+    pub native_kind: String,
+    /// Feature → share of the native importance.
+    pub native: BTreeMap<String, f64>,
+    /// Drop in holdout ROC AUC when the feature is shuffled, in feature order.
+    pub permutation: Vec<PermutationImportance>,
+}
+
+/// How thoroughly [`evaluate`] measures.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EvalOptions {
+    /// Folds of the cross-validation on the training rows. Default 5.
+    pub cv_folds: usize,
+    /// Shuffles per feature in permutation importance. Default 5.
+    pub permutation_repeats: usize,
+    /// Bins of the reliability curve. Default 10.
+    pub calibration_bins: usize,
+    /// Grid points of partial dependence. Default 25.
+    pub pd_points: usize,
+}
+
+impl Default for EvalOptions {
+    fn default() -> Self {
+        EvalOptions {
+            cv_folds: 5,
+            permutation_repeats: 5,
+            calibration_bins: 10,
+            pd_points: 25,
+        }
+    }
+}
+
+impl EvalOptions {
+    /// Checks the settings, so that no option can ask for unbounded work.
+    ///
+    /// # Errors
+    /// [`Error::Param`] for folds outside 2–20, repeats outside 1–100, calibration bins
+    /// outside 2–100 or partial-dependence points outside 2–200.
+    pub fn check(&self) -> Result<()> {
+        let within = |name: &'static str, v: usize, lo: usize, hi: usize, reason: &'static str| {
+            if (lo..=hi).contains(&v) {
+                Ok(())
+            } else {
+                Err(Error::param(name, v, reason))
+            }
+        };
+        within("cv_folds", self.cv_folds, 2, 20, "must be in 2–20")?;
+        within(
+            "permutation_repeats",
+            self.permutation_repeats,
+            1,
+            100,
+            "must be in 1–100",
+        )?;
+        within(
+            "calibration_bins",
+            self.calibration_bins,
+            2,
+            100,
+            "must be in 2–100",
+        )?;
+        within("pd_points", self.pd_points, 2, 200, "must be in 2–200")
+    }
+}
+
+/// Rows partial dependence averages over (a seeded sample beyond this).
+pub const PD_MAX_ROWS: usize = 500;
+
+/// Everything [`evaluate`] measured about one model.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Evaluation {
+    pub family: Family,
+    pub holdout: Holdout,
+    pub cv: CrossValidation,
+    pub calibration: Calibration,
+    pub importance: Importance,
+    /// One per model feature, in model order.
+    pub partial_dependence: Vec<PartialDependence>,
+    /// Holdout probabilities, in the order of the holdout rows.
+    pub probabilities: Vec<f64>,
+}
+
+/// Fits `spec` on `prepared`'s training rows and measures it: on the holdout `test` (the
+/// split's test rows), by `options.cv_folds`-fold cross-validation on the training rows (a
+/// group's rows on one side of every fold; the F1 threshold is chosen on its out-of-fold
+/// predictions), calibration, native and permutation importance and partial dependence.
+/// `progress` is told about each long step.
+///
+/// # Errors
+/// [`Error::Param`] for `options` out of range; [`Error::OneClass`] when the holdout has one
+/// class; split, fit and metric errors (e.g. a class with fewer tracks than folds).
+pub fn evaluate(
+    spec: &CheckedSpec,
+    prepared: &Prepared,
+    test: &Dataset,
+    options: &EvalOptions,
+    seed: u64,
+    progress: &(dyn Fn(&str) + Sync),
+) -> Result<(Fitted, Evaluation)> {
+    let family = spec.family();
+    options.check()?;
+    test.check_two_classes("the holdout")?;
+    let data = &prepared.dataset;
+    let split = &prepared.split;
+    progress(&format!("{}: training", family.title()));
+    let model = spec.fit_rows(data, &split.train, seed)?;
+    let p = model.predict_proba(test)?;
+    progress(&format!(
+        "{}: {}-fold cross-validation",
+        family.title(),
+        options.cv_folds
+    ));
+    let cv = cross_validate_grouped(
+        spec,
+        data,
+        &split.train,
+        &prepared.groups,
+        options.cv_folds,
+        seed,
+    )?;
+    let train_y: Vec<u8> = split.train.iter().map(|&i| data.y[i]).collect();
+    let holdout = Holdout::measure(&test.y, &p, f1_optimal_threshold(&train_y, &cv.out_of_fold))?;
+    progress(&format!("{}: permutation importance", family.title()));
+    let permutation =
+        permutation_importance(model.model(), test, options.permutation_repeats, seed)?;
+    let native = model
+        .feature_names()
+        .iter()
+        .cloned()
+        .zip(model.importances())
+        .collect();
+    let partial_dependence = model
+        .feature_names()
+        .iter()
+        .map(|f| partial_dependence(model.model(), test, f, options.pd_points, PD_MAX_ROWS, seed))
+        .collect::<Result<Vec<_>>>()?;
+    let calibration = calibration(&test.y, &p, options.calibration_bins);
+    let evaluation = Evaluation {
+        family,
+        holdout,
+        cv,
+        calibration,
+        importance: Importance {
+            native_kind: family.importance_kind().to_string(),
+            native,
+            permutation,
+        },
+        partial_dependence,
+        probabilities: p,
+    };
+    Ok((model, evaluation))
+}

@@ -1,0 +1,396 @@
+//! The one tree builder both families share: histogram split search, the branch-free row
+//! partition and, for boosting, histogram subtraction.
+
+use rand::Rng;
+use rand_chacha::ChaCha8Rng;
+
+use super::{Binned, Node, Tree, MAX_BINS};
+
+/// Settings of one tree (checked by the owning model's parameters).
+#[derive(Debug, Clone)]
+pub struct GrowParams {
+    pub max_depth: usize,
+    /// Least hessian sum (weighted row count for the forest) in a child.
+    pub min_child_weight: f64,
+    /// L2 penalty on leaf values.
+    pub lambda: f64,
+    /// Least gain for a split to be made.
+    pub min_gain: f64,
+    /// Features tried per split (all when `None`).
+    pub features_per_split: Option<usize>,
+    /// Multiplier on leaf values (the learning rate).
+    pub leaf_scale: f64,
+    /// Stop at nodes whose rows all have the same label (forest: `g = y·w`, `h = w`).
+    pub stop_when_pure: bool,
+    /// Derive the larger child's histograms by subtraction (when every feature is tried at
+    /// every split; boosting). Halves the histogram work of shallow trees.
+    pub subtract_histograms: bool,
+    /// `g` and `h` are whole numbers in `0..2³²` (the forest: bootstrap counts and hits):
+    /// sampled features' histograms then add one packed integer per row. The sums are the
+    /// same as in floating point, where such sums are exact.
+    pub integer_weights: bool,
+}
+
+struct Best {
+    gain: f64,
+    feature: usize,
+    bin: u8,
+    left: (f64, f64),
+}
+
+/// One histogram bin: gradient sum, hessian sum and row count (the count is exact under
+/// subtraction, so it alone decides whether a bin is occupied).
+type Bin = (f64, f64, u32);
+
+/// What a split search at one node needs to know.
+struct SplitContext<'a> {
+    sg: f64,
+    sh: f64,
+    parent_score: f64,
+    params: &'a GrowParams,
+}
+
+impl SplitContext<'_> {
+    /// The best split on feature `j` given its histogram, if its gain beats `floor`.
+    /// Candidate splits lie between consecutive occupied bins; the cut goes halfway between
+    /// them so unseen values in the gap are split evenly (as CART's midpoint).
+    fn scan(
+        &self,
+        j: usize,
+        occupied: impl Iterator<Item = (usize, f64, f64)>,
+        floor: f64,
+    ) -> Option<Best> {
+        let params = self.params;
+        let mut best: Option<Best> = None;
+        let mut best_gain = floor;
+        let (mut gl, mut hl) = (0.0, 0.0);
+        let mut prev: Option<u8> = None;
+        for (b, bg, bh) in occupied {
+            if let Some(pb) = prev {
+                let (gr, hr) = (self.sg - gl, self.sh - hl);
+                if hl >= params.min_child_weight && hr >= params.min_child_weight {
+                    let gain = gl * gl / (hl + params.lambda) + gr * gr / (hr + params.lambda)
+                        - self.parent_score;
+                    if gain > best_gain {
+                        best_gain = gain;
+                        best = Some(Best {
+                            gain,
+                            feature: j,
+                            bin: ((u16::from(pb) + b as u16) / 2) as u8,
+                            left: (gl, hl),
+                        });
+                    }
+                }
+            }
+            gl += bg;
+            hl += bh;
+            prev = Some(b as u8);
+        }
+        best
+    }
+}
+
+/// Histograms of every feature over `rows`, feature-major (`p × MAX_BINS`). One pass over
+/// the rows fills every feature (each row's gradients are read once); wide, large nodes split
+/// the features between two threads. Each feature's sums run in row order either way.
+///
+/// Also returns the rows' gradient and hessian sums, added in row order alongside the
+/// histograms (where the add chain hides behind the histogram work).
+pub(super) fn all_histograms(
+    binned: &Binned,
+    rows: &[u32],
+    g: &[f64],
+    h: &[f64],
+) -> (Vec<Bin>, (f64, f64)) {
+    let p = binned.bins.len();
+    let mut hist = vec![(0.0, 0.0, 0); p * MAX_BINS];
+    let fill = |features: std::ops::Range<usize>, out: &mut [Bin]| {
+        let (mut sg, mut sh) = (0.0, 0.0);
+        for &r in rows {
+            let r = r as usize;
+            let (gr, hr) = (g[r], h[r]);
+            sg += gr;
+            sh += hr;
+            let row = &binned.rows[r * p..(r + 1) * p];
+            for (k, &b) in row[features.clone()].iter().enumerate() {
+                let bin = &mut out[k * MAX_BINS + b as usize];
+                bin.0 += gr;
+                bin.1 += hr;
+                bin.2 += 1;
+            }
+        }
+        (sg, sh)
+    };
+    let sums = if p >= PARALLEL_MIN_FEATURES && rows.len() * p >= PARALLEL_MIN_CELLS {
+        let half = p / 2;
+        let (a, b) = hist.split_at_mut(half * MAX_BINS);
+        rayon::join(|| fill(0..half, a), || fill(half..p, b)).0
+    } else {
+        fill(0..p, &mut hist)
+    };
+    (hist, sums)
+}
+
+/// Below these, handing half the features to another thread costs more than it saves
+/// (measured on the Billboard data: 4 features lose, 15 gain).
+const PARALLEL_MIN_FEATURES: usize = 8;
+pub(super) const PARALLEL_MIN_CELLS: usize = 64 * 1024;
+
+/// A node waiting to be split: its rows are `rows[start..end]` of [`grow`]'s row list.
+struct Pending {
+    node: usize,
+    start: usize,
+    end: usize,
+    depth: usize,
+    /// Gradient and hessian sums of its rows.
+    sg: f64,
+    sh: f64,
+    /// Its histograms of every feature, when the larger child's come by subtraction.
+    hist: Option<Vec<Bin>>,
+}
+
+/// Grows one tree over `rows` (each listed once; weights live in `h`).
+/// `gain_by_feature` accumulates the gain of every split, for importances. When `leaves` is
+/// given, it receives `(leaf node, start, end)`: `rows[start..end]` ended in that leaf.
+#[allow(clippy::too_many_arguments)] // distinct inputs of one hot loop; a struct would only rename them
+pub fn grow(
+    binned: &Binned,
+    rows: &mut [u32],
+    g: &[f64],
+    h: &[f64],
+    params: &GrowParams,
+    rng: &mut ChaCha8Rng,
+    gain_by_feature: &mut [f64],
+    mut leaves: Option<&mut Vec<(usize, usize, usize)>>,
+) -> Tree {
+    let p = binned.bins.len();
+    let leaf_node = |i: usize| Node {
+        threshold: f64::INFINITY,
+        feature: 0,
+        left: i as u32,
+    };
+    let mut nodes = vec![leaf_node(0)];
+    let mut values = vec![0.0];
+    let mut cover = vec![0.0];
+    let mut max_depth_seen = 0u32;
+    let mut hist: Vec<Bin> = vec![(0.0, 0.0, 0); MAX_BINS];
+    // h in the high half, g in the low half: one add per row sums both.
+    let packed: Vec<u64> = if params.integer_weights {
+        g.iter()
+            .zip(h)
+            .map(|(&g, &h)| (h as u64) << 32 | g as u64)
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let mut packed_hist = [0u64; MAX_BINS];
+    let mut order: Vec<usize> = (0..p).collect();
+    let mut scratch: Vec<u32> = Vec::new();
+    let mut present: Vec<(usize, f64, f64)> = Vec::with_capacity(MAX_BINS);
+    let n_try = params.features_per_split.unwrap_or(p).min(p);
+    // Subtraction needs every feature's histogram at every node.
+    let subtract = params.subtract_histograms && n_try == p;
+    let (root_hist, root) = if subtract {
+        let (hist, sums) = all_histograms(binned, rows, g, h);
+        (Some(hist), sums)
+    } else {
+        let sums = rows.iter().fold((0.0, 0.0), |(a, b), &r| {
+            (a + g[r as usize], b + h[r as usize])
+        });
+        (None, sums)
+    };
+    let mut stack = vec![Pending {
+        node: 0,
+        start: 0,
+        end: rows.len(),
+        depth: 0,
+        sg: root.0,
+        sh: root.1,
+        hist: root_hist,
+    }];
+    while let Some(Pending {
+        node,
+        start,
+        end,
+        depth,
+        sg,
+        sh,
+        hist: node_hist,
+    }) = stack.pop()
+    {
+        values[node] = -sg / (sh + params.lambda) * params.leaf_scale;
+        cover[node] = sh;
+        max_depth_seen = max_depth_seen.max(depth as u32);
+        let pure = params.stop_when_pure && (sg <= 0.0 || sg >= sh);
+        if pure
+            || depth >= params.max_depth
+            || sh < 2.0 * params.min_child_weight
+            || end - start < 2
+        {
+            if let Some(out) = leaves.as_deref_mut() {
+                out.push((node, start, end));
+            }
+            continue;
+        }
+        let node_rows = &rows[start..end];
+        let parent_score = sg * sg / (sh + params.lambda);
+        if n_try < p {
+            // Partial Fisher–Yates: the first n_try entries are a uniform sample.
+            for k in 0..n_try {
+                let pick = rng.gen_range(k..p);
+                order.swap(k, pick);
+            }
+        }
+        let mut best = Best {
+            gain: params.min_gain,
+            feature: usize::MAX,
+            bin: 0,
+            left: (0.0, 0.0),
+        };
+        let ctx = SplitContext {
+            sg,
+            sh,
+            parent_score,
+            params,
+        };
+        for &j in &order[..n_try] {
+            let found = match &node_hist {
+                Some(all) => {
+                    let occupied = all[j * MAX_BINS..(j + 1) * MAX_BINS]
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, bin)| bin.2 > 0)
+                        .map(|(b, bin)| (b, bin.0, bin.1));
+                    ctx.scan(j, occupied, best.gain)
+                }
+                None => {
+                    // Deep trees have many small nodes: a bitmap of touched bins lists the
+                    // occupied ones in order without scanning or clearing all 256.
+                    let col = &binned.bins[j];
+                    let mut touched = [0u64; MAX_BINS / 64];
+                    present.clear();
+                    if params.integer_weights {
+                        // One integer add sums both g and h.
+                        for &r in node_rows {
+                            let b = col[r as usize];
+                            touched[usize::from(b >> 6)] |= 1 << (b & 63);
+                            packed_hist[usize::from(b)] += packed[r as usize];
+                        }
+                    } else {
+                        for &r in node_rows {
+                            let b = col[r as usize] as usize;
+                            touched[b >> 6] |= 1 << (b & 63);
+                            let bin = &mut hist[b];
+                            bin.0 += g[r as usize];
+                            bin.1 += h[r as usize];
+                        }
+                    }
+                    for (word_index, mut word) in touched.into_iter().enumerate() {
+                        while word != 0 {
+                            let b = word_index * 64 + word.trailing_zeros() as usize;
+                            word &= word - 1;
+                            if params.integer_weights {
+                                let v = std::mem::take(&mut packed_hist[b]);
+                                present.push((b, (v & 0xffff_ffff) as f64, (v >> 32) as f64));
+                            } else {
+                                present.push((b, hist[b].0, hist[b].1));
+                                hist[b] = (0.0, 0.0, 0);
+                            }
+                        }
+                    }
+                    ctx.scan(j, present.iter().copied(), best.gain)
+                }
+            };
+            if let Some(b) = found {
+                best = b;
+            }
+        }
+        if best.feature == usize::MAX {
+            if let Some(out) = leaves.as_deref_mut() {
+                out.push((node, start, end));
+            }
+            continue;
+        }
+        gain_by_feature[best.feature] += best.gain;
+        // Partition rows (bin ≤ best.bin to the left), branch-free: each row is written to
+        // both sides and only one cursor advances, which beats a mispredicted swap.
+        let col = &binned.bins[best.feature];
+        let slice = &mut rows[start..end];
+        scratch.resize(slice.len(), 0);
+        let mut mid = 0;
+        let mut right = slice.len();
+        for k in 0..slice.len() {
+            let r = slice[k];
+            let go_left = usize::from(col[r as usize] <= best.bin);
+            slice[mid] = r;
+            scratch[right - 1] = r;
+            mid += go_left;
+            right -= 1 - go_left;
+        }
+        // Right-side rows were stacked from the end of `scratch`; restore their order.
+        let n_right = slice.len() - mid;
+        for (k, &r) in scratch[right..].iter().rev().enumerate() {
+            slice[mid + k] = r;
+        }
+        debug_assert_eq!(right, slice.len() - n_right);
+        let left = nodes.len();
+        nodes[node] = Node {
+            threshold: binned.cuts[best.feature][best.bin as usize],
+            feature: best.feature as u32,
+            left: left as u32,
+        };
+        values[node] = 0.0;
+        nodes.push(leaf_node(left));
+        nodes.push(leaf_node(left + 1));
+        values.extend([0.0, 0.0]);
+        cover.extend([0.0, 0.0]);
+        let (gl, hl) = best.left;
+        let (left_hist, right_hist) = match node_hist {
+            Some(mut parent) => {
+                // Build the smaller child's histograms from its rows; the larger child's are
+                // the parent's minus the smaller's.
+                let (small, left_is_small) = if mid <= end - start - mid {
+                    (&rows[start..start + mid], true)
+                } else {
+                    (&rows[start + mid..end], false)
+                };
+                let (small_hist, _) = all_histograms(binned, small, g, h);
+                for (a, b) in parent.iter_mut().zip(&small_hist) {
+                    a.0 -= b.0;
+                    a.1 -= b.1;
+                    a.2 -= b.2;
+                }
+                if left_is_small {
+                    (Some(small_hist), Some(parent))
+                } else {
+                    (Some(parent), Some(small_hist))
+                }
+            }
+            None => (None, None),
+        };
+        stack.push(Pending {
+            node: left + 1,
+            start: start + mid,
+            end,
+            depth: depth + 1,
+            sg: sg - gl,
+            sh: sh - hl,
+            hist: right_hist,
+        });
+        stack.push(Pending {
+            node: left,
+            start,
+            end: start + mid,
+            depth: depth + 1,
+            sg: gl,
+            sh: hl,
+            hist: left_hist,
+        });
+    }
+    Tree {
+        nodes,
+        values,
+        depth: max_depth_seen,
+        cover,
+    }
+}

@@ -1,0 +1,113 @@
+//! Scoring tracks with saved models: read a CSV with the features the artifacts need, and the
+//! prediction and explanation tables `hitcast predict` and `hitcast explain` write.
+
+use std::fmt::Write as _;
+
+use crate::data::{csv_field, Dataset};
+use crate::error::Result;
+use crate::explain::Explanation;
+use crate::model::Artifact;
+
+/// Every feature any of `artifacts` reads, in the first artifact's order, then any others.
+pub fn features_of(artifacts: &[Artifact]) -> Vec<String> {
+    let mut features: Vec<String> = Vec::new();
+    for a in artifacts {
+        for f in &a.feature_names {
+            if !features.contains(f) {
+                features.push(f.clone());
+            }
+        }
+    }
+    features
+}
+
+/// The tracks of `csv` with the features `artifacts` read, unlabelled and with every row
+/// kept (repeated or not): what scoring reads.
+///
+/// # Errors
+/// As [`crate::data::ingest`], naming the file, row and column.
+#[cfg(feature = "csv")]
+pub fn read_tracks(artifacts: &[Artifact], csv: &std::path::Path) -> Result<Dataset> {
+    let options = crate::data::IngestOptions {
+        features: crate::data::FeatureSet::Named(features_of(artifacts)),
+        label: crate::data::LabelRule::Unlabelled,
+        dedupe: false,
+        ..crate::data::IngestOptions::default()
+    };
+    Ok(crate::data::ingest(csv, &options)?.dataset)
+}
+
+/// `track_id,p_<family>…`: each artifact's hit probability per track of `tracks`.
+///
+/// # Errors
+/// [`crate::Error::MissingFeature`] when `tracks` lacks a feature a model reads.
+pub fn prediction_csv(artifacts: &[Artifact], tracks: &Dataset) -> Result<String> {
+    let columns: Vec<Vec<f64>> = artifacts
+        .iter()
+        .map(|a| a.model.predict_proba(tracks))
+        .collect::<Result<_>>()?;
+    let mut csv = String::from("track_id");
+    for a in artifacts {
+        let _ = write!(csv, ",p_{}", a.family);
+    }
+    csv.push('\n');
+    for i in 0..tracks.len() {
+        csv.push_str(&csv_field(&tracks.ids[i]));
+        for c in &columns {
+            let _ = write!(csv, ",{}", c[i]);
+        }
+        csv.push('\n');
+    }
+    Ok(csv)
+}
+
+/// `track_id,model,base,shap_<feature>…,log_odds,probability`: one row per track and
+/// artifact from `explained[artifact][track]`; a feature a model does not read is empty.
+pub fn explanation_csv(
+    artifacts: &[Artifact],
+    tracks: &Dataset,
+    explained: &[Vec<Explanation>],
+) -> String {
+    let names = features_of(artifacts);
+    let mut csv = String::from("track_id,model,base");
+    for f in &names {
+        let _ = write!(csv, ",shap_{f}");
+    }
+    csv.push_str(",log_odds,probability\n");
+    for i in 0..tracks.len() {
+        for (a, e) in artifacts.iter().zip(explained) {
+            let e = &e[i];
+            let _ = write!(csv, "{},{},{}", csv_field(&tracks.ids[i]), a.family, e.base);
+            for f in &names {
+                match a.feature_names.iter().position(|n| n == f) {
+                    Some(j) => {
+                        let _ = write!(csv, ",{}", e.contributions[j]);
+                    }
+                    None => csv.push(','),
+                }
+            }
+            let _ = writeln!(csv, ",{},{}", e.log_odds, e.probability);
+        }
+    }
+    csv
+}
+
+/// How a track is named to a reader: `title — artist (id)`, or the id alone when either is
+/// unknown.
+pub fn track_label(tracks: &Dataset, i: usize) -> String {
+    match (tracks.names[i].is_empty(), tracks.artists[i].is_empty()) {
+        (false, false) => format!(
+            "{} — {} ({})",
+            tracks.names[i], tracks.artists[i], tracks.ids[i]
+        ),
+        _ => tracks.ids[i].clone(),
+    }
+}
+
+/// Track `i`'s values of `features` (NaN where `tracks` lacks one).
+pub fn row_of(tracks: &Dataset, features: &[String], i: usize) -> Vec<f64> {
+    features
+        .iter()
+        .map(|f| tracks.feature_index(f).map_or(f64::NAN, |j| tracks.x[j][i]))
+        .collect()
+}
