@@ -1,6 +1,7 @@
 //! Scoring tracks with saved models: read a CSV with the features the artifacts need, and the
 //! prediction and explanation tables `hitcast predict` and `hitcast explain` write.
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use crate::data::{csv_field, Dataset};
@@ -110,4 +111,90 @@ pub fn row_of(tracks: &Dataset, features: &[String], i: usize) -> Vec<f64> {
         .iter()
         .map(|f| tracks.feature_index(f).map_or(f64::NAN, |j| tracks.x[j][i]))
         .collect()
+}
+
+/// One model's answer for a track known only by its feature values (an uploaded song).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Verdict {
+    /// The model's explanation and its top reasons in words.
+    Scored {
+        explanation: Explanation,
+        reasons: Vec<String>,
+    },
+    /// The values lack features the model reads (named).
+    Skipped { missing: Vec<String> },
+}
+
+/// Each artifact's verdict on the feature values `features` (by name), with the top
+/// `reasons` contributions in words.
+///
+/// # Errors
+/// As [`crate::explain::explain_row`] for a value it refuses (not finite, out of range).
+pub fn score_features(
+    artifacts: &[Artifact],
+    features: &BTreeMap<String, f64>,
+    reasons: usize,
+) -> Result<Vec<Verdict>> {
+    artifacts
+        .iter()
+        .map(|a| {
+            let missing: Vec<String> = a
+                .feature_names
+                .iter()
+                .filter(|f| !features.contains_key(*f))
+                .cloned()
+                .collect();
+            if !missing.is_empty() {
+                return Ok(Verdict::Skipped { missing });
+            }
+            let x: Vec<f64> = a.feature_names.iter().map(|f| features[f]).collect();
+            let explanation = crate::explain::explain_row(&a.model, &x)?;
+            let reasons = crate::explain::reasons(&a.feature_names, &x, &explanation, reasons);
+            Ok(Verdict::Scored {
+                explanation,
+                reasons,
+            })
+        })
+        .collect()
+}
+
+/// The one-row CSV `hitcast score-audio` writes: `file,<features>…,p_<family>,reasons_<family>…`
+/// (empty cells for a skipped model).
+pub fn upload_csv(
+    file: &str,
+    features: &BTreeMap<String, f64>,
+    artifacts: &[Artifact],
+    verdicts: &[Verdict],
+) -> String {
+    let mut header = format!(
+        "file,{}",
+        features.keys().cloned().collect::<Vec<_>>().join(",")
+    );
+    let mut values = format!(
+        "{},{}",
+        csv_field(file),
+        features
+            .values()
+            .map(|v| v.to_string())
+            .collect::<Vec<_>>()
+            .join(",")
+    );
+    for (a, v) in artifacts.iter().zip(verdicts) {
+        let _ = write!(header, ",p_{0},reasons_{0}", a.family);
+        match v {
+            Verdict::Scored {
+                explanation,
+                reasons,
+            } => {
+                let _ = write!(
+                    values,
+                    ",{},{}",
+                    explanation.probability,
+                    csv_field(&reasons.join("; "))
+                );
+            }
+            Verdict::Skipped { .. } => values.push_str(",,"),
+        }
+    }
+    format!("{header}\n{values}\n")
 }

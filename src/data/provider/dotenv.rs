@@ -129,6 +129,35 @@ pub fn parse(text: &str) -> Result<Vec<Entry>, (usize, String)> {
     Ok(entries)
 }
 
+/// Reads credential `name` from the environment, then from the dotenv file `env_file` (a
+/// git-ignored `.env`; absent is fine). An empty value counts as unset; the last entry of a
+/// key wins, as dotenv readers do. The value is never logged.
+///
+/// # Errors
+/// [`crate::Error::Io`] when `env_file` exists but cannot be read; [`crate::Error::Config`]
+/// naming the file and line of a malformed entry.
+pub fn credential(name: &str, env_file: &std::path::Path) -> crate::Result<Option<String>> {
+    if let Ok(v) = std::env::var(name) {
+        if !v.trim().is_empty() {
+            return Ok(Some(v));
+        }
+    }
+    let text = match std::fs::read_to_string(env_file) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(crate::Error::io(env_file, e)),
+    };
+    let entries = parse(&text).map_err(|(line, message)| {
+        crate::Error::Config(format!("{} line {line}: {message}", env_file.display()))
+    })?;
+    Ok(entries
+        .into_iter()
+        .rev()
+        .find(|e| e.key == name)
+        .map(|e| e.value)
+        .filter(|v| !v.trim().is_empty()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
