@@ -320,3 +320,107 @@ pub fn peak_memory() -> Option<String> {
         .find_map(|l| l.strip_prefix("VmHWM:"))
         .map(|v| v.trim().to_string())
 }
+
+/// The peers' figures on the same rows: [`peer`] runs `benches/peer_scale.py`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Peers {
+    /// `(peer, fit seconds, holdout ROC AUC)`: XGBoost hist, and LightGBM when installed.
+    pub boosting: Vec<(String, f64, f64)>,
+    /// Seconds for pandas `read_csv` plus the same checks as HitCast's ingest.
+    pub read_and_check_s: f64,
+    pub python: String,
+}
+
+/// The Python peer interpreter: `HITCAST_PEER_PYTHON`, else the venv the peer's README sets
+/// up (`/tmp/peer/bin/python`), when it exists.
+pub fn peer_python() -> Option<std::path::PathBuf> {
+    let p = std::env::var_os("HITCAST_PEER_PYTHON")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| "/tmp/peer/bin/python".into());
+    p.exists().then_some(p)
+}
+
+/// Writes `prepared`'s data and holdout into `dir` (`tracks.csv`, `split.csv`) and times the
+/// peers on exactly those rows with `python` running `script` (2 threads each).
+///
+/// # Errors
+/// [`crate::Error::Io`] for the files; [`crate::Error::Config`] when the script fails or
+/// its JSON lacks a figure.
+pub fn peer(
+    prepared: &Prepared,
+    python: &std::path::Path,
+    script: &std::path::Path,
+    dir: &std::path::Path,
+) -> Result<Peers> {
+    std::fs::create_dir_all(dir).map_err(|e| crate::Error::io(dir, e))?;
+    let data = dir.join("tracks.csv");
+    prepared.dataset.write_csv(&data)?;
+    let mut split = String::from("row,is_test\n");
+    let mut is_test = vec![false; prepared.dataset.len()];
+    for &i in &prepared.split.test {
+        is_test[i] = true;
+    }
+    for (i, t) in is_test.iter().enumerate() {
+        split.push_str(&format!("{i},{}\n", u8::from(*t)));
+    }
+    let split_path = dir.join("split.csv");
+    crate::atomic::write(&split_path, split.as_bytes())?;
+    let json = dir.join("peer.json");
+    let status = std::process::Command::new(python)
+        .arg(script)
+        .arg("--data")
+        .arg(&data)
+        .arg("--split")
+        .arg(&split_path)
+        .arg("--json-out")
+        .arg(&json)
+        .status()
+        .map_err(|e| crate::Error::Config(format!("{}: {e}", python.display())))?;
+    if !status.success() {
+        return Err(crate::Error::Config(format!(
+            "{} {} failed ({status})",
+            python.display(),
+            script.display()
+        )));
+    }
+    let text = std::fs::read_to_string(&json).map_err(|e| crate::Error::io(&json, e))?;
+    let v: serde_json::Value = serde_json::from_str(&text)
+        .map_err(|e| crate::Error::Config(format!("{}: {e}", json.display())))?;
+    let number = |v: &serde_json::Value, what: &str| {
+        v.as_f64()
+            .ok_or_else(|| crate::Error::Config(format!("{}: no number `{what}`", json.display())))
+    };
+    let mut boosting = Vec::new();
+    if let Some(models) = v["models"].as_object() {
+        for (name, m) in models {
+            boosting.push((
+                format!("{name} {}", m["version"].as_str().unwrap_or("")),
+                number(&m["fit_s"], "fit_s")?,
+                number(&m["roc_auc"], "roc_auc")?,
+            ));
+        }
+    }
+    Ok(Peers {
+        boosting,
+        read_and_check_s: number(&v["read_and_check_s"], "read_and_check_s")?,
+        python: python.display().to_string(),
+    })
+}
+
+impl fmt::Display for Peers {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "peers on the same rows ({}, 2 threads, 300 rounds of depth 4, subsample 0.8):",
+            self.python
+        )?;
+        for (name, fit, auc) in &self.boosting {
+            writeln!(f, "  {name:<18} fit {fit:>8.3} s   ROC AUC {auc:.4}")?;
+        }
+        writeln!(
+            f,
+            "  pandas read_csv + checks: {:.3} s",
+            self.read_and_check_s
+        )
+    }
+}

@@ -277,6 +277,18 @@ fn bench(args: &BenchArgs, out: &mut impl Write) -> anyhow::Result<()> {
     if let Some(peak) = hitcast::bench::peak_memory() {
         writeln!(out, "peak memory: {peak}")?;
     }
+    if args.peer {
+        let Some(python) = hitcast::bench::peer_python() else {
+            bail!("--peer: no Python peer environment (set HITCAST_PEER_PYTHON, or create /tmp/peer as ../shared/bench/python-peer/README.md says, plus `pip install lightgbm`)");
+        };
+        let peers = hitcast::bench::peer(
+            &prepared,
+            &python,
+            std::path::Path::new("benches/peer_scale.py"),
+            std::path::Path::new("target/bench-peer"),
+        )?;
+        write!(out, "{peers}")?;
+    }
     Ok(())
 }
 

@@ -311,6 +311,11 @@ pub struct BenchArgs {
     /// Time the models only, not the whole report (for large --rows).
     #[arg(long, conflicts_with = "explain")]
     pub no_report: bool,
+    /// Also time the Python peers (XGBoost, LightGBM, pandas) on the same rows with
+    /// `benches/peer_scale.py`, in `HITCAST_PEER_PYTHON` or /tmp/peer (see
+    /// ../shared/bench/python-peer/README.md); the data goes to target/bench-peer/.
+    #[arg(long, conflicts_with = "explain")]
+    pub peer: bool,
 }
 
 #[derive(Args)]

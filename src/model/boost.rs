@@ -8,6 +8,7 @@
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::ensemble::Ensemble;
@@ -143,13 +144,19 @@ pub struct Boost {
     pub validation_log_loss: Option<f64>,
 }
 
+/// Rows per block of the per-row work spread over the pool (gradients, margins).
+const ROW_BLOCK: usize = 16_384;
+
+/// Mean logistic loss of `margins` on labels `y`: the terms computed on the pool, summed in
+/// row order on this thread (the same bits as one thread summing them).
 fn log_loss_of(margins: &[f64], y: &[f64]) -> f64 {
-    margins
-        .iter()
+    let terms: Vec<f64> = margins
+        .par_iter()
         .zip(y)
+        .with_min_len(ROW_BLOCK)
         .map(|(&z, &t)| z.max(0.0) + (-z.abs()).exp().ln_1p() - t * z)
-        .sum::<f64>()
-        / margins.len() as f64
+        .collect();
+    terms.iter().sum::<f64>() / margins.len() as f64
 }
 
 impl Fit for Boost {
@@ -204,36 +211,53 @@ impl Boost {
         let mut gains = vec![0.0; p];
         let mut trees = Vec::with_capacity(params.n_rounds);
         let mut rows_buf: Vec<u32> = Vec::with_capacity(n);
-        let mut left_out: Vec<u32> = Vec::with_capacity(n);
-        let mut leaves: Vec<(usize, usize, usize)> = Vec::new();
-        // Rows outside a round's sample and validation rows find their leaves by bins,
-        // which sit in cache where raw rows would not.
-        let valid_rows: Option<(Vec<Vec<u8>>, Vec<f64>)> = valid.as_ref().map(|v| {
-            (
-                binned.bin_columns(&v.x),
-                v.y.iter().map(|&t| f64::from(t)).collect(),
-            )
+        // Validation rows find their leaves by bins (row-major, as the training rows), which
+        // sit in cache where raw rows would not.
+        let valid_rows: Option<(Vec<u8>, Vec<f64>)> = valid.as_ref().map(|v| {
+            let bins = binned.bin_columns(&v.x);
+            let rows = (0..v.len())
+                .flat_map(|i| bins.iter().map(move |b| b[i]))
+                .collect();
+            (rows, v.y.iter().map(|&t| f64::from(t)).collect())
         });
         let mut valid_margin = valid.as_ref().map(|v| vec![base_score; v.len()]);
         let mut best = (f64::INFINITY, 0usize, vec![0.0; p]);
         for round in 0..params.n_rounds {
+            // Row `i` keeps its own draw, the `i`-th 64-bit value of the random stream (two
+            // 32-bit words): blocks of rows jump to their place in the stream and draw side by
+            // side on the pool, so the sample is the one a single loop would draw. Each block
+            // then computes its kept rows' gradients, each from that row's margin alone, so
+            // the bits do not depend on who computes them.
+            let start = rng.get_word_pos();
+            let subsample = params.subsample;
+            let blocks: Vec<Vec<u32>> = g
+                .par_chunks_mut(ROW_BLOCK)
+                .zip(h.par_chunks_mut(ROW_BLOCK))
+                .enumerate()
+                .map(|(b, (g, h))| {
+                    let first = b * ROW_BLOCK;
+                    let mut r = rng.clone();
+                    r.set_word_pos(start + 2 * first as u128);
+                    let mut kept = Vec::with_capacity(g.len());
+                    for k in 0..g.len() {
+                        if subsample >= 1.0 || r.gen::<f64>() < subsample {
+                            let i = first + k;
+                            let pi = sigmoid(margin[i]);
+                            g[k] = pi - y[i];
+                            h[k] = (pi * (1.0 - pi)).max(1e-16);
+                            kept.push(i as u32);
+                        }
+                    }
+                    kept
+                })
+                .collect();
+            if subsample < 1.0 {
+                rng.set_word_pos(start + 2 * n as u128);
+            }
             rows_buf.clear();
-            left_out.clear();
-            for i in 0..n as u32 {
-                if params.subsample >= 1.0 || rng.gen::<f64>() < params.subsample {
-                    rows_buf.push(i);
-                } else {
-                    left_out.push(i);
-                }
+            for b in &blocks {
+                rows_buf.extend_from_slice(b);
             }
-            // Only this round's sample needs gradients.
-            for &r in &rows_buf {
-                let i = r as usize;
-                let pi = sigmoid(margin[i]);
-                g[i] = pi - y[i];
-                h[i] = (pi * (1.0 - pi)).max(1e-16);
-            }
-            leaves.clear();
             let tree = grow(
                 &binned,
                 &mut rows_buf,
@@ -242,20 +266,22 @@ impl Boost {
                 &grow_params,
                 &mut rng,
                 &mut gains,
-                Some(&mut leaves),
+                None,
             );
-            // Sampled rows already know their leaf; only the rows left out walk the tree.
-            for &(leaf, start, end) in &leaves {
-                let value = tree.values[leaf];
-                for &r in &rows_buf[start..end] {
-                    margin[r as usize] += value;
-                }
-            }
+            // Every row walks the new tree by its bins, block by block on the pool: a row's
+            // margin only ever adds its own leaf values, in tree order.
             let ranks = binned.ranks(&tree);
-            for &r in &left_out {
-                let i = r as usize;
-                margin[i] += tree.values[tree.leaf_of_binned(&ranks, &binned.bins, i)];
-            }
+            margin
+                .par_chunks_mut(ROW_BLOCK)
+                .enumerate()
+                .for_each(|(b, m)| {
+                    let first = b * ROW_BLOCK;
+                    for (k, v) in m.iter_mut().enumerate() {
+                        let i = first + k;
+                        *v +=
+                            tree.values[tree.leaf_of_row(&ranks, &binned.rows[i * p..(i + 1) * p])];
+                    }
+                });
             trees.push(tree);
             if let (Some((vrows, vy)), Some(vm), Some(patience)) = (
                 &valid_rows,
@@ -263,9 +289,13 @@ impl Boost {
                 params.early_stopping_rounds,
             ) {
                 let last = trees.last().expect("pushed above");
-                for (i, m) in vm.iter_mut().enumerate() {
-                    *m += last.values[last.leaf_of_binned(&ranks, vrows, i)];
-                }
+                vm.par_chunks_mut(ROW_BLOCK).enumerate().for_each(|(b, m)| {
+                    let first = b * ROW_BLOCK;
+                    for (k, v) in m.iter_mut().enumerate() {
+                        let i = first + k;
+                        *v += last.values[last.leaf_of_row(&ranks, &vrows[i * p..(i + 1) * p])];
+                    }
+                });
                 let loss = log_loss_of(vm, vy);
                 if loss < best.0 {
                     best = (loss, round + 1, gains.clone());

@@ -133,6 +133,44 @@ fn results_do_not_depend_on_thread_count() {
 }
 
 #[test]
+fn large_boosting_fits_do_not_depend_on_thread_count() {
+    // 200k training rows: the sample draw, gradients and margins run in blocks on the pool,
+    // and the root's 160k-row histograms and partition in row blocks too.
+    let d = synth(200_000);
+    let rows: Vec<usize> = (0..d.len()).collect();
+    let params = BoostParams {
+        n_rounds: 4,
+        early_stopping_rounds: None,
+        ..Default::default()
+    };
+    let fit_with = |threads: usize| {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap()
+            .install(|| serde_json::to_string(&Boost::fit(&d, &rows, &params, 5).unwrap()).unwrap())
+    };
+    let one = fit_with(1);
+    assert_eq!(one, fit_with(2));
+    assert_eq!(one, fit_with(3));
+    // With early stopping the validation rows are scored in blocks as well.
+    let stopping = BoostParams {
+        n_rounds: 4,
+        ..Default::default()
+    };
+    let fit_stopping = |threads: usize| {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap()
+            .install(|| Boost::fit(&d, &rows, &stopping, 5).unwrap())
+    };
+    let (a, b) = (fit_stopping(1), fit_stopping(3));
+    assert_eq!(a, b);
+    assert!(a.validation_log_loss.is_some_and(f64::is_finite));
+}
+
+#[test]
 fn save_load_round_trip_is_bit_identical() {
     let dir = tempfile::tempdir().unwrap();
     let d = synth(1500);

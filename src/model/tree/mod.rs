@@ -272,6 +272,18 @@ impl Tree {
         k
     }
 
+    /// The leaf reached by a row of bins (`row[j]` the bin of feature `j`, as in
+    /// [`Binned::rows`]), with `ranks` from [`Binned::ranks`].
+    #[inline]
+    pub fn leaf_of_row(&self, ranks: &[u8], row: &[u8]) -> usize {
+        let mut k = 0usize;
+        while !self.is_leaf(k) {
+            let node = self.nodes[k];
+            k = node.left as usize + usize::from(row[node.feature as usize] > ranks[k]);
+        }
+        k
+    }
+
     /// The largest feature index the tree reads.
     pub fn max_feature(&self) -> usize {
         (0..self.nodes.len())
