@@ -45,7 +45,7 @@ fn output(path: &Path, message: impl Into<String>) -> Error {
     }
 }
 
-/// Checks that [`write`] can put a file at `path` (it is not a folder), so a command writing
+/// Checks that [`write`](fn@write) can put a file at `path` (it is not a folder), so a command writing
 /// several files can check them all before writing the first.
 ///
 /// # Errors

@@ -17,7 +17,7 @@ pub struct FamilyTiming {
     pub family: Family,
     /// Median seconds of one fit on the training rows.
     pub fit_s: f64,
-    /// Median seconds to score `predict_rows` rows (warm calls, [`PREDICT_CALLS`] per fit).
+    /// Median seconds to score `predict_rows` rows (warm calls, `PREDICT_CALLS` = 10 per fit).
     pub predict_s: f64,
     pub predict_rows: usize,
     pub holdout_roc_auc: f64,

@@ -28,7 +28,7 @@
 //! - [`score`]: scoring a CSV with saved models, the prediction and explanation tables.
 //! - [`sql`]: models as SQL for Snowflake, BigQuery, PostgreSQL, DuckDB and SQLite.
 //! - `serve` (feature `serve`): the what-if dashboard and its JSON API.
-//! - [`bench`]: the timings of `hitcast bench` (timing lives there, never in tests).
+//! - [`bench`](mod@bench): the timings of `hitcast bench` (timing lives there, never in tests).
 //! - [`atomic`]: writes that never leave a half-written file or delete what HitCast did
 //!   not make.
 //! - `notebook` (feature `notebook`): rich output in Jupyter's evcxr kernel.

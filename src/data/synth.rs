@@ -72,7 +72,7 @@ impl SynthParams {
     /// Checks the parameters.
     ///
     /// # Errors
-    /// [`Error::Param`] for fewer than 10 or more than [`MAX_TRACKS`] tracks, or a hit rate
+    /// [`Error::Param`] for fewer than 10 or more than `MAX_TRACKS` tracks, or a hit rate
     /// outside (0.01, 0.99).
     pub fn check(&self) -> Result<()> {
         // The upper bound keeps a mistyped `--rows` from asking for terabytes.

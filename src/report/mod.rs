@@ -1,6 +1,6 @@
 //! The report: every model measured the same way on the same rows, rendered as
 //! `metrics.json` (the stable schema below), `REPORT.md`, a self-contained `report.html` and
-//! SVG figures. Rendering is pure; [`write`] swaps the whole folder in at once.
+//! SVG figures. Rendering is pure; [`write`](fn@write) swaps the whole folder in at once.
 //!
 //! `metrics.json` schema (version 1): `schema_version`, `meta` (crate version, seed, data
 //! source, file name, SHA-256, row counts, split rule, hyper-parameters), `oracle_roc_auc`
@@ -476,10 +476,10 @@ pub fn write(dir: &Path, report: &Report, figures: &Figures) -> Result<()> {
     write_to(dir, report, figures, crate::atomic::Replace::OnlyOurs)
 }
 
-/// [`write`], choosing whether a folder HitCast did not write may be replaced (`--force`).
+/// [`write`](fn@write), choosing whether a folder HitCast did not write may be replaced (`--force`).
 ///
 /// # Errors
-/// As [`write`].
+/// As [`write`](fn@write).
 pub fn write_to(
     dir: &Path,
     report: &Report,

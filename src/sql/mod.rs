@@ -114,7 +114,7 @@ impl Dialect {
     /// A safely quoted identifier. Snowflake stores unquoted identifiers upper-cased, so a
     /// plain lower-case name is quoted in upper case to match `CREATE TABLE t (tempo …)`.
     /// BigQuery quotes with back-ticks (a back-tick or backslash inside is escaped, though
-    /// [`check_name`] refuses both there); the others with double quotes, doubled inside.
+    /// `check_name` refuses both there); the others with double quotes, doubled inside.
     pub fn ident(self, name: &str) -> String {
         let shown = if self == Dialect::Snowflake && is_plain(name) {
             name.to_ascii_uppercase()

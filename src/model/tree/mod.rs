@@ -165,7 +165,7 @@ impl Tree {
     /// the depth of the deepest leaf: `values` matches `nodes`; children exist and come after
     /// their parent (so every walk ends); one parent per node (a shared child would make the
     /// exporter expand a DAG and the depth wrong); every node reachable from the root; depth
-    /// at most [`MAX_DEPTH`]; features below `features`; no NaN threshold; finite leaf values.
+    /// at most `MAX_DEPTH` (64); features below `features`; no NaN threshold; finite leaf values.
     /// One pass in node order, no recursion. The one structural check of trees: artifacts
     /// ([`TryFrom`]), `Trained::validate` and the SQL export all call it. Errors name the node.
     pub fn check(&self, features: usize) -> Result<u32, String> {
@@ -261,7 +261,7 @@ impl Tree {
         self.values[i]
     }
 
-    /// The leaf reached by row `i` of `bins`, with `ranks` from [`Binned::ranks`].
+    /// The leaf reached by row `i` of `bins`, with `ranks` from `Binned::ranks`.
     #[inline]
     pub fn leaf_of_binned(&self, ranks: &[u8], bins: &[Vec<u8>], i: usize) -> usize {
         let mut k = 0usize;
@@ -273,7 +273,7 @@ impl Tree {
     }
 
     /// The leaf reached by a row of bins (`row[j]` the bin of feature `j`, as in
-    /// [`Binned::rows`]), with `ranks` from [`Binned::ranks`].
+    /// `Binned::rows`), with `ranks` from `Binned::ranks`.
     #[inline]
     pub fn leaf_of_row(&self, ranks: &[u8], row: &[u8]) -> usize {
         let mut k = 0usize;
