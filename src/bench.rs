@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use crate::data::Prepared;
 use crate::error::Result;
-use crate::model::{Family, Model, ModelParams, Trained};
+use crate::model::{Family, Model, ModelParams, ModelSpec, Trained};
 use crate::report::{build, ReportOptions};
 
 /// Timings of one family.
@@ -72,7 +72,11 @@ pub fn run(
         let mut auc = 0.0;
         for _ in 0..repeats.max(1) {
             let t = Instant::now();
-            let model = Trained::fit(family, data, &prepared.split.train, &fixed, seed)?;
+            let model = ModelSpec::from_params(family, &fixed).check()?.fit_rows(
+                data,
+                &prepared.split.train,
+                seed,
+            )?;
             fits.push(t.elapsed().as_secs_f64());
             // Batch scoring is timed warm, as a service scores batch after batch: the first
             // call after a fit also pays for faulting in fresh memory.
@@ -211,7 +215,12 @@ pub fn explain(
     let scored = test.subset(&rows);
     let models: Vec<Trained> = Family::ALL
         .iter()
-        .map(|&f| Trained::fit(f, data, &prepared.split.train, params, seed))
+        .map(|&f| {
+            Ok(ModelSpec::from_params(f, params)
+                .check()?
+                .fit_rows(data, &prepared.split.train, seed)?
+                .into_model())
+        })
         .collect::<Result<_>>()?;
     let pool = |threads: usize| {
         rayon::ThreadPoolBuilder::new()

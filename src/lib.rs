@@ -23,8 +23,9 @@
 //!   family, in log-odds, with a base value.
 //! - [`plot`]: every figure as SVG text, one public function per figure
 //!   (e.g. [`plot::partial_dependence_figure`]), from evaluation outputs, never models.
-//! - [`report`]: the `metrics.json` schema, its Markdown and HTML rendering and the
-//!   all-or-nothing write of `reports/`.
+//! - [`report`]: [`report::build`] runs [`eval::evaluate`] for every family, the explanations,
+//!   the bootstrap and the out-of-time check; the `metrics.json` schema, its Markdown and HTML
+//!   rendering and the all-or-nothing write of `reports/`.
 //! - [`score`]: scoring a CSV with saved models, the prediction and explanation tables.
 //! - [`sql`]: models as SQL for Snowflake, BigQuery, PostgreSQL, DuckDB and SQLite.
 //! - `serve` (feature `serve`): the what-if dashboard and its JSON API.

@@ -12,7 +12,7 @@ use super::{
     partial_dependence, permutation_importance, roc_auc, Calibration, Confusion, CrossValidation,
     PartialDependence, PermutationImportance,
 };
-use crate::data::{Dataset, Prepared};
+use crate::data::{Dataset, Split};
 use crate::error::{Error, Result};
 use crate::model::{CheckedSpec, Family, Fitted};
 
@@ -148,28 +148,45 @@ pub struct Evaluation {
     pub probabilities: Vec<f64>,
 }
 
-/// Fits `spec` on `prepared`'s training rows and measures it: on the holdout `test` (the
-/// split's test rows), by `options.cv_folds`-fold cross-validation on the training rows (a
-/// group's rows on one side of every fold; the F1 threshold is chosen on its out-of-fold
-/// predictions), calibration, native and permutation importance and partial dependence.
-/// `progress` is told about each long step.
+/// Fits `spec` on the training rows of `split` and measures it: on its test rows (the
+/// holdout), by `options.cv_folds`-fold cross-validation on the training rows (the F1
+/// threshold is chosen on its out-of-fold predictions), calibration, native and permutation
+/// importance and partial dependence. With `groups` (one per row of `data`, e.g.
+/// [`crate::data::Prepared::groups`]) a group's rows stay on one side of every fold; without,
+/// each row is its own group. `progress` is told about each long step.
 ///
 /// # Errors
-/// [`Error::Param`] for `options` out of range; [`Error::OneClass`] when the holdout has one
-/// class; split, fit and metric errors (e.g. a class with fewer tracks than folds).
+/// [`Error::Param`] for `options` out of range; [`Error::Input`] for `groups` of another
+/// length than `data`; [`Error::OneClass`] when the holdout has one class; split, fit and
+/// metric errors (e.g. a class with fewer tracks than folds).
 pub fn evaluate(
     spec: &CheckedSpec,
-    prepared: &Prepared,
-    test: &Dataset,
+    data: &Dataset,
+    split: &Split,
+    groups: Option<&[usize]>,
     options: &EvalOptions,
     seed: u64,
     progress: &(dyn Fn(&str) + Sync),
 ) -> Result<(Fitted, Evaluation)> {
     let family = spec.family();
     options.check()?;
+    let own: Vec<usize>;
+    let groups = match groups {
+        Some(g) if g.len() == data.len() => g,
+        Some(g) => {
+            return Err(Error::Input(format!(
+                "{} groups for {} rows",
+                g.len(),
+                data.len()
+            )))
+        }
+        None => {
+            own = (0..data.len()).collect();
+            &own
+        }
+    };
+    let test = &data.subset(&split.test);
     test.check_two_classes("the holdout")?;
-    let data = &prepared.dataset;
-    let split = &prepared.split;
     progress(&format!("{}: training", family.title()));
     let model = spec.fit_rows(data, &split.train, seed)?;
     let p = model.predict_proba(test)?;
@@ -178,14 +195,7 @@ pub fn evaluate(
         family.title(),
         options.cv_folds
     ));
-    let cv = cross_validate_grouped(
-        spec,
-        data,
-        &split.train,
-        &prepared.groups,
-        options.cv_folds,
-        seed,
-    )?;
+    let cv = cross_validate_grouped(spec, data, &split.train, groups, options.cv_folds, seed)?;
     let train_y: Vec<u8> = split.train.iter().map(|&i| data.y[i]).collect();
     let holdout = Holdout::measure(&test.y, &p, f1_optimal_threshold(&train_y, &cv.out_of_fold))?;
     progress(&format!("{}: permutation importance", family.title()));

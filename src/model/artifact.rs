@@ -177,8 +177,11 @@ impl Artifact {
     ) -> Result<Artifact> {
         let data = &prepared.dataset;
         let rows = &prepared.split.train;
-        let model = Trained::fit(family, data, rows, params, seed)
-            .map_err(|e| prepared.split_context(e))?;
+        let model = super::ModelSpec::from_params(family, params)
+            .check()?
+            .fit_rows(data, rows, seed)
+            .map_err(|e| prepared.split_context(e))?
+            .into_model();
         Ok(Artifact::new(model, data, rows, params, seed))
     }
 

@@ -2,7 +2,7 @@
 //! L2 leaf weights, minimum child weight, row subsampling, column sampling and early stopping
 //! on a held-out validation part of the training rows.
 //!
-//! Why our own rather than forust-ml (0.21 s, AUC 0.824 on the probe) or hessboost: the same
+//! Why our own rather than forust-ml or hessboost (measured in docs/benchmarks.md): the same
 //! histogram tree builder already serves the forest, the fitted trees export straight to SQL,
 //! and it meets the speed bar (see `docs/benchmarks.md`) with no extra dependency.
 

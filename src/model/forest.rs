@@ -1,10 +1,9 @@
 //! A histogram random forest: bootstrap rows per tree, a random subset of features per split,
 //! probabilities as the mean of the trees' leaf hit fractions.
 //!
-//! Why our own: on 30k rows × 4 features linfa-ensemble took 112–178 s for 100 trees and
-//! smartcore's classifier 72 s, both giving labels only; smartcore's regressor gives
-//! probabilities in 1.0 s per 100 trees but predicts 10k rows in 2.3 s. See
-//! `docs/benchmarks.md` for this forest's figures.
+//! Why our own: linfa-ensemble and smartcore's classifier were orders of magnitude slower and
+//! give labels only, smartcore's regressor scores too slowly (docs/benchmarks.md, "Why our
+//! own models", has the measurements and this forest's figures).
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -70,7 +69,7 @@ impl Default for ForestParams {
 /// on all the rows only grows: on 750k synthetic training rows (`hitcast bench --rows
 /// 1000000 --no-report`, docs/benchmarks.md) drawing 100k rows per tree scored a higher
 /// holdout ROC AUC (0.8163 vs 0.8120 with every row: leaves of 10 rows out of 750k
-/// memorise noise), fitted 4.1× faster and scored 10k rows in half the time.
+/// memorise noise) and fitted and scored faster (the timings are in docs/benchmarks.md).
 pub const MAX_SAMPLES: usize = 100_000;
 
 impl ForestParams {

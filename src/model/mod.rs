@@ -189,8 +189,9 @@ pub enum Trained {
 }
 
 impl Trained {
-    /// Fits the family `family` with its parameters from `params` on the tracks `rows` of
-    /// `data`: `ModelSpec::from_params(family, params).check()?.fit_rows(data, rows, seed)`.
+    /// Shorthand for `ModelSpec::from_params(family, params).check()?.fit_rows(data, rows,
+    /// seed)?.into_model()`, kept for callers holding one [`ModelParams`] for all three
+    /// families; the library itself fits through [`ModelSpec`], which checks parameters once.
     ///
     /// # Errors
     /// As [`ModelSpec::check`] and [`CheckedSpec::fit`].

@@ -18,8 +18,8 @@
 use serde::{Deserialize, Serialize};
 
 use super::{
-    Boost, BoostParams, Family, Fit, Forest, ForestParams, Logistic, LogisticParams, ModelParams,
-    Trained,
+    Boost, BoostParams, Family, Fit, Forest, ForestParams, Logistic, LogisticParams, Model,
+    ModelParams, Trained,
 };
 use crate::data::Dataset;
 use crate::error::Result;
@@ -181,6 +181,23 @@ impl Fitted {
 
     /// The family's native importance per feature, summing to 1.
     pub fn importances(&self) -> Vec<f64> {
+        self.model.importances()
+    }
+}
+
+/// A fitted model scores, and evaluates, as the model it holds (so `&Fitted` works wherever
+/// a `&dyn Model` does: permutation importance, partial dependence).
+impl Model for Fitted {
+    fn family(&self) -> Family {
+        self.model.family()
+    }
+    fn feature_names(&self) -> &[String] {
+        self.model.feature_names()
+    }
+    fn predict_proba_columns(&self, x: &[&[f64]]) -> Vec<f64> {
+        Model::predict_proba_columns(&self.model, x)
+    }
+    fn importances(&self) -> Vec<f64> {
         self.model.importances()
     }
 }

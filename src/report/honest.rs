@@ -11,7 +11,7 @@ use super::{ModelReport, Report, ReportOptions};
 use crate::data::{csv_field, Dataset, Layout, Prepared};
 use crate::error::Result;
 use crate::eval;
-use crate::model::{Family, Trained};
+use crate::model::{Family, ModelSpec};
 
 /// What the data is, how the label was made, and what to keep in mind before quoting a
 /// number.
@@ -217,7 +217,9 @@ pub(super) fn out_of_time(
     let fitted: Vec<Result<Vec<f64>>> = Family::ALL
         .par_iter()
         .map(|&family| {
-            let model = Trained::fit(family, d, &train, &options.params, seed)?;
+            let model = ModelSpec::from_params(family, &options.params)
+                .check()?
+                .fit_rows(d, &train, seed)?;
             model.predict_proba(&test_data)
         })
         .collect();

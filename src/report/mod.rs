@@ -195,7 +195,15 @@ fn evaluate(
     progress: &(dyn Fn(&str) + Sync),
 ) -> Result<Evaluated> {
     let spec = ModelSpec::from_params(family, &options.params).check()?;
-    let (model, e) = eval::evaluate(&spec, prepared, test, &options.eval(), seed, progress)?;
+    let (model, e) = eval::evaluate(
+        &spec,
+        &prepared.dataset,
+        &prepared.split,
+        Some(&prepared.groups),
+        &options.eval(),
+        seed,
+        progress,
+    )?;
     progress(&format!("{}: explanations", family.title()));
     let (shap_report, shap_points) = shap::evaluate(model.model(), test)?;
     let p = e.probabilities;

@@ -41,7 +41,8 @@ pub use inline::expression;
 /// Longest statement the inline form may have under [`Form::Auto`]: Snowflake truncates
 /// longer query text in its metadata (such statements cannot be rerun) and BigQuery's limit
 /// on query text is about 1 MB. DuckDB, PostgreSQL and SQLite accept more, but DuckDB took
-/// 755 s to create the 41 MB macro of the default forest, so the same bound applies there.
+/// over ten minutes to create the 41 MB macro of the default forest (docs/benchmarks.md), so
+/// the same bound applies there.
 pub const STATEMENT_LIMIT: usize = 1_000_000;
 
 /// SQL dialects HitCast writes.

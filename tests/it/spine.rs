@@ -200,8 +200,16 @@ fn eval_evaluate_and_the_public_figures_are_what_the_report_shows() {
         let spec = ModelSpec::from_params(family, &options.params)
             .check()
             .unwrap();
-        let (model, e) =
-            eval::evaluate(&spec, &prepared, &test, &options.eval(), 5, &|_| {}).unwrap();
+        let (model, e) = eval::evaluate(
+            &spec,
+            &prepared.dataset,
+            &prepared.split,
+            Some(&prepared.groups),
+            &options.eval(),
+            5,
+            &|_| {},
+        )
+        .unwrap();
         assert_eq!(model.family(), family);
         let section = report.model(family).unwrap();
         assert_eq!(e.family, family);
@@ -245,13 +253,41 @@ fn eval_evaluate_and_the_public_figures_are_what_the_report_shows() {
         cv_folds: 50,
         ..Default::default()
     };
+    let (d, split) = (&prepared.dataset, &prepared.split);
     assert!(matches!(
-        eval::evaluate(&spec, &prepared, &test, &too_many, 5, &|_| {}),
+        eval::evaluate(&spec, d, split, None, &too_many, 5, &|_| {}),
         Err(Error::Param {
             name: "cv_folds",
             ..
         })
     ));
+    assert!(matches!(
+        eval::evaluate(&spec, d, split, Some(&[0, 1]), &eval::EvalOptions::default(), 5, &|_| {}),
+        Err(Error::Input(m)) if m == format!("2 groups for {} rows", d.len())
+    ));
+    // A notebook's own columns evaluate without a prepared source: each row its own group.
+    let from_columns =
+        Dataset::from_columns(d.feature_names.clone(), d.x.clone(), d.y.clone()).unwrap();
+    let (fitted, e) = eval::evaluate(
+        &spec,
+        &from_columns,
+        split,
+        None,
+        &eval::EvalOptions::default(),
+        5,
+        &|_| {},
+    )
+    .unwrap();
+    assert_eq!(
+        e.holdout.roc_auc,
+        report.model(Family::Logistic).unwrap().holdout.roc_auc
+    );
+    // `&Fitted` is a `&dyn Model`: analyses take it directly.
+    let pd = eval::partial_dependence(&fitted, &test, &feature, 25, eval::PD_MAX_ROWS, 5).unwrap();
+    assert_eq!(
+        pd,
+        report.model(Family::Logistic).unwrap().partial_dependence[j]
+    );
 }
 
 /// `hit_predictor.csv` copied into `dir` as `d.csv`, and its ingest.
