@@ -10,7 +10,9 @@ pub use analysis::{
     PartialDependence, PermutationImportance, TopFeature, TopProfile, WhatIf,
 };
 pub use bootstrap::{paired_bootstrap, Difference, Interval, PairedBootstrap};
-pub use pipeline::{evaluate, EvalOptions, Evaluation, Holdout, Importance, PD_MAX_ROWS};
+pub use pipeline::{
+    evaluate, fit_and_score, EvalOptions, Evaluation, Holdout, Importance, PD_MAX_ROWS,
+};
 // The metrics live below both `model` and `eval` (the forest scores its out-of-bag rows with
 // ROC AUC while fitting); they are public here.
 pub use crate::metrics::{

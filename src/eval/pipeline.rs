@@ -14,7 +14,7 @@ use super::{
 };
 use crate::data::{Dataset, Split};
 use crate::error::{Error, Result};
-use crate::model::{CheckedSpec, Family, Fitted};
+use crate::model::{CheckedSpec, Family, Fitted, ModelParams, ModelSpec};
 
 /// Holdout metrics of one model.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -129,6 +129,32 @@ impl EvalOptions {
         )?;
         within("pd_points", self.pd_points, 2, 200, "must be in 2–200")
     }
+}
+
+/// Every family, with its parameters from `params`, fitted on the rows `train` of `data`
+/// (side by side on the pool) and scored on `test`: one probability vector per family, in
+/// [`Family::ALL`] order. The out-of-time check fits this way on the earlier periods.
+///
+/// # Errors
+/// Parameter, fit and missing-feature errors, the first family's in order.
+pub fn fit_and_score(
+    params: &ModelParams,
+    data: &Dataset,
+    train: &[usize],
+    test: &Dataset,
+    seed: u64,
+) -> Result<Vec<Vec<f64>>> {
+    use rayon::prelude::*;
+    let scored: Vec<Result<Vec<f64>>> = Family::ALL
+        .par_iter()
+        .map(|&family| {
+            ModelSpec::from_params(family, params)
+                .check()?
+                .fit_rows(data, train, seed)?
+                .predict_proba(test)
+        })
+        .collect();
+    scored.into_iter().collect()
 }
 
 /// Rows partial dependence averages over (a seeded sample beyond this).

@@ -289,3 +289,116 @@ pub fn partial_dependence_figure(
         &pd,
     )
 }
+
+/// A model's exact contributions on a sample of tracks, as [`shap_summary_figure`] and
+/// [`shap_dependence_figure`] draw them: per track, each feature's contribution to the
+/// log-odds and its value (features in `features` order), and each feature's mean |SHAP|.
+pub struct ShapSample<'a> {
+    pub features: &'a [String],
+    pub contributions: &'a [Vec<f64>],
+    pub values: &'a [Vec<f64>],
+    pub mean_abs: &'a BTreeMap<String, f64>,
+}
+
+impl ShapSample<'_> {
+    /// Each feature's value range in the sample.
+    fn ranges(&self) -> Vec<(f64, f64)> {
+        (0..self.features.len())
+            .map(|j| {
+                self.values
+                    .iter()
+                    .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| {
+                        (a.min(v[j]), b.max(v[j]))
+                    })
+            })
+            .collect()
+    }
+
+    /// Features by mean |SHAP|, largest first.
+    fn order(&self) -> Vec<usize> {
+        let mut order: Vec<usize> = (0..self.features.len()).collect();
+        let importance = |j: usize| self.mean_abs.get(&self.features[j]).copied().unwrap_or(0.0);
+        order.sort_by(|&a, &b| importance(b).total_cmp(&importance(a)));
+        order
+    }
+}
+
+/// The SHAP summary of the model titled `model`: a strip per feature (largest mean |SHAP| on
+/// top), each track a dot at its contribution, coloured by the feature's value.
+///
+/// # Errors
+/// [`crate::Error::Input`] for a sample without features; [`crate::Error::Plot`] if
+/// plotters fails.
+pub fn shap_summary_figure(model: &str, shap: &ShapSample) -> Result<String> {
+    if shap.features.is_empty() {
+        return Err(crate::Error::Input(
+            "a SHAP summary needs at least one feature".into(),
+        ));
+    }
+    let ranges = shap.ranges();
+    let order = shap.order();
+    let strips: Vec<Vec<(f64, f64)>> = order
+        .iter()
+        .map(|&j| {
+            let (lo, hi) = ranges[j];
+            shap.contributions
+                .iter()
+                .zip(shap.values)
+                .map(|(c, v)| {
+                    (
+                        c[j],
+                        if hi > lo {
+                            (v[j] - lo) / (hi - lo)
+                        } else {
+                            0.5
+                        },
+                    )
+                })
+                .collect()
+        })
+        .collect();
+    let names: Vec<String> = order.iter().map(|&j| shap.features[j].clone()).collect();
+    super::summary(
+        &format!("{model}: contributions per track (blue low value, orange high)"),
+        "contribution to the log-odds of a hit",
+        &names,
+        &strips,
+    )
+}
+
+/// The SHAP dependence of the model titled `model` on its top feature (largest mean |SHAP|):
+/// each track's contribution of that feature against its value.
+///
+/// # Errors
+/// As [`shap_summary_figure`].
+pub fn shap_dependence_figure(model: &str, shap: &ShapSample) -> Result<String> {
+    let Some(&top) = shap.order().first() else {
+        return Err(crate::Error::Input(
+            "a SHAP dependence figure needs at least one feature".into(),
+        ));
+    };
+    let ranges = shap.ranges();
+    let points: Vec<(f64, f64)> = shap
+        .contributions
+        .iter()
+        .zip(shap.values)
+        .map(|(c, v)| (v[top], c[top]))
+        .collect();
+    let (ylo, yhi) = points
+        .iter()
+        .fold((0.0f64, 0.0f64), |(a, b), q| (a.min(q.1), b.max(q.1)));
+    let pad = ((yhi - ylo) * 0.1).max(1e-3);
+    let (xlo, xhi) = ranges[top];
+    super::dependence(
+        &format!("{model}: contribution of {}", shap.features[top]),
+        &Axes {
+            x_label: &axis_name(&shap.features[top]),
+            y_label: "contribution to the log-odds",
+            x_range: (xlo, xhi.max(xlo + 1e-9)),
+            y_range: (ylo - pad, yhi + 3.0 * pad),
+            diagonal: false,
+            legend: Legend::UpperLeft,
+        },
+        &[(model.to_string(), points)],
+    )
+}

@@ -8,7 +8,7 @@ mod shap;
 pub use figures::{
     axis_name, calibration_figure, confusion_figure, distribution_figure, native_importance_figure,
     partial_dependence_figure, permutation_importance_figure, pr_figure, roc_figure,
-    top_profile_figure,
+    shap_dependence_figure, shap_summary_figure, top_profile_figure, ShapSample,
 };
 pub use shap::{dependence, summary};
 

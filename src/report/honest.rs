@@ -4,14 +4,13 @@
 
 use std::fmt::Write as _;
 
-use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::{ModelReport, Report, ReportOptions};
 use crate::data::{csv_field, Dataset, Layout, Prepared};
 use crate::error::Result;
 use crate::eval;
-use crate::model::{Family, ModelSpec};
+use crate::model::Family;
 
 /// What the data is, how the label was made, and what to keep in mind before quoting a
 /// number.
@@ -214,16 +213,7 @@ pub(super) fn out_of_time(
         return Ok(None);
     }
     let test_data = d.subset(&test);
-    let fitted: Vec<Result<Vec<f64>>> = Family::ALL
-        .par_iter()
-        .map(|&family| {
-            let model = ModelSpec::from_params(family, &options.params)
-                .check()?
-                .fit_rows(d, &train, seed)?;
-            model.predict_proba(&test_data)
-        })
-        .collect();
-    let fitted: Vec<Vec<f64>> = fitted.into_iter().collect::<Result<_>>()?;
+    let fitted = eval::fit_and_score(&options.params, d, &train, &test_data, seed)?;
     // Position of each shared row among the latest period's rows.
     let at: std::collections::HashMap<usize, usize> =
         test.iter().enumerate().map(|(k, &i)| (i, k)).collect();

@@ -13,8 +13,7 @@ use crate::data::Dataset;
 use crate::error::Result;
 use crate::explain;
 use crate::model::{Model, Trained};
-use crate::plot::axis_name;
-use crate::plot::{self, Axes, Legend};
+use crate::plot;
 
 /// Holdout tracks explained for the importance and the figures (evenly spaced).
 pub const SHAP_ROWS: usize = 120;
@@ -204,81 +203,19 @@ fn check(
 pub(super) fn figures(report: &Report, points: &[ShapPoints], f: &mut Figures) -> Result<()> {
     let features = &report.meta.features;
     for (m, pts) in report.models.iter().zip(points) {
-        let shap = &m.shap;
-        let p = features.len();
-        // Each feature's value as a share of its range in the sample, for the colour.
-        let ranges: Vec<(f64, f64)> = (0..p)
-            .map(|j| {
-                pts.values
-                    .iter()
-                    .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| {
-                        (a.min(v[j]), b.max(v[j]))
-                    })
-            })
-            .collect();
-        // Strips ordered by mean |SHAP|, largest on top.
-        let mut order: Vec<usize> = (0..p).collect();
-        let importance = |j: usize| shap.mean_abs.get(&features[j]).copied().unwrap_or(0.0);
-        order.sort_by(|&a, &b| importance(b).total_cmp(&importance(a)));
-        let strips: Vec<Vec<(f64, f64)>> = order
-            .iter()
-            .map(|&j| {
-                let (lo, hi) = ranges[j];
-                pts.contributions
-                    .iter()
-                    .zip(&pts.values)
-                    .map(|(c, v)| {
-                        (
-                            c[j],
-                            if hi > lo {
-                                (v[j] - lo) / (hi - lo)
-                            } else {
-                                0.5
-                            },
-                        )
-                    })
-                    .collect()
-            })
-            .collect();
-        let names: Vec<String> = order.iter().map(|&j| features[j].clone()).collect();
+        let shap = plot::ShapSample {
+            features,
+            contributions: &pts.contributions,
+            values: &pts.values,
+            mean_abs: &m.shap.mean_abs,
+        };
         f.insert(
             format!("shap_summary_{}.svg", m.family),
-            plot::summary(
-                &format!(
-                    "{}: contributions per track (blue low value, orange high)",
-                    m.title
-                ),
-                "contribution to the log-odds of a hit",
-                &names,
-                &strips,
-            )?,
+            plot::shap_summary_figure(&m.title, &shap)?,
         );
-        let top = order[0];
-        let points: Vec<(f64, f64)> = pts
-            .contributions
-            .iter()
-            .zip(&pts.values)
-            .map(|(c, v)| (v[top], c[top]))
-            .collect();
-        let (ylo, yhi) = points
-            .iter()
-            .fold((0.0f64, 0.0f64), |(a, b), q| (a.min(q.1), b.max(q.1)));
-        let pad = ((yhi - ylo) * 0.1).max(1e-3);
-        let (xlo, xhi) = ranges[top];
         f.insert(
             format!("shap_dependence_{}.svg", m.family),
-            plot::dependence(
-                &format!("{}: contribution of {}", m.title, features[top]),
-                &Axes {
-                    x_label: &axis_name(&features[top]),
-                    y_label: "contribution to the log-odds",
-                    x_range: (xlo, xhi.max(xlo + 1e-9)),
-                    y_range: (ylo - pad, yhi + 3.0 * pad),
-                    diagonal: false,
-                    legend: Legend::UpperLeft,
-                },
-                &[(m.title.clone(), points)],
-            )?,
+            plot::shap_dependence_figure(&m.title, &shap)?,
         );
     }
     Ok(())

@@ -242,6 +242,39 @@ fn eval_evaluate_and_the_public_figures_are_what_the_report_shows() {
         hitcast::plot::partial_dependence_figure(&feature, &[]),
         Err(Error::Input(_))
     ));
+    let empty = std::collections::BTreeMap::new();
+    let no_features = hitcast::plot::ShapSample {
+        features: &[],
+        contributions: &[],
+        values: &[],
+        mean_abs: &empty,
+    };
+    assert!(matches!(
+        hitcast::plot::shap_summary_figure("m", &no_features),
+        Err(Error::Input(_))
+    ));
+    assert!(matches!(
+        hitcast::plot::shap_dependence_figure("m", &no_features),
+        Err(Error::Input(_))
+    ));
+    // The out-of-time check's fits: each family's probabilities on the test rows, as a
+    // spec fitted on the same rows gives them.
+    let scored = eval::fit_and_score(
+        &options.params,
+        &prepared.dataset,
+        &prepared.split.train,
+        &test,
+        5,
+    )
+    .unwrap();
+    for (family, p) in Family::ALL.iter().zip(&scored) {
+        let fitted = ModelSpec::from_params(*family, &options.params)
+            .check()
+            .unwrap()
+            .fit_rows(&prepared.dataset, &prepared.split.train, 5)
+            .unwrap();
+        assert_eq!(p, &fitted.predict_proba(&test).unwrap(), "{family}");
+    }
     let d = &prepared.dataset;
     assert_eq!(
         hitcast::plot::distribution_figure(&feature, &d.x[j], &d.y).unwrap(),
