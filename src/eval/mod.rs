@@ -12,6 +12,7 @@ pub use analysis::{
 pub use bootstrap::{paired_bootstrap, Difference, Interval, PairedBootstrap};
 pub use pipeline::{
     evaluate, fit_and_score, EvalOptions, Evaluation, Holdout, Importance, PD_MAX_ROWS,
+    PERMUTATION_MAX_ROWS,
 };
 // The metrics live below both `model` and `eval` (the forest scores its out-of-bag rows with
 // ROC AUC while fitting); they are public here.

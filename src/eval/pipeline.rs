@@ -157,6 +157,26 @@ pub fn fit_and_score(
     scored.into_iter().collect()
 }
 
+/// Holdout rows permutation importance scores at most; larger holdouts are sampled.
+pub const PERMUTATION_MAX_ROWS: usize = 100_000;
+
+/// The seeded sample of `n` holdout rows permutation importance scores (sorted), or `None`
+/// when all `n` are scored.
+fn permutation_sample(n: usize, seed: u64) -> Option<Vec<usize>> {
+    use rand::seq::SliceRandom;
+    use rand::SeedableRng;
+    if n <= PERMUTATION_MAX_ROWS {
+        return None;
+    }
+    let mut rows: Vec<usize> = (0..n).collect();
+    rows.shuffle(&mut rand_chacha::ChaCha8Rng::seed_from_u64(
+        seed ^ 0x5045_524d,
+    ));
+    rows.truncate(PERMUTATION_MAX_ROWS);
+    rows.sort_unstable();
+    Some(rows)
+}
+
 /// Rows partial dependence averages over (a seeded sample beyond this).
 pub const PD_MAX_ROWS: usize = 500;
 
@@ -177,7 +197,8 @@ pub struct Evaluation {
 /// Fits `spec` on the training rows of `split` and measures it: on its test rows (the
 /// holdout), by `options.cv_folds`-fold cross-validation on the training rows (the F1
 /// threshold is chosen on its out-of-fold predictions), calibration, native and permutation
-/// importance and partial dependence. With `groups` (one per row of `data`, e.g.
+/// importance (on a seeded sample of [`PERMUTATION_MAX_ROWS`] holdout rows when there are
+/// more) and partial dependence. With `groups` (one per row of `data`, e.g.
 /// [`crate::data::Prepared::groups`]) a group's rows stay on one side of every fold; without,
 /// each row is its own group. `progress` is told about each long step.
 ///
@@ -225,8 +246,17 @@ pub fn evaluate(
     let train_y: Vec<u8> = split.train.iter().map(|&i| data.y[i]).collect();
     let holdout = Holdout::measure(&test.y, &p, f1_optimal_threshold(&train_y, &cv.out_of_fold))?;
     progress(&format!("{}: permutation importance", family.title()));
-    let permutation =
-        permutation_importance(model.model(), test, options.permutation_repeats, seed)?;
+    // Beyond PERMUTATION_MAX_ROWS holdout rows a seeded sample ranks the features as well
+    // (each shuffle rescores every row it is given; the report says when it sampled).
+    let permutation = match permutation_sample(test.len(), seed) {
+        Some(rows) => permutation_importance(
+            model.model(),
+            &test.subset(&rows),
+            options.permutation_repeats,
+            seed,
+        )?,
+        None => permutation_importance(model.model(), test, options.permutation_repeats, seed)?,
+    };
     let native = model
         .feature_names()
         .iter()

@@ -134,9 +134,18 @@ pub fn render_markdown(report: &Report, figures: &Figures) -> String {
     }
     let _ = writeln!(s, "\n![Calibration](figures/calibration.svg)\n");
     let _ = writeln!(s, "## What drives the predictions\n");
+    let sampled = if m.test_rows > crate::eval::PERMUTATION_MAX_ROWS {
+        format!(
+            ", on a seeded random sample of {} of the {} holdout rows",
+            crate::eval::PERMUTATION_MAX_ROWS,
+            m.test_rows
+        )
+    } else {
+        String::new()
+    };
     let _ = writeln!(
         s,
-        "Permutation importance: drop in holdout ROC AUC when one feature is shuffled (mean ± sd over {} seeded repeats).\n",
+        "Permutation importance: drop in holdout ROC AUC when one feature is shuffled (mean ± sd over {} seeded repeats{sampled}).\n",
         m.options.permutation_repeats
     );
     let mut header = String::from("| feature |");

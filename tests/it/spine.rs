@@ -280,6 +280,18 @@ fn eval_evaluate_and_the_public_figures_are_what_the_report_shows() {
         hitcast::plot::distribution_figure(&feature, &d.x[j], &d.y).unwrap(),
         figures[&format!("distribution_{feature}.svg")]
     );
+    // A holdout beyond eval::PERMUTATION_MAX_ROWS is sampled for permutation importance, and
+    // the report says so (and says nothing when every row was scored).
+    let markdown = hitcast::report::render_markdown(&report, &figures);
+    assert!(!markdown.contains("seeded random sample of"));
+    let mut large = report.clone();
+    large.meta.test_rows = 250_000;
+    assert!(
+        hitcast::report::render_markdown(&large, &figures).contains(&format!(
+            "2 seeded repeats, on a seeded random sample of {} of the 250000 holdout rows",
+            eval::PERMUTATION_MAX_ROWS
+        ))
+    );
     // Out-of-range evaluation settings are refused before any fit.
     let spec = ModelSpec::logistic().check().unwrap();
     let too_many = eval::EvalOptions {
