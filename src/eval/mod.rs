@@ -14,6 +14,7 @@ pub use pipeline::{
     evaluate, fit_and_score, EvalOptions, Evaluation, Holdout, Importance, PD_MAX_ROWS,
     PERMUTATION_MAX_ROWS,
 };
+pub(crate) use pipeline::{evaluate_task, Task};
 // The metrics live below both `model` and `eval` (the forest scores its out-of-bag rows with
 // ROC AUC while fitting); they are public here.
 pub use crate::metrics::{

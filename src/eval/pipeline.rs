@@ -215,8 +215,6 @@ pub fn evaluate(
     seed: u64,
     progress: &(dyn Fn(&str) + Sync),
 ) -> Result<(Fitted, Evaluation)> {
-    let family = spec.family();
-    options.check()?;
     let own: Vec<usize>;
     let groups = match groups {
         Some(g) if g.len() == data.len() => g,
@@ -232,7 +230,42 @@ pub fn evaluate(
             &own
         }
     };
-    let test = &data.subset(&split.test);
+    let test = data.subset(&split.test);
+    let task = Task {
+        data,
+        split,
+        groups,
+        test: &test,
+    };
+    evaluate_task(spec, &task, options, seed, progress)
+}
+
+/// What [`evaluate_task`] measures on: `test` is `data.subset(&split.test)`, computed once by
+/// a caller that evaluates several specs on the same split (the report).
+pub(crate) struct Task<'a> {
+    pub data: &'a Dataset,
+    pub split: &'a Split,
+    /// One per row of `data`.
+    pub groups: &'a [usize],
+    pub test: &'a Dataset,
+}
+
+/// [`evaluate`] on a task whose groups and holdout are already resolved.
+pub(crate) fn evaluate_task(
+    spec: &CheckedSpec,
+    task: &Task,
+    options: &EvalOptions,
+    seed: u64,
+    progress: &(dyn Fn(&str) + Sync),
+) -> Result<(Fitted, Evaluation)> {
+    let &Task {
+        data,
+        split,
+        groups,
+        test,
+    } = task;
+    let family = spec.family();
+    options.check()?;
     test.check_two_classes("the holdout")?;
     progress(&format!("{}: training", family.title()));
     let model = spec.fit_rows(data, &split.train, seed)?;

@@ -12,7 +12,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::ensemble::Ensemble;
-use super::tree::{grow, Binned, GrowParams};
+use super::tree::{grow, Binned, GrowParams, Tree};
 use super::{normalise, sigmoid, Family, Fit, Model};
 use crate::data::{stratified_holdout, Dataset};
 use crate::error::{Error, Result};
@@ -147,6 +147,21 @@ pub struct Boost {
 /// Rows per block of the per-row work spread over the pool (gradients, margins).
 const ROW_BLOCK: usize = 16_384;
 
+/// Adds to each margin the value of the leaf its row of `p` bins (`rows`, row-major, one row
+/// per margin) reaches in `tree`, block by block on the pool: each margin only adds its own
+/// leaf's value, so the bits do not depend on the thread count.
+fn add_leaf_values(tree: &Tree, ranks: &[u8], rows: &[u8], p: usize, margins: &mut [f64]) {
+    assert!(p > 0 && rows.len() == margins.len() * p);
+    margins
+        .par_chunks_mut(ROW_BLOCK)
+        .zip(rows.par_chunks(ROW_BLOCK * p))
+        .for_each(|(m, rows)| {
+            for (v, row) in m.iter_mut().zip(rows.chunks_exact(p)) {
+                *v += tree.values[tree.leaf_of_row(ranks, row)];
+            }
+        });
+}
+
 /// Mean logistic loss of `margins` on labels `y`: the terms computed on the pool, summed in
 /// row order on this thread (the same bits as one thread summing them).
 fn log_loss_of(margins: &[f64], y: &[f64]) -> f64 {
@@ -214,11 +229,10 @@ impl Boost {
         // Validation rows find their leaves by bins (row-major, as the training rows), which
         // sit in cache where raw rows would not.
         let valid_rows: Option<(Vec<u8>, Vec<f64>)> = valid.as_ref().map(|v| {
-            let bins = binned.bin_columns(&v.x);
-            let rows = (0..v.len())
-                .flat_map(|i| bins.iter().map(move |b| b[i]))
-                .collect();
-            (rows, v.y.iter().map(|&t| f64::from(t)).collect())
+            (
+                binned.bin_rows(&v.x),
+                v.y.iter().map(|&t| f64::from(t)).collect(),
+            )
         });
         let mut valid_margin = valid.as_ref().map(|v| vec![base_score; v.len()]);
         let mut best = (f64::INFINITY, 0usize, vec![0.0; p]);
@@ -266,22 +280,11 @@ impl Boost {
                 &grow_params,
                 &mut rng,
                 &mut gains,
-                None,
             );
             // Every row walks the new tree by its bins, block by block on the pool: a row's
             // margin only ever adds its own leaf values, in tree order.
             let ranks = binned.ranks(&tree);
-            margin
-                .par_chunks_mut(ROW_BLOCK)
-                .enumerate()
-                .for_each(|(b, m)| {
-                    let first = b * ROW_BLOCK;
-                    for (k, v) in m.iter_mut().enumerate() {
-                        let i = first + k;
-                        *v +=
-                            tree.values[tree.leaf_of_row(&ranks, &binned.rows[i * p..(i + 1) * p])];
-                    }
-                });
+            add_leaf_values(&tree, &ranks, &binned.rows, p, &mut margin);
             trees.push(tree);
             if let (Some((vrows, vy)), Some(vm), Some(patience)) = (
                 &valid_rows,
@@ -289,13 +292,7 @@ impl Boost {
                 params.early_stopping_rounds,
             ) {
                 let last = trees.last().expect("pushed above");
-                vm.par_chunks_mut(ROW_BLOCK).enumerate().for_each(|(b, m)| {
-                    let first = b * ROW_BLOCK;
-                    for (k, v) in m.iter_mut().enumerate() {
-                        let i = first + k;
-                        *v += last.values[last.leaf_of_row(&ranks, &vrows[i * p..(i + 1) * p])];
-                    }
-                });
+                add_leaf_values(last, &ranks, vrows, p, vm);
                 let loss = log_loss_of(vm, vy);
                 if loss < best.0 {
                     best = (loss, round + 1, gains.clone());

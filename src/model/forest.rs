@@ -188,7 +188,6 @@ impl Fit for Forest {
                     &grow_params,
                     &mut rng,
                     &mut gains,
-                    None,
                 );
                 let oob = if params.bootstrap && params.oob_score {
                     (0..n)

@@ -195,15 +195,14 @@ fn evaluate(
     progress: &(dyn Fn(&str) + Sync),
 ) -> Result<Evaluated> {
     let spec = ModelSpec::from_params(family, &options.params).check()?;
-    let (model, e) = eval::evaluate(
-        &spec,
-        &prepared.dataset,
-        &prepared.split,
-        Some(&prepared.groups),
-        &options.eval(),
-        seed,
-        progress,
-    )?;
+    // The holdout subset once for all three families, not once each.
+    let task = eval::Task {
+        data: &prepared.dataset,
+        split: &prepared.split,
+        groups: &prepared.groups,
+        test,
+    };
+    let (model, e) = eval::evaluate_task(&spec, &task, &options.eval(), seed, progress)?;
     progress(&format!("{}: explanations", family.title()));
     let (shap_report, shap_points) = shap::evaluate(model.model(), test)?;
     let p = e.probabilities;

@@ -135,7 +135,7 @@ fn results_do_not_depend_on_thread_count() {
 #[test]
 fn large_boosting_fits_do_not_depend_on_thread_count() {
     // 200k training rows: the sample draw, gradients and margins run in blocks on the pool,
-    // and the root's 160k-row histograms and partition in row blocks too.
+    // and the root's 160k-row histograms in row blocks too.
     let d = synth(200_000);
     let rows: Vec<usize> = (0..d.len()).collect();
     let params = BoostParams {

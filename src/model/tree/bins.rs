@@ -55,11 +55,14 @@ impl Binned {
             bins.push(col.iter().map(|&v| bin_of(&c, v) as u8).collect());
             cuts.push(c);
         }
-        let n = x.first().map_or(0, Vec::len);
-        let rows = (0..n)
-            .flat_map(|i| bins.iter().map(move |b: &Vec<u8>| b[i]))
-            .collect();
+        let rows = row_major(&bins);
         Binned { bins, rows, cuts }
+    }
+
+    /// Bins of other rows (column-major `x`) under these cuts, row-major as [`Binned::rows`]:
+    /// how rows outside the training set walk trees grown on these bins.
+    pub fn bin_rows(&self, x: &[Vec<f64>]) -> Vec<u8> {
+        row_major(&self.bin_columns(x))
     }
 
     /// Bins of other rows (column-major) under these cuts, as training rows were binned.
@@ -82,4 +85,12 @@ impl Binned {
             })
             .collect()
     }
+}
+
+/// Column-major bins (`bins[j][i]`) laid out row by row (`rows[i * p + j]`).
+fn row_major(bins: &[Vec<u8>]) -> Vec<u8> {
+    let n = bins.first().map_or(0, Vec::len);
+    (0..n)
+        .flat_map(|i| bins.iter().map(move |b| b[i]))
+        .collect()
 }

@@ -181,9 +181,7 @@ struct Pending {
 }
 
 /// Grows one tree over `rows` (each listed once; weights live in `h`).
-/// `gain_by_feature` accumulates the gain of every split, for importances. When `leaves` is
-/// given, it receives `(leaf node, start, end)`: `rows[start..end]` ended in that leaf.
-#[allow(clippy::too_many_arguments)] // distinct inputs of one hot loop; a struct would only rename them
+/// `gain_by_feature` accumulates the gain of every split, for importances.
 pub fn grow(
     binned: &Binned,
     rows: &mut [u32],
@@ -192,7 +190,6 @@ pub fn grow(
     params: &GrowParams,
     rng: &mut ChaCha8Rng,
     gain_by_feature: &mut [f64],
-    mut leaves: Option<&mut Vec<(usize, usize, usize)>>,
 ) -> Tree {
     let p = binned.bins.len();
     let leaf_node = |i: usize| Node {
@@ -258,9 +255,6 @@ pub fn grow(
             || sh < 2.0 * params.min_child_weight
             || end - start < 2
         {
-            if let Some(out) = leaves.as_deref_mut() {
-                out.push((node, start, end));
-            }
             continue;
         }
         let node_rows = &rows[start..end];
@@ -337,56 +331,30 @@ pub fn grow(
             }
         }
         if best.feature == usize::MAX {
-            if let Some(out) = leaves.as_deref_mut() {
-                out.push((node, start, end));
-            }
             continue;
         }
         gain_by_feature[best.feature] += best.gain;
-        // Partition rows (bin ≤ best.bin to the left), stably: both sides keep row order.
+        // Partition rows (bin ≤ best.bin to the left), branch-free: each row is written to
+        // both sides and only one cursor advances, which beats a mispredicted swap.
         let col = &binned.bins[best.feature];
         let slice = &mut rows[start..end];
-        let mid = if slice.len() >= 2 * HISTOGRAM_BLOCK {
-            // Blocks split on the pool, then their left parts and right parts laid out in
-            // block order: the same order as one pass.
-            let split = best.bin;
-            let parts: Vec<(Vec<u32>, Vec<u32>)> = slice
-                .par_chunks(HISTOGRAM_BLOCK)
-                .map(|block| block.iter().partition(|&&r| col[r as usize] <= split))
-                .collect();
-            let mut at = 0;
-            for (left, _) in &parts {
-                slice[at..at + left.len()].copy_from_slice(left);
-                at += left.len();
-            }
-            let mid = at;
-            for (_, right) in &parts {
-                slice[at..at + right.len()].copy_from_slice(right);
-                at += right.len();
-            }
-            mid
-        } else {
-            // Branch-free: each row is written to both sides and only one cursor advances,
-            // which beats a mispredicted swap.
-            scratch.resize(slice.len(), 0);
-            let mut mid = 0;
-            let mut right = slice.len();
-            for k in 0..slice.len() {
-                let r = slice[k];
-                let go_left = usize::from(col[r as usize] <= best.bin);
-                slice[mid] = r;
-                scratch[right - 1] = r;
-                mid += go_left;
-                right -= 1 - go_left;
-            }
-            // Right-side rows were stacked from the end of `scratch`; restore their order.
-            let n_right = slice.len() - mid;
-            for (k, &r) in scratch[right..].iter().rev().enumerate() {
-                slice[mid + k] = r;
-            }
-            debug_assert_eq!(right, slice.len() - n_right);
-            mid
-        };
+        scratch.resize(slice.len(), 0);
+        let mut mid = 0;
+        let mut right = slice.len();
+        for k in 0..slice.len() {
+            let r = slice[k];
+            let go_left = usize::from(col[r as usize] <= best.bin);
+            slice[mid] = r;
+            scratch[right - 1] = r;
+            mid += go_left;
+            right -= 1 - go_left;
+        }
+        // Right-side rows were stacked from the end of `scratch`; restore their order.
+        let n_right = slice.len() - mid;
+        for (k, &r) in scratch[right..].iter().rev().enumerate() {
+            slice[mid + k] = r;
+        }
+        debug_assert_eq!(right, slice.len() - n_right);
         let left = nodes.len();
         nodes[node] = Node {
             threshold: binned.cuts[best.feature][best.bin as usize],

@@ -261,17 +261,6 @@ impl Tree {
         self.values[i]
     }
 
-    /// The leaf reached by row `i` of `bins`, with `ranks` from `Binned::ranks`.
-    #[inline]
-    pub fn leaf_of_binned(&self, ranks: &[u8], bins: &[Vec<u8>], i: usize) -> usize {
-        let mut k = 0usize;
-        while !self.is_leaf(k) {
-            let node = self.nodes[k];
-            k = node.left as usize + usize::from(bins[node.feature as usize][i] > ranks[k]);
-        }
-        k
-    }
-
     /// The leaf reached by a row of bins (`row[j]` the bin of feature `j`, as in
     /// `Binned::rows`), with `ranks` from `Binned::ranks`.
     #[inline]
@@ -524,7 +513,6 @@ mod tests {
             &params,
             &mut ChaCha8Rng::seed_from_u64(1),
             &mut imp,
-            None,
         );
         assert_eq!(tree.n_leaves(), 2);
         assert_eq!(tree.nodes[0].threshold, 119.5);
