@@ -18,14 +18,16 @@
 //!   store it and [`model::Artifact`] saves it as versioned JSON.
 //! - [`eval`]: metrics (ROC AUC, average precision, Brier, log loss, confusion matrices),
 //!   cross-validation, calibration, permutation importance, partial dependence, the paired
-//!   bootstrap, and [`eval::evaluate`], one model measured on a split.
+//!   bootstrap, [`eval::evaluate`] (one model measured on a split) and
+//!   [`eval::out_of_time`] (trained on the earlier decades, tested on the latest).
 //! - [`explain`]: why this track? Exact SHAP values (and interactions) per track for every
-//!   family, in log-odds, with a base value.
+//!   family, in log-odds, with a base value; [`explain::summarise`] explains a holdout
+//!   sample as the report does.
 //! - [`plot`]: every figure as SVG text, one public function per figure
 //!   (e.g. [`plot::partial_dependence_figure`]), from evaluation outputs, never models.
-//! - [`report`]: [`report::build`] runs [`eval::evaluate`] for every family, the explanations,
-//!   the bootstrap and the out-of-time check; the `metrics.json` schema, its Markdown and HTML
-//!   rendering and the all-or-nothing write of `reports/`.
+//! - [`report`]: the `metrics.json` schema, filled by [`report::build`] from the calls above
+//!   (every family evaluated, explained, bootstrapped and checked out of time), its Markdown
+//!   and HTML rendering and the all-or-nothing write of `reports/`.
 //! - [`score`]: scoring a CSV with saved models, the prediction and explanation tables.
 //! - [`sql`]: models as SQL for Snowflake, BigQuery, PostgreSQL, DuckDB and SQLite.
 //! - `serve` (feature `serve`): the what-if dashboard and its JSON API.

@@ -388,24 +388,9 @@ fn provider_http(
 
 #[cfg(feature = "fetch")]
 fn fetch(args: &FetchArgs, out: &mut impl Write) -> anyhow::Result<()> {
-    use hitcast::data::provider::{
-        self, reccobeats, spotify, FetchLabel, FetchRequest, ProviderKind,
-    };
+    use hitcast::data::provider::{self, reccobeats, spotify, ProviderKind};
     use std::io::IsTerminal;
-    if args.playlists.is_empty() && args.tracks.is_empty() {
-        bail!("nothing to fetch: give --track and/or --playlist");
-    }
-    if matches!(args.popularity_from, Some(ProviderKind::Spotify)) {
-        bail!("--popularity-from: only reccobeats is supported");
-    }
-    if args.popularity_from.is_some() && args.provider != ProviderKind::Spotify {
-        bail!("--popularity-from is for --provider spotify (ReccoBeats tracks already carry its popularity)");
-    }
-    if let Some(t) = args.threshold {
-        if !(0.0..=100.0).contains(&t) {
-            bail!("--threshold {t}: popularity runs from 0 to 100");
-        }
-    }
+    let (request, label) = args.request()?;
     // A provider's base URL: `--api-url` for the chosen one, else its own flag, else its
     // real address.
     let base_url = |kind: ProviderKind, own: &Option<String>, real: &str| -> String {
@@ -466,24 +451,8 @@ fn fetch(args: &FetchArgs, out: &mut impl Write) -> anyhow::Result<()> {
             args.refresh,
         ))
     });
-    if let Some(hit) = &args.hit_playlist {
-        let id = provider::bare_id(hit);
-        if !args.playlists.iter().any(|p| provider::bare_id(p) == id) {
-            bail!("--hit-playlist {id} is not among the --playlist options: every track would be labelled a non-hit; list it with --playlist too");
-        }
-    }
-    let label = match (&args.hit_playlist, args.threshold) {
-        (Some(p), _) => FetchLabel::InPlaylist(p.clone()),
-        (None, Some(t)) => FetchLabel::PopularityAtLeast(t),
-        (None, None) => FetchLabel::None,
-    };
     let unresolved_path = args.out.with_extension("unresolved.csv");
     let show = std::io::stderr().is_terminal();
-    let request = FetchRequest {
-        playlists: args.playlists.clone(),
-        tracks: args.tracks.clone(),
-        popularity_from_reccobeats: args.popularity_from.is_some(),
-    };
     let fetched = provider::fetch(
         args.provider,
         &request,

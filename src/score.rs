@@ -93,15 +93,12 @@ pub fn explanation_csv(
     csv
 }
 
-/// How a track is named to a reader: `title — artist (id)`, or the id alone when either is
-/// unknown.
+/// How a track is named in a table of results: [`Dataset::title`] and the id (`title —
+/// artist (id)`), or the id alone when the title is unknown.
 pub fn track_label(tracks: &Dataset, i: usize) -> String {
-    match (tracks.names[i].is_empty(), tracks.artists[i].is_empty()) {
-        (false, false) => format!(
-            "{} — {} ({})",
-            tracks.names[i], tracks.artists[i], tracks.ids[i]
-        ),
-        _ => tracks.ids[i].clone(),
+    match tracks.names[i].is_empty() {
+        false => format!("{} ({})", tracks.title(i), tracks.ids[i]),
+        true => tracks.ids[i].clone(),
     }
 }
 

@@ -468,6 +468,50 @@ pub struct FetchArgs {
 }
 
 #[cfg(feature = "fetch")]
+use hitcast::data::provider::{FetchLabel, FetchRequest};
+
+#[cfg(feature = "fetch")]
+impl FetchArgs {
+    /// What to fetch and how to label it, once the flags agree with each other (checked
+    /// before any client is built or request sent).
+    pub fn request(&self) -> anyhow::Result<(FetchRequest, FetchLabel)> {
+        use hitcast::data::provider::{bare_id, ProviderKind};
+        let args = self;
+        if args.playlists.is_empty() && args.tracks.is_empty() {
+            bail!("nothing to fetch: give --track and/or --playlist");
+        }
+        if matches!(args.popularity_from, Some(ProviderKind::Spotify)) {
+            bail!("--popularity-from: only reccobeats is supported");
+        }
+        if args.popularity_from.is_some() && args.provider != ProviderKind::Spotify {
+            bail!("--popularity-from is for --provider spotify (ReccoBeats tracks already carry its popularity)");
+        }
+        if let Some(t) = args.threshold {
+            if !(0.0..=100.0).contains(&t) {
+                bail!("--threshold {t}: popularity runs from 0 to 100");
+            }
+        }
+        if let Some(hit) = &args.hit_playlist {
+            let id = bare_id(hit);
+            if !args.playlists.iter().any(|p| bare_id(p) == id) {
+                bail!("--hit-playlist {id} is not among the --playlist options: every track would be labelled a non-hit; list it with --playlist too");
+            }
+        }
+        let label = match (&args.hit_playlist, args.threshold) {
+            (Some(p), _) => FetchLabel::InPlaylist(p.clone()),
+            (None, Some(t)) => FetchLabel::PopularityAtLeast(t),
+            (None, None) => FetchLabel::None,
+        };
+        let request = FetchRequest {
+            playlists: args.playlists.clone(),
+            tracks: args.tracks.clone(),
+            popularity_from_reccobeats: args.popularity_from.is_some(),
+        };
+        Ok((request, label))
+    }
+}
+
+#[cfg(feature = "fetch")]
 #[derive(Args)]
 #[command(after_help = "\
 The file is uploaded to ReccoBeats (https://api.reccobeats.com, or --api-url), which extracts

@@ -164,6 +164,16 @@ impl Dataset {
     }
 
     /// Number of hits.
+    /// How track `i` is named to a reader: `title — artist`, the title alone without an
+    /// artist, or the id when the title is unknown. Every view that names tracks uses it.
+    pub fn title(&self, i: usize) -> String {
+        match (self.names[i].is_empty(), self.artists[i].is_empty()) {
+            (false, false) => format!("{} — {}", self.names[i], self.artists[i]),
+            (false, true) => self.names[i].clone(),
+            _ => self.ids[i].clone(),
+        }
+    }
+
     pub fn positives(&self) -> usize {
         self.y.iter().filter(|&&v| v == 1).count()
     }

@@ -3,6 +3,7 @@
 mod analysis;
 mod bootstrap;
 mod pipeline;
+mod time;
 
 pub use analysis::{
     calibration, cross_validate, cross_validate_grouped, partial_dependence,
@@ -15,6 +16,7 @@ pub use pipeline::{
     PERMUTATION_MAX_ROWS,
 };
 pub(crate) use pipeline::{evaluate_task, Task};
+pub use time::{out_of_time, OutOfTime, OutOfTimeModel, OutOfTimeRun, PeriodScore};
 // The metrics live below both `model` and `eval` (the forest scores its out-of-bag rows with
 // ROC AUC while fitting); they are public here.
 pub use crate::metrics::{

@@ -28,6 +28,7 @@
 //! values are the same bits whatever the number of threads.
 
 mod low;
+mod summary;
 mod treeshap;
 
 use rayon::prelude::*;
@@ -37,6 +38,9 @@ use crate::data::{feature_range, Dataset};
 use crate::error::{Error, Result};
 use crate::model::{sigmoid, Boost, Forest, Logistic, Model, Trained, Tree};
 use low::LowOrder;
+pub use summary::{
+    summarise, InteractionCheck, PairShare, ShapPoints, ShapReport, INTERACTION_ROWS, SHAP_ROWS,
+};
 use treeshap::{
     add_subset_values, add_tree, expected_value, interactions_from_values, shapley_from_values,
     used_features, Condition, Scratch, SUBSET_MAX_FEATURES,

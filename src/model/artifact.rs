@@ -160,7 +160,7 @@ impl Artifact {
         artifact
             .model
             .validate()
-            .map_err(|m| bad(format!("inconsistent model: {m}")))?;
+            .map_err(|e| bad(format!("inconsistent model: {e}")))?;
         Ok(artifact)
     }
 

@@ -178,15 +178,25 @@ impl Fit for Boost {
     type Params = BoostParams;
 
     fn fit(data: &Dataset, rows: &[usize], params: &BoostParams, seed: u64) -> Result<Self> {
-        // Rounds run on a pool thread, so the histogram halves handed to the other thread
-        // are joined without waking the caller each time.
-        rayon::scope(|_| Boost::fit_rounds(data, rows, params, seed))
+        params.check()?;
+        Boost::fit_checked(data, rows, params, seed)
     }
 }
 
 impl Boost {
+    /// [`Fit::fit`] for parameters a [`CheckedSpec`](super::CheckedSpec) already checked.
+    pub(crate) fn fit_checked(
+        data: &Dataset,
+        rows: &[usize],
+        params: &BoostParams,
+        seed: u64,
+    ) -> Result<Self> {
+        // Rounds run on a pool thread, so the histogram halves handed to the other thread
+        // are joined without waking the caller each time.
+        rayon::scope(|_| Boost::fit_rounds(data, rows, params, seed))
+    }
+
     fn fit_rounds(data: &Dataset, rows: &[usize], params: &BoostParams, seed: u64) -> Result<Self> {
-        params.check()?;
         let all = data.subset(rows);
         all.check_two_classes("gradient boosting training rows")?;
         let mut rng = ChaCha8Rng::seed_from_u64(seed);

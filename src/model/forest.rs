@@ -120,6 +120,18 @@ impl Fit for Forest {
 
     fn fit(data: &Dataset, rows: &[usize], params: &ForestParams, seed: u64) -> Result<Self> {
         params.check()?;
+        Forest::fit_checked(data, rows, params, seed)
+    }
+}
+
+impl Forest {
+    /// [`Fit::fit`] for parameters a [`CheckedSpec`](super::CheckedSpec) already checked.
+    pub(crate) fn fit_checked(
+        data: &Dataset,
+        rows: &[usize],
+        params: &ForestParams,
+        seed: u64,
+    ) -> Result<Self> {
         // The training rows' features and labels only (a full subset would also copy every
         // track's id, name and artist).
         let x: Vec<Vec<f64>> = data

@@ -105,8 +105,20 @@ fn solve_spd(a: &[f64], b: &[f64], n: usize) -> Option<Vec<f64>> {
 impl Fit for Logistic {
     type Params = LogisticParams;
 
-    fn fit(data: &Dataset, rows: &[usize], params: &LogisticParams, _seed: u64) -> Result<Self> {
+    fn fit(data: &Dataset, rows: &[usize], params: &LogisticParams, seed: u64) -> Result<Self> {
         params.check()?;
+        Logistic::fit_checked(data, rows, params, seed)
+    }
+}
+
+impl Logistic {
+    /// [`Fit::fit`] for parameters a [`CheckedSpec`](super::CheckedSpec) already checked.
+    pub(crate) fn fit_checked(
+        data: &Dataset,
+        rows: &[usize],
+        params: &LogisticParams,
+        _seed: u64,
+    ) -> Result<Self> {
         let sub = data.subset(rows);
         sub.check_two_classes("logistic regression training rows")?;
         let (n, p) = (sub.len(), sub.n_features());

@@ -241,8 +241,12 @@ impl Trained {
     /// and node.
     ///
     /// # Errors
-    /// A description of the first violation.
-    pub fn validate(&self) -> std::result::Result<(), String> {
+    /// [`Error::Model`] describing the first violation.
+    pub fn validate(&self) -> Result<()> {
+        self.check_fields().map_err(Error::Model)
+    }
+
+    fn check_fields(&self) -> std::result::Result<(), String> {
         let names = self.feature_names();
         if names.is_empty() {
             return Err("the model has no features".into());

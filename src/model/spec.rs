@@ -18,8 +18,8 @@
 use serde::{Deserialize, Serialize};
 
 use super::{
-    Boost, BoostParams, Family, Fit, Forest, ForestParams, Logistic, LogisticParams, Model,
-    ModelParams, Trained,
+    Boost, BoostParams, Family, Forest, ForestParams, Logistic, LogisticParams, Model, ModelParams,
+    Trained,
 };
 use crate::data::Dataset;
 use crate::error::Result;
@@ -119,9 +119,12 @@ impl CheckedSpec {
     /// As [`CheckedSpec::fit`].
     pub fn fit_rows(&self, data: &Dataset, rows: &[usize], seed: u64) -> Result<Fitted> {
         let model = match &self.0 {
-            ModelSpec::Logistic(p) => Trained::Logistic(Logistic::fit(data, rows, p, seed)?),
-            ModelSpec::Forest(p) => Trained::Forest(Forest::fit(data, rows, p, seed)?),
-            ModelSpec::Boost(p) => Trained::Boost(Boost::fit(data, rows, p, seed)?),
+            // Checked once, by `ModelSpec::check`.
+            ModelSpec::Logistic(p) => {
+                Trained::Logistic(Logistic::fit_checked(data, rows, p, seed)?)
+            }
+            ModelSpec::Forest(p) => Trained::Forest(Forest::fit_checked(data, rows, p, seed)?),
+            ModelSpec::Boost(p) => Trained::Boost(Boost::fit_checked(data, rows, p, seed)?),
         };
         Ok(Fitted {
             spec: self.0.clone(),

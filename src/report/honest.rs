@@ -1,16 +1,16 @@
 //! The parts of the report that keep its claims honest: the data card and the data checks,
-//! the holdout intervals and the paired ranking sentence, the out-of-time section, and the
+//! the holdout intervals and the paired ranking sentence, the out-of-time section in words
+//! ([`eval::out_of_time`](crate::eval::out_of_time) measures it), and the
 //! per-row predictions (`predictions.csv`) from which any metric can be recomputed.
 
 use std::fmt::Write as _;
 
 use serde::{Deserialize, Serialize};
 
-use super::{ModelReport, Report, ReportOptions};
+use super::{ModelReport, Report};
 use crate::data::{csv_field, Dataset, Layout, Prepared};
-use crate::error::Result;
 use crate::eval;
-use crate::model::Family;
+pub use crate::eval::{OutOfTime, OutOfTimeModel, PeriodScore};
 
 /// What the data is, how the label was made, and what to keep in mind before quoting a
 /// number.
@@ -87,72 +87,6 @@ pub fn data_card(prepared: &Prepared, data_source: &str) -> DataCard {
     }
 }
 
-/// A model's ranking metrics on one set of rows.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct PeriodScore {
-    pub rows: usize,
-    pub roc_auc: f64,
-    pub pr_auc: f64,
-    pub ece: f64,
-}
-
-fn period_score(y: &[u8], p: &[f64], bins: usize) -> Result<PeriodScore> {
-    Ok(PeriodScore {
-        rows: y.len(),
-        roc_auc: eval::roc_auc(y, p)?,
-        pr_auc: eval::average_precision(y, p)?,
-        ece: eval::calibration(y, p, bins).ece,
-    })
-}
-
-/// One model trained on the earlier periods and tested on the latest.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct OutOfTimeModel {
-    pub name: String,
-    pub title: String,
-    /// The out-of-time model on the latest period's rows that are also in the random holdout.
-    pub out_of_time: PeriodScore,
-    /// The random-split model (the report's) on the same rows.
-    pub random_split: PeriodScore,
-    /// The out-of-time model on every row of the latest period.
-    pub out_of_time_all: PeriodScore,
-}
-
-/// Train on the earlier periods, test on the latest, beside the random-split models.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct OutOfTime {
-    pub time_column: String,
-    /// Decades trained on (e.g. 1960 … 2000) and tested on (e.g. 2010).
-    pub train_periods: Vec<i64>,
-    pub test_periods: Vec<i64>,
-    pub train_rows: usize,
-    pub test_rows: usize,
-    pub models: Vec<OutOfTimeModel>,
-    /// What moved, in words.
-    pub summary: String,
-}
-
-/// Share of all rows the latest periods must hold to be tested on.
-const LATEST_SHARE: f64 = 0.1;
-
-/// The latest decades holding at least [`LATEST_SHARE`] of the rows, and the decades before.
-fn choose_periods(period: &[i64]) -> Option<(Vec<i64>, Vec<i64>)> {
-    let mut decades: Vec<i64> = period.to_vec();
-    decades.sort_unstable();
-    decades.dedup();
-    let mut test = Vec::new();
-    let mut count = 0;
-    while let Some(&d) = decades.last() {
-        if count as f64 >= LATEST_SHARE * period.len() as f64 {
-            break;
-        }
-        count += period.iter().filter(|&&p| p == d).count();
-        test.insert(0, d);
-        decades.pop();
-    }
-    (!decades.is_empty()).then_some((decades, test))
-}
-
 /// `1960s–2000s` or `2010s`.
 pub fn decades_label(d: &[i64]) -> String {
     match d {
@@ -160,94 +94,6 @@ pub fn decades_label(d: &[i64]) -> String {
         [one] => format!("{one}s"),
         [first, .., last] => format!("{first}s–{last}s"),
     }
-}
-
-/// Whether the report's own split is already by time (then there is nothing to compare).
-fn split_is_by_group(prepared: &Prepared) -> bool {
-    prepared.split_rule.starts_with("test on groups")
-}
-
-/// The out-of-time section, the latest period's rows and each family's probabilities on them.
-pub(super) type OutOfTimeRun = (OutOfTime, Vec<usize>, Vec<Vec<f64>>);
-
-/// Fits every family on the earlier periods and scores the latest. `random` holds the
-/// report's models' holdout probabilities (rows of `prepared.split.test`), in family order.
-/// `None` when the data has no period, a single one, or too few rows of a class.
-pub(super) fn out_of_time(
-    prepared: &Prepared,
-    random: &[Vec<f64>],
-    time_column: &str,
-    options: &ReportOptions,
-    seed: u64,
-) -> Result<Option<OutOfTimeRun>> {
-    let (Some(period), false) = (&prepared.period, split_is_by_group(prepared)) else {
-        return Ok(None);
-    };
-    let Some((train_periods, test_periods)) = choose_periods(period) else {
-        return Ok(None);
-    };
-    let d = &prepared.dataset;
-    let g = &prepared.groups;
-    let is_test = |i: usize| test_periods.contains(&period[i]);
-    let test: Vec<usize> = (0..d.len()).filter(|&i| is_test(i)).collect();
-    // A track with rows in both periods is tested, never trained on.
-    let mut tested = vec![false; g.iter().max().map_or(0, |m| m + 1)];
-    for &i in &test {
-        tested[g[i]] = true;
-    }
-    let train: Vec<usize> = (0..d.len()).filter(|&i| !tested[g[i]]).collect();
-    let shared: Vec<usize> = (0..prepared.split.test.len())
-        .filter(|&k| is_test(prepared.split.test[k]))
-        .collect();
-    let has_both = |rows: &mut dyn Iterator<Item = usize>| {
-        let mut seen = [false; 2];
-        for i in rows {
-            seen[usize::from(d.y[i])] = true;
-        }
-        seen[0] && seen[1]
-    };
-    if !has_both(&mut train.iter().copied())
-        || !has_both(&mut test.iter().copied())
-        || !has_both(&mut shared.iter().map(|&k| prepared.split.test[k]))
-    {
-        return Ok(None);
-    }
-    let test_data = d.subset(&test);
-    let fitted = eval::fit_and_score(&options.params, d, &train, &test_data, seed)?;
-    // Position of each shared row among the latest period's rows.
-    let at: std::collections::HashMap<usize, usize> =
-        test.iter().enumerate().map(|(k, &i)| (i, k)).collect();
-    let shared_y: Vec<u8> = shared
-        .iter()
-        .map(|&k| d.y[prepared.split.test[k]])
-        .collect();
-    let bins = options.calibration_bins;
-    let mut models = Vec::new();
-    for ((family, oot), rand) in Family::ALL.iter().zip(&fitted).zip(random) {
-        let oot_shared: Vec<f64> = shared
-            .iter()
-            .map(|&k| oot[at[&prepared.split.test[k]]])
-            .collect();
-        let rand_shared: Vec<f64> = shared.iter().map(|&k| rand[k]).collect();
-        models.push(OutOfTimeModel {
-            name: family.name().to_string(),
-            title: family.title().to_string(),
-            out_of_time: period_score(&shared_y, &oot_shared, bins)?,
-            random_split: period_score(&shared_y, &rand_shared, bins)?,
-            out_of_time_all: period_score(&test_data.y, oot, bins)?,
-        });
-    }
-    let mut section = OutOfTime {
-        time_column: time_column.to_string(),
-        train_periods,
-        test_periods,
-        train_rows: train.len(),
-        test_rows: test.len(),
-        models,
-        summary: String::new(),
-    };
-    section.summary = out_of_time_summary(&section);
-    Ok(Some((section, test, fitted)))
 }
 
 fn range(values: impl Iterator<Item = f64>) -> (f64, f64) {
@@ -267,7 +113,7 @@ fn span((lo, hi): (f64, f64)) -> String {
 }
 
 /// Which way the out-of-time models moved against the random-split ones, and by how much.
-fn out_of_time_summary(o: &OutOfTime) -> String {
+pub(super) fn out_of_time_summary(o: &OutOfTime) -> String {
     let rows = o.models.first().map_or(0, |m| m.random_split.rows);
     let moves: Vec<String> = o
         .models

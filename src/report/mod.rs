@@ -25,11 +25,11 @@ mod honest;
 mod render;
 mod shap;
 
+pub use crate::explain::{InteractionCheck, PairShare, ShapReport};
 pub use honest::{
     data_card, ranking, DataCard, OutOfTime, OutOfTimeModel, PeriodScore, Predictions,
 };
 pub use render::{render_html, render_markdown, takeaway};
-pub use shap::{InteractionCheck, PairShare, ShapReport};
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -176,7 +176,7 @@ struct Curves {
 /// One model family measured: its section of the report and its curves.
 struct Evaluated {
     report: ModelReport,
-    shap_points: shap::ShapPoints,
+    shap_points: crate::explain::ShapPoints,
     /// Holdout probabilities, in the order of the holdout rows.
     p: Vec<f64>,
     roc: Series,
@@ -204,7 +204,7 @@ fn evaluate(
     };
     let (model, e) = eval::evaluate_task(&spec, &task, &options.eval(), seed, progress)?;
     progress(&format!("{}: explanations", family.title()));
-    let (shap_report, shap_points) = shap::evaluate(model.model(), test)?;
+    let (shap_report, shap_points) = crate::explain::summarise(model.model(), test)?;
     let p = e.probabilities;
     Ok(Evaluated {
         shap_points,
@@ -306,10 +306,18 @@ pub fn build(
         .as_ref()
         .and_then(|r| r.time_column.clone())
         .unwrap_or_else(|| "decade".into());
-    let out_of_time = match honest::out_of_time(prepared, &holdout_p, &time_column, options, seed)?
-    {
-        Some((section, rows, p)) => {
+    let bins = options.calibration_bins;
+    let out_of_time = match eval::out_of_time(
+        prepared,
+        &holdout_p,
+        &time_column,
+        &options.params,
+        bins,
+        seed,
+    )? {
+        Some((mut section, rows, p)) => {
             predictions.push(data, &rows, "out_of_time", &p);
+            section.summary = honest::out_of_time_summary(&section);
             Some(section)
         }
         None => None,

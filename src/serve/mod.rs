@@ -152,12 +152,14 @@ impl Dashboard {
         let mut models = Vec::new();
         for a in &artifacts {
             let p = a.model.predict_proba(&test)?;
+            // The report's holdout metrics, measured the same way.
+            let h = eval::Holdout::measure(&test.y, &p, 0.5)?;
             models.push(ModelInfo {
                 name: a.family.name().to_string(),
                 title: a.family.title().to_string(),
-                holdout_roc_auc: eval::roc_auc(&test.y, &p)?,
-                holdout_pr_auc: eval::average_precision(&test.y, &p)?,
-                holdout_brier: eval::brier(&test.y, &p),
+                holdout_roc_auc: h.roc_auc,
+                holdout_pr_auc: h.pr_auc,
+                holdout_brier: h.brier,
                 importances: a.model.importances(),
             });
         }
@@ -195,13 +197,8 @@ impl Dashboard {
         let sample_tracks = (0..50.min(data.len()))
             .map(|_| {
                 let i = rng.gen_range(0..data.len());
-                let label = match (data.names[i].is_empty(), data.artists[i].is_empty()) {
-                    (false, false) => format!("{} — {}", data.names[i], data.artists[i]),
-                    (false, true) => data.names[i].clone(),
-                    _ => data.ids[i].clone(),
-                };
                 Preset {
-                    name: label,
+                    name: data.title(i),
                     values: values_of(i),
                 }
             })

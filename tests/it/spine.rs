@@ -124,6 +124,75 @@ fn parameter_errors_surface_at_check_naming_the_parameter() {
 }
 
 #[test]
+fn the_fit_trait_still_checks_parameters_given_unchecked() {
+    use hitcast::model::{Fit, Forest};
+    let train = synth(300, 2);
+    let rows: Vec<usize> = (0..train.len()).collect();
+    let bad = ForestParams {
+        max_depth: 0,
+        ..Default::default()
+    };
+    match Forest::fit(&train, &rows, &bad, 1) {
+        Err(Error::Param { name, .. }) => assert_eq!(name, "forest.max_depth"),
+        other => panic!("{:?}", other.map(|_| ())),
+    }
+}
+
+#[test]
+fn an_inconsistent_model_is_a_typed_model_error_naming_the_field() {
+    let train = synth(300, 3);
+    let fitted = ModelSpec::logistic().fit(&train, 1).unwrap();
+    let mut value = serde_json::to_value(fitted.model()).unwrap();
+    value["scales"][2] = serde_json::json!(-1.0);
+    let broken: Trained = serde_json::from_value(value).unwrap();
+    match broken.validate() {
+        Err(Error::Model(m)) => assert_eq!(m, "`scales`[2] = -1 must be positive"),
+        other => panic!("{other:?}"),
+    }
+    assert!(fitted.model().validate().is_ok());
+}
+
+#[test]
+fn out_of_time_needs_periods_and_trains_only_on_earlier_ones() {
+    // Synthetic data has no period column: no section.
+    let p = prepared(600, 4);
+    let none = eval::out_of_time(&p, &[], "decade", &small_params(), 10, 1).unwrap();
+    assert!(none.is_none());
+    // Give the same tracks decades 1960…2010 (a sixth each): the 2010s are tested.
+    let mut prepared = p;
+    prepared.period = Some(
+        (0..prepared.dataset.len())
+            .map(|i| 1960 + 10 * (i % 6) as i64)
+            .collect(),
+    );
+    let period = prepared.period.clone().unwrap();
+    let random: Vec<Vec<f64>> = Family::ALL
+        .iter()
+        .map(|_| vec![0.5; prepared.split.test.len()])
+        .collect();
+    let (section, rows, p) =
+        eval::out_of_time(&prepared, &random, "decade", &small_params(), 10, 7)
+            .unwrap()
+            .expect("a section");
+    assert!(section.summary.is_empty(), "the report words it");
+    assert_eq!(rows.len(), section.test_rows);
+    assert_eq!(section.test_periods, vec![2010]);
+    assert_eq!(section.train_periods, vec![1960, 1970, 1980, 1990, 2000]);
+    assert!(rows.iter().all(|&i| period[i] == 2010));
+    assert_eq!(rows.len(), period.iter().filter(|&&d| d == 2010).count());
+    assert_eq!(
+        section.train_rows + section.test_rows,
+        prepared.dataset.len()
+    );
+    assert_eq!(p.len(), 3);
+    assert!(p.iter().all(|q| q.len() == rows.len()));
+    // A constant random-split model ranks nothing: its AUC on the shared rows is 0.5.
+    for m in &section.models {
+        assert_eq!(m.random_split.roc_auc, 0.5, "{}", m.name);
+    }
+}
+
+#[test]
 fn from_columns_builds_a_dataset_and_names_the_bad_column_and_row() {
     let d = Dataset::from_columns(
         ["a", "b"],
@@ -229,6 +298,10 @@ fn eval_evaluate_and_the_public_figures_are_what_the_report_shows() {
             model.predict_proba(&test).unwrap(),
             "{family}"
         );
+        // The report's SHAP section is `explain::summarise` of the same model and holdout.
+        let (shap, points) = hitcast::explain::summarise(model.model(), &test).unwrap();
+        assert_eq!(shap, section.shap, "{family}");
+        assert_eq!(points.values.len(), shap.rows);
         curves.push((section.title.clone(), e.partial_dependence[j].clone()));
     }
     // A notebook draws the report's partial-dependence figure without building a report.
