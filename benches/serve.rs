@@ -6,7 +6,9 @@
 //! models (synthetic data, seed 42) and short, bench-set timeouts.
 //!
 //! `cargo bench --bench serve -- [--seconds 15] [--connections 16] [--half-open 300]
-//! [--timeout 2]`
+//! [--timeout 2] [--route /api/predict]`: `--route /api/curves` (or `/api/neighbours`,
+//! `/api/position`, `/api/explain`) loads that route with the same track instead;
+//! `--half-open 0` skips the attack phase.
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -26,6 +28,7 @@ struct Options {
     connections: usize,
     half_open: usize,
     timeout: Duration,
+    route: String,
 }
 
 fn options() -> Options {
@@ -34,6 +37,7 @@ fn options() -> Options {
         connections: 16,
         half_open: 300,
         timeout: Duration::from_secs(2),
+        route: "/api/predict".into(),
     };
     let args: Vec<String> = std::env::args().skip(1).collect();
     let value = |i: usize| -> f64 {
@@ -47,6 +51,13 @@ fn options() -> Options {
             "--connections" => o.connections = value(i) as usize,
             "--half-open" => o.half_open = value(i) as usize,
             "--timeout" => o.timeout = Duration::from_secs_f64(value(i)),
+            "--route" => {
+                o.route = args
+                    .get(i + 1)
+                    .filter(|r| r.starts_with("/api/"))
+                    .unwrap_or_else(|| panic!("--route needs a path under /api/"))
+                    .clone()
+            }
             _ => {} // `cargo bench` passes `--bench`; values are read above
         }
     }
@@ -127,9 +138,9 @@ async fn response(s: &mut TcpStream, buf: &mut Vec<u8>) -> std::io::Result<u16> 
 }
 
 /// One keep-alive client sending predictions back to back until `until`.
-async fn client(addr: SocketAddr, until: Instant) -> Load {
+async fn client(addr: SocketAddr, until: Instant, route: String) -> Load {
     let request = format!(
-        "POST /api/predict HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\n\
+        "POST {route} HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\n\
          Content-Length: {}\r\n\r\n{BODY}",
         BODY.len()
     );
@@ -228,7 +239,7 @@ async fn phase(addr: SocketAddr, o: &Options, attackers: usize) -> (Load, Attack
     }
     let mut clients = JoinSet::new();
     for _ in 0..o.connections {
-        clients.spawn(client(addr, until));
+        clients.spawn(client(addr, until, o.route.clone()));
     }
     let mut load = Load::default();
     while let Some(l) = clients.join_next().await {
@@ -281,8 +292,9 @@ fn main() {
         .build()
         .expect("runtime");
     println!(
-        "{} s per phase, {} keep-alive clients, {} half-sent requests held open, header and \
-         body timeout {:.1} s",
+        "POST {}: {} s per phase, {} keep-alive clients, {} half-sent requests held open, \
+         header and body timeout {:.1} s",
+        o.route,
         o.seconds,
         o.connections,
         o.half_open,
@@ -291,7 +303,8 @@ fn main() {
     println!("| phase | requests | requests/s | p50 | p99 | errors |");
     println!("|---|---|---|---|---|---|");
     let mut attack = Attack::default();
-    for (name, attackers) in [("alone", 0), ("with half-sent requests", o.half_open)] {
+    let phases = [("alone", 0), ("with half-sent requests", o.half_open)];
+    for &(name, attackers) in &phases[..if o.half_open == 0 { 1 } else { 2 }] {
         let (mut load, a, elapsed) = runtime.block_on(phase(addr, &o, attackers));
         load.micros.sort_unstable();
         println!(

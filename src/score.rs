@@ -29,13 +29,31 @@ pub fn features_of(artifacts: &[Artifact]) -> Vec<String> {
 /// As [`crate::data::ingest`], naming the file, row and column.
 #[cfg(feature = "csv")]
 pub fn read_tracks(artifacts: &[Artifact], csv: &std::path::Path) -> Result<Dataset> {
-    let options = crate::data::IngestOptions {
+    Ok(crate::data::ingest(csv, &track_options(artifacts))?.dataset)
+}
+
+/// [`read_tracks`] of a CSV already in memory (an upload); `name` names it in messages.
+///
+/// # Errors
+/// As [`read_tracks`].
+#[cfg(feature = "csv")]
+pub fn read_tracks_bytes(
+    artifacts: &[Artifact],
+    name: &std::path::Path,
+    csv: Vec<u8>,
+) -> Result<Dataset> {
+    Ok(crate::data::ingest_bytes(name, csv, &track_options(artifacts))?.dataset)
+}
+
+/// Tracks to score: the models' features, no label, every row kept.
+#[cfg(feature = "csv")]
+fn track_options(artifacts: &[Artifact]) -> crate::data::IngestOptions {
+    crate::data::IngestOptions {
         features: crate::data::FeatureSet::Named(features_of(artifacts)),
         label: crate::data::LabelRule::Unlabelled,
         dedupe: false,
         ..crate::data::IngestOptions::default()
-    };
-    Ok(crate::data::ingest(csv, &options)?.dataset)
+    }
 }
 
 /// `track_id,p_<family>…`: each artifact's hit probability per track of `tracks`.

@@ -344,8 +344,7 @@ fn quantile(values: &[f64], q: f64) -> f64 {
 }
 
 #[cfg(feature = "csv")]
-fn read(path: &Path, delimiter: u8) -> Result<Table<'_>> {
-    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+fn read(path: &Path, bytes: Vec<u8>, delimiter: u8) -> Result<Table<'_>> {
     let records = super::records::scan(path, &bytes, delimiter)?;
     let bytes = match records.cleaned {
         Some(clean) => clean,
@@ -398,7 +397,18 @@ fn read(path: &Path, delimiter: u8) -> Result<Table<'_>> {
 /// [`Error::Empty`], [`Error::Csv`], [`Error::MissingColumn`], [`Error::Cell`] (naming the
 /// row and column of a non-numeric, empty, NaN or out-of-range cell) and [`Error::OneClass`].
 pub fn ingest(path: &Path, options: &IngestOptions) -> Result<Ingested> {
-    let table = read(path, options.delimiter)?;
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    ingest_bytes(path, bytes, options)
+}
+
+#[cfg(feature = "csv")]
+/// [`ingest`] of a file's bytes already in memory (an upload): `path` only names the file in
+/// messages and the report.
+///
+/// # Errors
+/// As [`ingest`].
+pub fn ingest_bytes(path: &Path, bytes: Vec<u8>, options: &IngestOptions) -> Result<Ingested> {
+    let table = read(path, bytes, options.delimiter)?;
     let header = &table.header;
     let has = |c: &str| header.iter().any(|h| h == c);
     let layout = if has("track_id") && has("track_name") && has("target") {
@@ -656,7 +666,8 @@ fn time_period(table: &Table<'_>, wanted: Option<&str>) -> Result<Option<(String
 /// repeats an earlier one, and of a flag other than 0 or 1; [`Error::Split`] naming the file
 /// when a data row has no entry.
 pub fn read_split_file(path: &Path, data: &Ingested) -> Result<Vec<bool>> {
-    let table = read(path, b',')?;
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    let table = read(path, bytes, b',')?;
     let rows = table.numbers("row", Some((0.0, 1e12)))?;
     let flags = table.flags("is_test")?;
     let n = data.report.rows_raw;

@@ -22,7 +22,7 @@ pub use checks::{
 };
 pub use features::{feature_range, FeatureSet, ALL_FEATURES, CORE_FEATURES};
 #[cfg(feature = "csv")]
-pub use ingest::{ingest, read_split_file};
+pub use ingest::{ingest, ingest_bytes, read_split_file};
 pub use ingest::{IngestOptions, IngestReport, Ingested, LabelRule, Layout};
 pub use profile::{profile, FeatureProfile, Profile};
 pub use source::{DataSource, Prepared, SplitOptions};

@@ -273,6 +273,63 @@ async fn predict_batch(
     Ok(json(StatusCode::OK, &app.dashboard.predict_batch(&body)?))
 }
 
+async fn curves(
+    State(app): State<App>,
+    JsonBody(body): JsonBody,
+) -> std::result::Result<Response, ApiError> {
+    Ok(json(StatusCode::OK, &app.dashboard.curves(&body)?))
+}
+
+async fn neighbours(
+    State(app): State<App>,
+    JsonBody(body): JsonBody,
+) -> std::result::Result<Response, ApiError> {
+    // A pass over every training track: off the async workers.
+    blocking(app, move |d| d.neighbours(&body)).await
+}
+
+async fn position(
+    State(app): State<App>,
+    JsonBody(body): JsonBody,
+) -> std::result::Result<Response, ApiError> {
+    Ok(json(StatusCode::OK, &app.dashboard.position(&body)?))
+}
+
+async fn score(
+    State(app): State<App>,
+    JsonBody(body): JsonBody,
+) -> std::result::Result<Response, ApiError> {
+    #[cfg(feature = "csv")]
+    {
+        blocking(app, move |d| d.score_upload(&body)).await
+    }
+    #[cfg(not(feature = "csv"))]
+    {
+        let _ = (app, body);
+        Err(ApiError::status(
+            StatusCode::NOT_IMPLEMENTED,
+            "this build reads no CSV (cargo feature `csv`)".into(),
+        ))
+    }
+}
+
+/// Runs `work` on the blocking pool (CPU work that would stall the async workers).
+async fn blocking(
+    app: App,
+    work: impl FnOnce(&Dashboard) -> std::result::Result<serde_json::Value, ApiError> + Send + 'static,
+) -> std::result::Result<Response, ApiError> {
+    let dashboard = app.dashboard.clone();
+    let answer = tokio::task::spawn_blocking(move || work(&dashboard))
+        .await
+        .map_err(|_| {
+            ApiError::status(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "the request failed".into(),
+            )
+        })??;
+    Ok(json(StatusCode::OK, &answer))
+}
+
 async fn not_found() -> ApiError {
     ApiError::status(
         StatusCode::NOT_FOUND,
@@ -310,16 +367,7 @@ async fn explain(
     JsonBody(body): JsonBody,
 ) -> std::result::Result<Response, ApiError> {
     // Explaining a batch is CPU work: off the async workers.
-    let dashboard = app.dashboard.clone();
-    let answer = tokio::task::spawn_blocking(move || dashboard.explain(&body))
-        .await
-        .map_err(|_| {
-            ApiError::status(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "the explanation failed".into(),
-            )
-        })??;
-    Ok(json(StatusCode::OK, &answer))
+    blocking(app, move |d| d.explain(&body)).await
 }
 
 /// Headers on every response: no MIME sniffing, no framing, no referrer, no cross-origin
@@ -363,6 +411,10 @@ pub fn router(dashboard: Arc<Dashboard>, limits: &Limits) -> Router {
         .route("/api/predict", post(predict))
         .route("/api/predict/batch", post(predict_batch))
         .route("/api/explain", post(explain))
+        .route("/api/curves", post(curves))
+        .route("/api/neighbours", post(neighbours))
+        .route("/api/position", post(position))
+        .route("/api/score", post(score))
         // Applies to the routes above only: keep it after the last `.route`.
         .method_not_allowed_fallback(method_not_allowed)
         .fallback(not_found)

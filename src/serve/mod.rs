@@ -13,12 +13,26 @@
 //! - `POST /api/explain` with `{"features": {…}}` or `{"tracks": [{…}, …]}` (at most 1,000) →
 //!   `{"explanations": …}`: per model the base, each feature's contribution (log-odds), the
 //!   log-odds and the probability ([`crate::explain`])
+//! - `POST /api/curves` with `{"features": {…}, "points": 25}` → `{"curves": […]}`: per
+//!   feature its grid and each model's probability along it, the other features held
+//! - `POST /api/neighbours` with `{"features": {…}, "k": 5}` → the nearest training tracks
+//!   (standardised distance) with title, artist, label, probabilities and features
+//! - `POST /api/position` with `{"features": {…}}` → each feature's percentile among all
+//!   tracks and among hits, each model's probability and its percentile
+//! - `POST /api/score` with `{"name": "tracks.csv", "csv": "…"}` (at most 1 MiB, 10,000
+//!   tracks, any layout ingest reads) → each track's probabilities and the scored CSV
 
 mod explain;
 mod http;
 mod json;
+#[cfg(feature = "csv")]
+mod upload;
+mod whatif;
 
 pub use explain::MAX_EXPLAIN_BATCH;
+#[cfg(feature = "csv")]
+pub use upload::{MAX_UPLOAD_BYTES, MAX_UPLOAD_TRACKS};
+pub use whatif::{CURVE_POINTS, MAX_CURVE_POINTS, MAX_NEIGHBOURS, NEIGHBOURS};
 
 pub use http::{page_csp, router, run, Limits, BODY_LIMIT};
 
@@ -45,6 +59,9 @@ pub struct FeatureInfo {
     pub max: f64,
     pub mean_all: f64,
     pub mean_top100: f64,
+    /// Every value in the data is a whole number (key, mode, time signature): the slider
+    /// steps by one.
+    pub integer: bool,
 }
 
 /// What the page shows about one model.
@@ -81,6 +98,9 @@ pub struct Dashboard {
     /// Each artifact prepared to explain once, at start (or why it cannot explain).
     #[serde(skip)]
     explainers: Vec<std::result::Result<crate::explain::Explainer, String>>,
+    /// The training tracks, for neighbours and percentiles.
+    #[serde(skip)]
+    reference: whatif::Reference,
 }
 
 /// A request the API refuses: HTTP status, message and the offending field. Every 4xx the
@@ -146,6 +166,7 @@ impl Dashboard {
                 max,
                 mean_all: col.iter().sum::<f64>() / col.len() as f64,
                 mean_top100: t.map_or(f64::NAN, |t| t.top_mean),
+                integer: col.iter().all(|v| v.fract() == 0.0),
             });
         }
         let test = data.subset(&prepared.split.test);
@@ -203,6 +224,7 @@ impl Dashboard {
                 }
             })
             .collect();
+        let reference = whatif::Reference::new(data, &prepared.split.train, &names, &artifacts)?;
         let explainers = artifacts
             .iter()
             .map(|a| crate::explain::Explainer::new(&a.model).map_err(|e| e.to_string()))
@@ -216,6 +238,7 @@ impl Dashboard {
             sample_tracks,
             artifacts,
             explainers,
+            reference,
         })
     }
 

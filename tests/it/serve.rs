@@ -17,6 +17,7 @@ use tower::ServiceExt;
 struct Fixture {
     dashboard: Arc<Dashboard>,
     artifacts: Vec<Artifact>,
+    prepared: hitcast::data::Prepared,
 }
 
 fn fixture() -> &'static Fixture {
@@ -50,6 +51,7 @@ fn fixture() -> &'static Fixture {
         Fixture {
             dashboard: Arc::new(dashboard),
             artifacts,
+            prepared,
         }
     })
 }
@@ -566,4 +568,250 @@ fn explain_answers_one_track_and_a_batch_adding_up_to_the_predictions() {
         .collect();
     let (status, _) = post("/api/explain", &json!({ "tracks": many }));
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+}
+
+/// Each model's probability for `row` (feature order), through the library.
+fn library_p(row: &[f64]) -> Vec<f64> {
+    let cols: Vec<&[f64]> = row.iter().map(std::slice::from_ref).collect();
+    fixture()
+        .artifacts
+        .iter()
+        .map(|a| hitcast::model::Model::predict_proba_columns(&a.model, &cols)[0])
+        .collect()
+}
+
+const FEATURES: [&str; 4] = ["danceability", "energy", "valence", "tempo"];
+
+fn row_of(t: &Value) -> Vec<f64> {
+    FEATURES.iter().map(|f| t[f].as_f64().unwrap()).collect()
+}
+
+#[test]
+fn curves_sweep_each_feature_over_the_data_range_holding_the_others() {
+    let (status, a) = post("/api/curves", &json!({ "features": track(), "points": 7 }));
+    assert_eq!(status, StatusCode::OK, "{a}");
+    let curves = a["curves"].as_array().unwrap();
+    assert_eq!(curves.len(), 4);
+    let models = &fixture().dashboard.features;
+    let held = row_of(&track());
+    for (j, c) in curves.iter().enumerate() {
+        assert_eq!(c["feature"], FEATURES[j]);
+        assert_eq!(c["value"].as_f64().unwrap(), held[j]);
+        let grid: Vec<f64> = c["grid"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_f64().unwrap())
+            .collect();
+        assert_eq!(grid.len(), 7);
+        assert_eq!((grid[0], grid[6]), (models[j].min, models[j].max));
+        for (k, &g) in grid.iter().enumerate() {
+            let mut row = held.clone();
+            row[j] = g;
+            let want = library_p(&row);
+            for (a, w) in fixture().artifacts.iter().zip(&want) {
+                assert_eq!(
+                    c["probabilities"][a.family.name()][k].as_f64().unwrap(),
+                    *w,
+                    "{} {k}",
+                    FEATURES[j]
+                );
+            }
+        }
+    }
+    let (_, default) = post("/api/curves", &json!({ "features": track() }));
+    assert_eq!(default["curves"][0]["grid"].as_array().unwrap().len(), 25);
+    for bad in [json!(1), json!(102), json!("many"), json!(2.5)] {
+        let (status, e) = post(
+            "/api/curves",
+            &json!({ "features": track(), "points": bad }),
+        );
+        assert_eq!(
+            (status, e["field"].as_str()),
+            (StatusCode::BAD_REQUEST, Some("points")),
+            "{e}"
+        );
+    }
+    let mut bad = track();
+    bad["tempo"] = json!(-5.0);
+    let (status, e) = post("/api/curves", &json!({ "features": bad }));
+    assert_eq!(
+        (status, e["field"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("features.tempo"))
+    );
+}
+
+#[test]
+fn neighbours_are_the_nearest_training_tracks_in_standardised_distance() {
+    let p = &fixture().prepared;
+    let train = p.dataset.subset(&p.split.train);
+    let held = row_of(&track());
+    // An independent brute force: standardise by the training mean and (population) sd.
+    let stats: Vec<(f64, f64)> = FEATURES
+        .iter()
+        .map(|f| {
+            let c = &train.x[train.feature_index(f).unwrap()];
+            let m = c.iter().sum::<f64>() / c.len() as f64;
+            let sd = (c.iter().map(|v| (v - m).powi(2)).sum::<f64>() / c.len() as f64).sqrt();
+            (m, sd)
+        })
+        .collect();
+    let mut d: Vec<(f64, usize)> = (0..train.len())
+        .map(|i| {
+            let s: f64 = FEATURES
+                .iter()
+                .enumerate()
+                .map(|(j, f)| {
+                    let (m, sd) = stats[j];
+                    let v = train.x[train.feature_index(f).unwrap()][i];
+                    ((v - m) / sd - (held[j] - m) / sd).powi(2)
+                })
+                .sum();
+            (s.sqrt(), i)
+        })
+        .collect();
+    d.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+    let (status, a) = post("/api/neighbours", &json!({ "features": track(), "k": 4 }));
+    assert_eq!(status, StatusCode::OK, "{a}");
+    let got = a["neighbours"].as_array().unwrap();
+    assert_eq!(got.len(), 4);
+    for (n, &(dist, i)) in got.iter().zip(&d) {
+        assert_eq!(n["id"], train.ids[i]);
+        assert_eq!(n["title"], train.names[i]);
+        assert_eq!(n["artist"], train.artists[i]);
+        assert_eq!(n["hit"], train.y[i] == 1);
+        assert!((n["distance"].as_f64().unwrap() - dist).abs() < 1e-9);
+        let want = library_p(&row_of(&n["features"]));
+        for (a, w) in fixture().artifacts.iter().zip(&want) {
+            assert_eq!(n["probabilities"][a.family.name()].as_f64().unwrap(), *w);
+        }
+    }
+    // Loading a neighbour makes it the nearest, at distance 0.
+    let (_, again) = post(
+        "/api/neighbours",
+        &json!({ "features": got[2]["features"] }),
+    );
+    assert_eq!(again["neighbours"][0]["id"], got[2]["id"]);
+    assert_eq!(again["neighbours"][0]["distance"].as_f64().unwrap(), 0.0);
+    assert_eq!(again["neighbours"].as_array().unwrap().len(), 5);
+    for bad in [json!(0), json!(26), json!(-1)] {
+        let (status, e) = post("/api/neighbours", &json!({ "features": track(), "k": bad }));
+        assert_eq!(
+            (status, e["field"].as_str()),
+            (StatusCode::BAD_REQUEST, Some("k"))
+        );
+    }
+}
+
+#[test]
+fn position_gives_percentiles_among_all_tracks_hits_and_model_scores() {
+    let p = &fixture().prepared;
+    let train = p.dataset.subset(&p.split.train);
+    let (status, a) = post("/api/position", &json!({ "features": track() }));
+    assert_eq!(status, StatusCode::OK, "{a}");
+    assert_eq!(a["tracks"], train.len());
+    assert_eq!(a["hits"], train.positives());
+    let share = |values: &mut dyn Iterator<Item = f64>, x: f64| {
+        let (mut below, mut equal, mut n) = (0usize, 0usize, 0usize);
+        for v in values {
+            n += 1;
+            if v < x {
+                below += 1;
+            } else if v == x {
+                equal += 1;
+            }
+        }
+        100.0 * (below as f64 + equal as f64 / 2.0) / n as f64
+    };
+    let held = row_of(&track());
+    for (j, f) in FEATURES.iter().enumerate() {
+        let col = &train.x[train.feature_index(f).unwrap()];
+        let all = share(&mut col.iter().copied(), held[j]);
+        let hits = share(
+            &mut col
+                .iter()
+                .zip(&train.y)
+                .filter(|(_, &y)| y == 1)
+                .map(|(v, _)| *v),
+            held[j],
+        );
+        assert!(
+            (a["features"][f]["among_all"].as_f64().unwrap() - all).abs() < 1e-9,
+            "{f}"
+        );
+        assert!(
+            (a["features"][f]["among_hits"].as_f64().unwrap() - hits).abs() < 1e-9,
+            "{f}"
+        );
+    }
+    let want = library_p(&held);
+    for (m, w) in fixture().artifacts.iter().zip(&want) {
+        let scores = m.model.predict_proba(&train).unwrap();
+        let q = &a["models"][m.family.name()];
+        assert_eq!(q["probability"].as_f64().unwrap(), *w);
+        assert!(
+            (q["percentile"].as_f64().unwrap() - share(&mut scores.iter().copied(), *w)).abs()
+                < 1e-9
+        );
+    }
+}
+
+#[test]
+fn an_uploaded_csv_is_scored_as_hitcast_predict_scores_it() {
+    let path = super::fixture("tracks.csv");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let (status, a) = post(
+        "/api/score",
+        &json!({ "name": "../../etc/tracks.csv", "csv": text }),
+    );
+    assert_eq!(status, StatusCode::OK, "{a}");
+    let tracks = hitcast::score::read_tracks(&fixture().artifacts, &path).unwrap();
+    assert_eq!(a["name"], "tracks.csv", "only the file name is kept");
+    assert_eq!(a["rows"], tracks.len());
+    assert_eq!(
+        a["csv"].as_str().unwrap(),
+        hitcast::score::prediction_csv(&fixture().artifacts, &tracks).unwrap()
+    );
+    for (i, t) in a["tracks"].as_array().unwrap().iter().enumerate() {
+        assert_eq!(t["id"], tracks.ids[i]);
+        assert_eq!(t["title"], tracks.title(i));
+    }
+    // Ingest's positioned error, for the upload's name.
+    let bad = "track_id,danceability,energy,valence,tempo\na,0.5,0.5,0.5,120\nb,0.5,0.5,2.5,120\n";
+    let (status, e) = post("/api/score", &json!({ "name": "mine.csv", "csv": bad }));
+    assert_eq!(
+        (status, e["field"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("csv"))
+    );
+    assert!(
+        e["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("mine.csv: row 2 (line 3), column `valence`"),
+        "{e}"
+    );
+    let (status, e) = post(
+        "/api/score",
+        &json!({ "csv": "track_id,danceability\nx,0.5\n" }),
+    );
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(e["error"].as_str().unwrap().contains("upload.csv"), "{e}");
+    let (status, e) = post("/api/score", &json!({ "name": "x.csv" }));
+    assert_eq!(
+        (status, e["field"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("csv"))
+    );
+    let (status, e) = post("/api/score", &json!({ "name": "", "csv": text }));
+    assert_eq!(
+        (status, e["field"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("name"))
+    );
+    // Over the size limit: a 413 before anything is read.
+    let big = "x".repeat(hitcast::serve::MAX_UPLOAD_BYTES + 1);
+    let (status, e) = post("/api/score", &json!({ "csv": big }));
+    assert_eq!(
+        (status, e["field"].as_str()),
+        (StatusCode::PAYLOAD_TOO_LARGE, Some("csv")),
+        "{e}"
+    );
 }
