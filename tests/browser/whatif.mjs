@@ -67,6 +67,12 @@ try {
   }));
   if (JSON.stringify(here) !== JSON.stringify(there)) fail("the link did not restore the state: " + JSON.stringify({ here, there }));
   await second.close();
+  // The copy-link button puts the same link on the clipboard.
+  await page.context().grantPermissions(["clipboard-read", "clipboard-write"], { origin: new URL(url).origin });
+  await page.click("#copy");
+  await page.waitForFunction(() => document.getElementById("status").textContent === "link copied");
+  const copied = await page.evaluate(() => navigator.clipboard.readText());
+  if (copied !== link) fail(`copy link put ${copied} on the clipboard, not ${link}`);
   console.log(`url round trip: ${link.split("?")[1]} restored ${there.values.length} values, view ${there.view}, ${there.p.join(" / ")}`);
   await page.selectOption("#view", "all");
 
