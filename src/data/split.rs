@@ -65,12 +65,17 @@ pub fn split_groups(data: &Dataset, by: GroupBy) -> Vec<usize> {
         }
         i
     }
-    let mut union_by = |keys: &mut dyn Iterator<Item = (usize, String)>| {
-        let mut first: HashMap<String, usize> = HashMap::new();
+    // Keys are borrowed where they can be: the ids are not copied (a million of them at 1M
+    // rows).
+    fn union_by<K: std::hash::Hash + Eq>(
+        parent: &mut [usize],
+        keys: impl Iterator<Item = (usize, K)>,
+    ) {
+        let mut first: HashMap<K, usize> = HashMap::new();
         for (i, key) in keys {
             match first.get(&key) {
                 Some(&f) => {
-                    let (a, b) = (root(&mut parent, f), root(&mut parent, i));
+                    let (a, b) = (root(parent, f), root(parent, i));
                     // The smaller root wins, so groups are numbered by their first row.
                     let (lo, hi) = (a.min(b), a.max(b));
                     parent[hi] = lo;
@@ -80,10 +85,13 @@ pub fn split_groups(data: &Dataset, by: GroupBy) -> Vec<usize> {
                 }
             }
         }
-    };
-    union_by(&mut (0..n).map(|i| (i, data.ids[i].clone())));
+    }
+    union_by(&mut parent, (0..n).map(|i| (i, data.ids[i].as_str())));
     if by == GroupBy::TitleArtist {
-        union_by(&mut (0..n).filter_map(|i| title_artist_key(data, i).map(|k| (i, k))));
+        union_by(
+            &mut parent,
+            (0..n).filter_map(|i| title_artist_key(data, i).map(|k| (i, k))),
+        );
     }
     let mut number = vec![usize::MAX; n];
     let mut next = 0;
@@ -115,26 +123,65 @@ pub fn groups_on_both_sides(groups: &[usize], split: &Split) -> usize {
 /// The groups among `rows` in order of first appearance, each with its rows and its class
 /// (a hit if any of its rows is).
 struct Grouped {
-    rows: Vec<Vec<usize>>,
+    /// Every group's rows, one group after another (a group's rows in `rows` order).
+    members: Vec<usize>,
+    /// Group `g`'s rows are `members[starts[g]..starts[g + 1]]`.
+    starts: Vec<usize>,
     label: Vec<u8>,
 }
 
-fn grouped(y: &[u8], groups: &[usize], rows: &[usize]) -> Grouped {
-    let mut index: HashMap<usize, usize> = HashMap::with_capacity(rows.len());
-    let mut out = Grouped {
-        rows: Vec::new(),
-        label: Vec::new(),
-    };
-    for &i in rows {
-        let g = *index.entry(groups[i]).or_insert_with(|| {
-            out.rows.push(Vec::new());
-            out.label.push(0);
-            out.rows.len() - 1
-        });
-        out.rows[g].push(i);
-        out.label[g] |= y[i];
+impl Grouped {
+    fn len(&self) -> usize {
+        self.label.len()
     }
-    out
+
+    fn rows(&self, g: usize) -> &[usize] {
+        &self.members[self.starts[g]..self.starts[g + 1]]
+    }
+}
+
+/// The groups of `rows` in order of first appearance, each a hit if any of its rows is. Group
+/// ids are looked up in a table when they are dense (as `split_groups` makes them), else in a
+/// map; one flat list holds the rows, not one vector per group (a million groups at 1M rows).
+fn grouped(y: &[u8], groups: &[usize], rows: &[usize]) -> Grouped {
+    let max = rows.iter().map(|&i| groups[i]).max().unwrap_or(0);
+    let mut table = (max <= 4 * rows.len() + 1024).then(|| vec![usize::MAX; max + 1]);
+    let mut map: HashMap<usize, usize> = HashMap::new();
+    let mut label: Vec<u8> = Vec::new();
+    let mut counts: Vec<usize> = Vec::new();
+    let mut of_row = Vec::with_capacity(rows.len());
+    for &i in rows {
+        let id = groups[i];
+        let slot = match &mut table {
+            Some(t) => &mut t[id],
+            None => map.entry(id).or_insert(usize::MAX),
+        };
+        if *slot == usize::MAX {
+            *slot = label.len();
+            label.push(0);
+            counts.push(0);
+        }
+        let g = *slot;
+        of_row.push(g);
+        counts[g] += 1;
+        label[g] |= y[i];
+    }
+    let mut starts = Vec::with_capacity(counts.len() + 1);
+    starts.push(0);
+    for c in &counts {
+        starts.push(starts[starts.len() - 1] + c);
+    }
+    let mut next = starts.clone();
+    let mut members = vec![0; rows.len()];
+    for (&i, &g) in rows.iter().zip(&of_row) {
+        members[next[g]] = i;
+        next[g] += 1;
+    }
+    Grouped {
+        members,
+        starts,
+        label,
+    }
 }
 
 /// Shuffled indices of each class among `items` (labels `y`): `[non-hits, hits]`.
@@ -182,7 +229,7 @@ pub fn stratified_group_holdout(
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let rows: Vec<usize> = (0..y.len()).collect();
     let g = grouped(y, groups, &rows);
-    let items: Vec<usize> = (0..g.rows.len()).collect();
+    let items: Vec<usize> = (0..g.len()).collect();
     let mut split = Split {
         train: Vec::new(),
         test: Vec::new(),
@@ -196,10 +243,10 @@ pub fn stratified_group_holdout(
             )));
         }
         for &m in &members[..n_test] {
-            split.test.extend_from_slice(&g.rows[m]);
+            split.test.extend_from_slice(g.rows(m));
         }
         for &m in &members[n_test..] {
-            split.train.extend_from_slice(&g.rows[m]);
+            split.train.extend_from_slice(g.rows(m));
         }
     }
     split.train.sort_unstable();
@@ -237,12 +284,12 @@ pub fn stratified_group_kfold(
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let g = grouped(y, groups, rows);
     fold_counts_suffice(&g.label, k)?;
-    let items: Vec<usize> = (0..g.rows.len()).collect();
+    let items: Vec<usize> = (0..g.len()).collect();
     let classes = by_class(&g.label, &items, &mut rng);
     let mut fold_of = vec![usize::MAX; y.len()];
     for members in &classes {
         for (pos, &m) in members.iter().enumerate() {
-            for &i in &g.rows[m] {
+            for &i in g.rows(m) {
                 fold_of[i] = pos % k;
             }
         }
@@ -314,6 +361,34 @@ mod tests {
 
     fn labels(n: usize, every: usize) -> Vec<u8> {
         (0..n).map(|i| u8::from(i % every == 0)).collect()
+    }
+
+    #[test]
+    fn sparse_group_ids_split_as_their_dense_numbering_does() {
+        // Dense ids take the table, ids in the billions the map: the same groups either way.
+        let y = labels(600, 4);
+        let dense: Vec<usize> = (0..600).map(|i| (i * 7) % 200).collect();
+        let sparse: Vec<usize> = dense.iter().map(|g| g * 1_000_000_007 + 3).collect();
+        let rows: Vec<usize> = (0..600).collect();
+        let (a, b) = (grouped(&y, &dense, &rows), grouped(&y, &sparse, &rows));
+        assert_eq!(
+            (a.len(), &a.members, &a.starts, &a.label),
+            (b.len(), &b.members, &b.starts, &b.label)
+        );
+        assert_eq!(a.len(), 200);
+        assert_eq!(
+            a.rows(1),
+            &[1, 201, 401][..],
+            "first-appearance order, rows in order"
+        );
+        assert_eq!(
+            stratified_group_holdout(&y, &dense, 0.25, 3).unwrap(),
+            stratified_group_holdout(&y, &sparse, 0.25, 3).unwrap()
+        );
+        assert_eq!(
+            stratified_group_kfold(&y, &dense, &rows, 5, 3).unwrap(),
+            stratified_group_kfold(&y, &sparse, &rows, 5, 3).unwrap()
+        );
     }
 
     #[test]
