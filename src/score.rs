@@ -32,7 +32,8 @@ pub fn read_tracks(artifacts: &[Artifact], csv: &std::path::Path) -> Result<Data
     Ok(crate::data::ingest(csv, &track_options(artifacts))?.dataset)
 }
 
-/// [`read_tracks`] of a CSV already in memory (an upload); `name` names it in messages.
+/// [`read_tracks`] of a CSV already in memory (an upload) with fields separated by
+/// `delimiter`; `name` names it in messages.
 ///
 /// # Errors
 /// As [`read_tracks`].
@@ -41,8 +42,13 @@ pub fn read_tracks_bytes(
     artifacts: &[Artifact],
     name: &std::path::Path,
     csv: Vec<u8>,
+    delimiter: u8,
 ) -> Result<Dataset> {
-    Ok(crate::data::ingest_bytes(name, csv, &track_options(artifacts))?.dataset)
+    let options = crate::data::IngestOptions {
+        delimiter,
+        ..track_options(artifacts)
+    };
+    Ok(crate::data::ingest_bytes(name, csv, &options)?.dataset)
 }
 
 /// Tracks to score: the models' features, no label, every row kept.

@@ -48,6 +48,16 @@ use crate::error::{Error, Result};
 use crate::eval;
 use crate::model::{Artifact, Model};
 
+/// The `q` quantile of `values` (nearest rank; NaN for none).
+fn quantile_of(values: &[f64], q: f64) -> f64 {
+    let mut v = values.to_vec();
+    v.sort_by(f64::total_cmp);
+    match v.len() {
+        0 => f64::NAN,
+        n => v[((n - 1) as f64 * q).round() as usize],
+    }
+}
+
 /// Most tracks in one batch request.
 pub const MAX_BATCH: usize = 10_000;
 
@@ -59,9 +69,13 @@ pub struct FeatureInfo {
     pub max: f64,
     pub mean_all: f64,
     pub mean_top100: f64,
-    /// Every value in the data is a whole number (key, mode, time signature): the slider
-    /// steps by one.
+    /// Every value in the data is a whole number (key, mode, time signature).
     pub integer: bool,
+    /// The slider's and the curves' range: the 0.5th to 99.5th percentile of the data, so a
+    /// few extreme tracks (a 69-minute recording) do not squeeze every other value into a
+    /// corner. Any value in `min`–`max` can still be typed or loaded.
+    pub lo: f64,
+    pub hi: f64,
 }
 
 /// What the page shows about one model.
@@ -167,6 +181,8 @@ impl Dashboard {
                 mean_all: col.iter().sum::<f64>() / col.len() as f64,
                 mean_top100: t.map_or(f64::NAN, |t| t.top_mean),
                 integer: col.iter().all(|v| v.fract() == 0.0),
+                lo: quantile_of(col, 0.005),
+                hi: quantile_of(col, 0.995),
             });
         }
         let test = data.subset(&prepared.split.test);
@@ -224,7 +240,13 @@ impl Dashboard {
                 }
             })
             .collect();
-        let reference = whatif::Reference::new(data, &prepared.split.train, &names, &artifacts)?;
+        let reference = whatif::Reference::new(
+            data,
+            &prepared.split.train,
+            &prepared.split.test,
+            &names,
+            &artifacts,
+        )?;
         let explainers = artifacts
             .iter()
             .map(|a| crate::explain::Explainer::new(&a.model).map_err(|e| e.to_string()))

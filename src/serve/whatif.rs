@@ -30,9 +30,12 @@ pub(super) struct Reference {
     /// Per feature, all training values sorted, and the hits' values sorted.
     sorted_all: Vec<Vec<f64>>,
     sorted_hits: Vec<Vec<f64>>,
-    /// Per model (artifact order), every training track's probability, and those sorted.
+    /// Per model (artifact order), every training track's probability (in-sample: shown
+    /// beside the neighbours), and the holdout tracks' probabilities sorted (out of sample:
+    /// what a new track's probability is ranked against).
     p: Vec<Vec<f64>>,
     sorted_p: Vec<Vec<f64>>,
+    holdout: usize,
     ids: Vec<String>,
     titles: Vec<String>,
     artists: Vec<String>,
@@ -57,11 +60,12 @@ pub(super) fn percentile(sorted: &[f64], x: f64) -> f64 {
 }
 
 impl Reference {
-    /// From the training rows `rows` of `data`, in the order of `names` (the models'
-    /// features, all present in `data`).
+    /// From the training rows `rows` and the holdout rows `test` of `data`, in the order of
+    /// `names` (the models' features, all present in `data`).
     pub(super) fn new(
         data: &Dataset,
         rows: &[usize],
+        test: &[usize],
         names: &[String],
         artifacts: &[Artifact],
     ) -> crate::Result<Reference> {
@@ -87,11 +91,12 @@ impl Reference {
             r.sd.push(if var > 0.0 { var.sqrt() } else { 1.0 });
             r.values.push(col);
         }
+        let held_out = data.subset(test);
         for a in artifacts {
-            let p = a.model.predict_proba(&sub)?;
-            r.sorted_p.push(sorted(&p));
-            r.p.push(p);
+            r.p.push(a.model.predict_proba(&sub)?);
+            r.sorted_p.push(sorted(&a.model.predict_proba(&held_out)?));
         }
+        r.holdout = test.len();
         r.ids = sub.ids.clone();
         r.titles = sub.names.clone();
         r.artists = sub.artists.clone();
@@ -138,24 +143,32 @@ impl Dashboard {
     /// range, or every whole value when the feature is whole-numbered and has fewer.
     fn grid(&self, j: usize, points: usize) -> Vec<f64> {
         let f = &self.features[j];
-        if f.integer && f.max - f.min + 1.0 <= points as f64 {
-            let (lo, hi) = (f.min as i64, f.max as i64);
-            return (lo..=hi).map(|v| v as f64).collect();
+        let (lo, hi) = (f.lo, f.hi);
+        if f.integer && hi - lo + 1.0 <= points as f64 {
+            return (lo as i64..=hi as i64).map(|v| v as f64).collect();
         }
-        if f.max <= f.min {
-            return vec![f.min];
+        if hi <= lo {
+            return vec![lo];
         }
-        // Weighted ends, so the first and last points are the range's ends exactly.
-        (0..points)
+        // Weighted ends, so the first and last points are the range's ends exactly; whole
+        // numbers for whole-numbered features (rounded, repeats dropped).
+        let mut g: Vec<f64> = (0..points)
             .map(|k| {
                 let t = k as f64 / (points - 1) as f64;
-                f.min * (1.0 - t) + f.max * t
+                let v = lo * (1.0 - t) + hi * t;
+                if f.integer {
+                    v.round()
+                } else {
+                    v
+                }
             })
-            .collect()
+            .collect();
+        g.dedup();
+        g
     }
 
     /// Answers `POST /api/curves` with `{"features": {…}, "points": 25}`: for every feature,
-    /// its grid and each model's probability along it with the other features held at the
+    /// its grid over the slider's range (`lo`–`hi`) and each model's probability along it with the other features held at the
     /// track's values (the track's individual conditional expectation). One call scores
     /// every curve of every model in one batch per model.
     ///
@@ -262,7 +275,8 @@ impl Dashboard {
 
     /// Answers `POST /api/position` with `{"features": {…}}`: each feature's percentile among
     /// all training tracks and among the training hits, and each model's probability for the
-    /// track with its percentile among the model's probabilities of the training tracks.
+    /// track with its percentile among the model's probabilities of the holdout tracks (out
+    /// of sample: a tree model's training scores are optimistic).
     ///
     /// # Errors
     /// As [`Dashboard::predict`].
@@ -302,6 +316,7 @@ impl Dashboard {
         Ok(json!({
             "tracks": r.ids.len(),
             "hits": r.sorted_hits.first().map_or(0, Vec::len),
+            "holdout": r.holdout,
             "features": features,
             "models": models,
         }))

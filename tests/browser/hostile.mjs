@@ -16,7 +16,7 @@ try {
   // (read at once: the prediction it triggers overwrites the line 25 ms later).
   const status = await page.evaluate(() => {
     [...document.querySelectorAll("#presets button")].find((b) => b.textContent === "random track").click();
-    return document.getElementById("status").textContent;
+    return document.getElementById("loaded").textContent;
   });
   await page.waitForTimeout(300);
   const dom = await page.evaluate((payload) => ({

@@ -48,6 +48,8 @@ try {
   // 3. URL round trip: choose the forest view, open the URL in a fresh page, same state.
   await page.selectOption("#view", "forest");
   await page.waitForFunction(() => location.search.includes("view=forest") && document.querySelectorAll("#why .why").length === 1);
+  const cards = await page.evaluate(() => [...document.querySelectorAll(".card")].filter((c) => !c.hidden).map((c) => c.id));
+  if (cards.join() !== "card-forest") fail("the forest view shows the cards " + cards.join());
   await page.waitForTimeout(200);
   const state = () => page.evaluate(() => ({
     values: [...document.querySelectorAll('input[type=number]')].map((n) => n.id + "=" + n.value),
@@ -80,9 +82,13 @@ try {
   // nearest track, at distance 0.
   await page.waitForFunction(() => document.querySelector("#nb-1"));
   const target = await page.evaluate(() => document.getElementById("nb-1").textContent);
-  await page.click("#nb-1");
+  await page.focus("#nb-1");
+  await page.keyboard.press("Enter");
   await page.waitForFunction((t) => document.getElementById("nb-0")?.textContent === t &&
     document.querySelector("#neighbours tr:nth-child(2) td:last-child").textContent === "0.00", target, { timeout: 10000 });
+  const after = await page.evaluate(() => [document.activeElement?.id, document.getElementById("loaded").textContent]);
+  if (after[0] !== "nb-1") fail("focus left the neighbour button after loading it: " + after[0]);
+  if (after[1] !== "Track: " + target) fail("the loaded track is not named: " + after[1]);
   console.log(`neighbour "${target}" loaded: now the nearest, at distance 0.00`);
 
   // 5. Upload: a fixture is scored, sorted and downloadable; a bad file shows ingest's error.
@@ -107,6 +113,18 @@ try {
   await page.waitForFunction(() => document.getElementById("upload-error").textContent !== "");
   const error = await page.evaluate(() => document.getElementById("upload-error").textContent);
   if (error !== "bad.csv: row 2 (line 3), column `tempo`: `abc` is not a number") fail("upload error: " + error);
+  // A Latin-1 file reaches ingest as bytes and is refused with its row, not mangled.
+  await page.setInputFiles("#upload", { name: "latin1.csv", mimeType: "text/csv",
+    buffer: Buffer.concat([Buffer.from("track_id,track_name,danceability,energy,valence,tempo\na,Caf"), Buffer.from([0xe9]), Buffer.from(",0.5,0.5,0.5,120\n")]) });
+  await page.waitForFunction(() => document.getElementById("upload-error").textContent.startsWith("latin1.csv"));
+  const latin = await page.evaluate(() => document.getElementById("upload-error").textContent);
+  if (!/row 1 \(line 2\).*not valid UTF-8/.test(latin)) fail("Latin-1 upload: " + latin);
+  // A semicolon file, with its separator chosen in the page.
+  await page.selectOption("#delimiter", ";");
+  await page.setInputFiles("#upload", { name: "semi.csv", mimeType: "text/csv",
+    buffer: Buffer.from("track_id;danceability;energy;valence;tempo\na;0.5;0.5;0.5;120\nb;0.7;0.6;0.4;128\n") });
+  await page.waitForFunction(() => document.querySelectorAll("#scored tr").length === 3);
+  await page.selectOption("#delimiter", ",");
   console.log(`upload: ${rows} tracks scored, sorted, downloaded; bad file: ${error}`);
 
   // 6. Every control is labelled; contrast passes AA in both schemes. First, the checker

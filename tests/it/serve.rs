@@ -604,7 +604,10 @@ fn curves_sweep_each_feature_over_the_data_range_holding_the_others() {
             .map(|v| v.as_f64().unwrap())
             .collect();
         assert_eq!(grid.len(), 7);
-        assert_eq!((grid[0], grid[6]), (models[j].min, models[j].max));
+        // The slider's range: the middle 99 % of the data.
+        let f = &models[j];
+        assert_eq!((grid[0], grid[6]), (f.lo, f.hi));
+        assert!(f.min <= f.lo && f.lo < f.hi && f.hi <= f.max, "{f:?}");
         for (k, &g) in grid.iter().enumerate() {
             let mut row = held.clone();
             row[j] = g;
@@ -744,9 +747,12 @@ fn position_gives_percentiles_among_all_tracks_hits_and_model_scores() {
             "{f}"
         );
     }
+    // Each model's probability is ranked among its holdout scores (out of sample).
+    let holdout = p.dataset.subset(&p.split.test);
+    assert_eq!(a["holdout"], holdout.len());
     let want = library_p(&held);
     for (m, w) in fixture().artifacts.iter().zip(&want) {
-        let scores = m.model.predict_proba(&train).unwrap();
+        let scores = m.model.predict_proba(&holdout).unwrap();
         let q = &a["models"][m.family.name()];
         assert_eq!(q["probability"].as_f64().unwrap(), *w);
         assert!(
@@ -806,6 +812,55 @@ fn an_uploaded_csv_is_scored_as_hitcast_predict_scores_it() {
         (status, e["field"].as_str()),
         (StatusCode::BAD_REQUEST, Some("name"))
     );
+    // The file's bytes as base64 (the page sends them so ingest judges the encoding), and a
+    // chosen separator.
+    use base64::Engine as _;
+    let b64 = |t: &[u8]| base64::engine::general_purpose::STANDARD.encode(t);
+    let (status, same) = post(
+        "/api/score",
+        &json!({ "name": "tracks.csv", "csv_base64": b64(text.as_bytes()) }),
+    );
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(same["csv"], a["csv"]);
+    let semi = text.replace(',', ";");
+    let (status, s) = post(
+        "/api/score",
+        &json!({ "csv_base64": b64(semi.as_bytes()), "delimiter": ";" }),
+    );
+    assert_eq!(status, StatusCode::OK, "{s}");
+    assert_eq!(s["csv"], a["csv"]);
+    let latin =
+        b"track_id,track_name,danceability,energy,valence,tempo\na,Caf\xe9,0.5,0.5,0.5,120\n";
+    let (status, e) = post(
+        "/api/score",
+        &json!({ "name": "l.csv", "csv_base64": b64(latin) }),
+    );
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        e["error"]
+            .as_str()
+            .unwrap()
+            .contains("row 1 (line 2): column `track_name` is not valid UTF-8"),
+        "{e}"
+    );
+    for (body, field) in [
+        (json!({ "csv_base64": "not base64!" }), "csv_base64"),
+        (json!({ "csv": text, "delimiter": "x" }), "delimiter"),
+        (json!({ "csv": text, "csv_base64": "" }), "csv"),
+    ] {
+        let (status, e) = post("/api/score", &body);
+        assert_eq!(
+            (status, e["field"].as_str()),
+            (StatusCode::BAD_REQUEST, Some(field)),
+            "{e}"
+        );
+    }
+    // Names are counted in characters: 200 × "é" (400 bytes) is a name.
+    let (status, e) = post(
+        "/api/score",
+        &json!({ "name": "é".repeat(200) + ".csv", "csv": text }),
+    );
+    assert_eq!(status, StatusCode::OK, "{e}");
     // Over the size limit: a 413 before anything is read.
     let big = "x".repeat(hitcast::serve::MAX_UPLOAD_BYTES + 1);
     let (status, e) = post("/api/score", &json!({ "csv": big }));
