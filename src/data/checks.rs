@@ -3,7 +3,7 @@
 //! features that are constant or outside their usual range, tiny classes, and the time
 //! period of each row for out-of-time evaluation. Pure functions, no IO.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use serde::{Deserialize, Serialize};
 
@@ -147,23 +147,36 @@ pub struct NearDuplicates {
 
 /// Counts near-duplicates in `data`.
 pub fn near_duplicates(data: &Dataset) -> NearDuplicates {
-    let mut ids_of: HashMap<String, (usize, Vec<&str>)> = HashMap::new();
+    struct Song {
+        first: usize,
+        index: usize,
+        ids: usize,
+    }
+    // Distinct (song, id) pairs in a set, not a list per song: a song listed under thousands
+    // of ids (a catalogue's "Intro") would otherwise make the count quadratic.
+    let mut songs: HashMap<String, Song> = HashMap::new();
+    let mut seen: HashSet<(usize, &str)> = HashSet::new();
     let mut out = NearDuplicates::default();
     for i in 0..data.len() {
         let Some(key) = title_artist_key(data, i) else {
             continue;
         };
-        let entry = ids_of.entry(key).or_insert_with(|| (i, Vec::new()));
-        let id = data.ids[i].as_str();
-        if entry.1.is_empty() {
-            entry.1.push(id);
-        } else if !entry.1.contains(&id) {
-            entry.1.push(id);
+        let index = songs.len();
+        let song = songs.entry(key).or_insert(Song {
+            first: i,
+            index,
+            ids: 0,
+        });
+        if !seen.insert((song.index, data.ids[i].as_str())) {
+            continue;
+        }
+        song.ids += 1;
+        if song.ids >= 2 {
             out.rows += 1;
-            if entry.1.len() == 2 {
+            if song.ids == 2 {
                 out.songs += 1;
                 if out.examples.len() < 3 {
-                    let f = entry.0;
+                    let f = song.first;
                     out.examples
                         .push(format!("{} — {}", data.names[f], data.artists[f]));
                 }
@@ -347,6 +360,49 @@ mod tests {
             normalise("Symphony (Part 2)"),
             normalise("Symphony (Part 3)")
         );
+    }
+
+    #[test]
+    fn near_duplicates_count_each_new_id_of_a_song_once() {
+        let rows = [
+            ("a", "Intro", "X"),
+            ("b", "Intro (Live)", "X"),
+            ("a", "Intro", "X"),
+            ("c", "intro", "x"),
+            ("b", "Intro", "X"),
+            ("d", "Outro", "X"),
+            ("d", "Outro", "X"),
+            ("e", "Song", "Y"),
+            ("f", "Song - Remastered 2015", "Y"),
+        ];
+        let n = rows.len();
+        let mut data = Dataset::from_columns(
+            ["x"],
+            vec![vec![0.5; n]],
+            (0..n).map(|i| (i % 2) as u8).collect(),
+        )
+        .unwrap();
+        data.ids = rows.iter().map(|r| r.0.to_string()).collect();
+        data.names = rows.iter().map(|r| r.1.to_string()).collect();
+        data.artists = rows.iter().map(|r| r.2.to_string()).collect();
+        let near = near_duplicates(&data);
+        // Intro under a, b, c (two extra ids); Outro under one id only; Song under e, f.
+        assert_eq!(near.songs, 2, "{near:?}");
+        assert_eq!(near.rows, 3, "{near:?}");
+        assert_eq!(near.examples, ["Intro — X", "Song — Y"]);
+        // One song under many ids counts every extra id (and stays linear: a set, not a
+        // list per song).
+        let many = 5000;
+        let mut big = Dataset::from_columns(
+            ["x"],
+            vec![vec![0.5; many]],
+            (0..many).map(|i| (i % 2) as u8).collect(),
+        )
+        .unwrap();
+        big.names = vec!["Intro".into(); many];
+        big.artists = vec!["X".into(); many];
+        let near = near_duplicates(&big);
+        assert_eq!((near.songs, near.rows), (1, many - 1));
     }
 
     #[test]
