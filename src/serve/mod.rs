@@ -29,7 +29,7 @@ mod json;
 mod upload;
 mod whatif;
 
-pub use explain::MAX_EXPLAIN_BATCH;
+pub use explain::{EXPLAIN_BUDGET, MAX_EXPLAIN_BATCH};
 #[cfg(feature = "csv")]
 pub use upload::{MAX_UPLOAD_BYTES, MAX_UPLOAD_TRACKS};
 pub use whatif::{CURVE_POINTS, MAX_CURVE_POINTS, MAX_NEIGHBOURS, NEIGHBOURS};
@@ -107,6 +107,9 @@ pub struct Dashboard {
     pub presets: Vec<Preset>,
     /// Tracks the "random track" preset draws from (a seeded sample of the data).
     pub sample_tracks: Vec<Preset>,
+    /// Most tracks one `/api/explain` request may hold for these models (see
+    /// [`Dashboard::explain_batch_limit`]).
+    pub explain_batch_limit: usize,
     #[serde(skip)]
     artifacts: Vec<Artifact>,
     /// Each artifact prepared to explain once, at start (or why it cannot explain).
@@ -247,10 +250,11 @@ impl Dashboard {
             &names,
             &artifacts,
         )?;
-        let explainers = artifacts
+        let explainers: Vec<_> = artifacts
             .iter()
             .map(|a| crate::explain::Explainer::new(&a.model).map_err(|e| e.to_string()))
             .collect();
+        let explain_batch_limit = explain::batch_limit(&explainers);
         Ok(Dashboard {
             data_source: data_source.to_string(),
             top100_rule: top.rule,
@@ -258,6 +262,7 @@ impl Dashboard {
             models,
             presets,
             sample_tracks,
+            explain_batch_limit,
             artifacts,
             explainers,
             reference,

@@ -601,3 +601,57 @@ fn a_logistic_term_beyond_f64_is_an_error_not_an_infinite_contribution() {
         .to_string();
     assert!(err.contains("row 0") && err.contains("overflows"), "{err}");
 }
+
+/// Beyond six features one track's TreeSHAP runs over blocks of trees on the pool: the same
+/// bits on 1, 2 or 3 threads, for one track and for a batch, and still additive.
+#[test]
+fn wide_models_explain_one_track_on_the_pool_with_the_same_bits() {
+    let (n, p) = (600, 8);
+    let mut rng = ChaCha8Rng::seed_from_u64(5);
+    let x: Vec<Vec<f64>> = (0..p)
+        .map(|_| (0..n).map(|_| rng.gen::<f64>()).collect())
+        .collect();
+    let y: Vec<u8> = (0..n)
+        .map(|i| u8::from(x[0][i] + x[1][i] * x[2][i] + 0.3 * rng.gen::<f64>() > 0.9))
+        .collect();
+    let names: Vec<String> = (0..p).map(|j| format!("f{j}")).collect();
+    let data = Dataset::from_columns(names, x, y).unwrap();
+    let rows: Vec<usize> = (0..n).collect();
+    let params = ModelParams {
+        forest: ForestParams {
+            n_trees: 80,
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    for family in [Family::Forest, Family::Boost] {
+        let m = Trained::fit(family, &data, &rows, &params, 3).unwrap();
+        for take in [1, 30] {
+            let few = data.subset(&(0..take).collect::<Vec<_>>());
+            let run = |threads: usize| -> Vec<Explanation> {
+                rayon::ThreadPoolBuilder::new()
+                    .num_threads(threads)
+                    .build()
+                    .unwrap()
+                    .install(|| explain::explain_dataset(&m, &few).unwrap())
+            };
+            let bits = |e: &[Explanation]| -> Vec<u64> {
+                e.iter()
+                    .flat_map(|e| e.contributions.iter().map(|v| v.to_bits()))
+                    .collect()
+            };
+            let one = run(1);
+            for e in &one {
+                let total: f64 = e.base + e.contributions.iter().sum::<f64>();
+                assert!((total - e.log_odds).abs() < 1e-9, "{family:?}");
+            }
+            for threads in [2, 3] {
+                assert_eq!(
+                    bits(&one),
+                    bits(&run(threads)),
+                    "{family:?}, {threads} threads"
+                );
+            }
+        }
+    }
+}

@@ -870,3 +870,95 @@ fn an_uploaded_csv_is_scored_as_hitcast_predict_scores_it() {
         "{e}"
     );
 }
+
+/// Wide, deep trees are slow to explain (recursive TreeSHAP): the dashboard then holds an
+/// explain batch to fewer tracks, says how many in `/api/models`, and refuses one more.
+#[test]
+fn explain_batches_shrink_for_models_slow_to_explain() {
+    use hitcast::data::{FeatureSet, IngestOptions};
+    let source = DataSource::Csv {
+        path: std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/all_features.csv"),
+        options: IngestOptions {
+            features: FeatureSet::All,
+            ..Default::default()
+        },
+        split_file: None,
+    };
+    let prepared = source.prepare(&SplitOptions::default(), 7).unwrap();
+    assert_eq!(prepared.dataset.n_features(), 15);
+    let params = ModelParams {
+        forest: ForestParams {
+            n_trees: 300,
+            min_samples_leaf: 1,
+            max_depth: 30,
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let artifacts: Vec<Artifact> = hitcast::model::Family::ALL
+        .iter()
+        .map(|&f| {
+            let m = Trained::fit(f, &prepared.dataset, &prepared.split.train, &params, 7).unwrap();
+            Artifact::new(m, &prepared.dataset, &prepared.split.train, &params, 7)
+        })
+        .collect();
+    let cost: u64 = artifacts
+        .iter()
+        .map(|a| {
+            hitcast::explain::Explainer::new(&a.model)
+                .unwrap()
+                .cost_per_track()
+        })
+        .sum();
+    let dashboard = Dashboard::build(&prepared, "fixture", artifacts, 7).unwrap();
+    let limit = dashboard.explain_batch_limit();
+    assert!(
+        limit < hitcast::serve::MAX_EXPLAIN_BATCH,
+        "{limit} ({cost} per track)"
+    );
+    assert_eq!(limit as u64, hitcast::serve::EXPLAIN_BUDGET / cost);
+    // The narrow fixture's models keep the full batch.
+    assert_eq!(
+        fixture().dashboard.explain_batch_limit(),
+        hitcast::serve::MAX_EXPLAIN_BATCH
+    );
+    let track: serde_json::Map<String, Value> = dashboard
+        .features
+        .iter()
+        .map(|f| (f.name.clone(), json!((f.lo + f.hi) / 2.0)))
+        .collect();
+    let models: Value = serde_json::to_value(&dashboard).unwrap();
+    assert_eq!(models["explain_batch_limit"], json!(limit));
+    let limits = Limits::default();
+    let app = router(Arc::new(dashboard), &limits);
+    let explain = |n: usize| {
+        let body = json!({ "tracks": vec![Value::Object(track.clone()); n] }).to_string();
+        let request = Request::post("/api/explain")
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(body))
+            .unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let response = rt.block_on(app.clone().oneshot(request)).unwrap();
+        let status = response.status();
+        let bytes = rt
+            .block_on(axum::body::to_bytes(response.into_body(), usize::MAX))
+            .unwrap();
+        (status, serde_json::from_slice::<Value>(&bytes).unwrap())
+    };
+    let (status, v) = explain(2);
+    assert_eq!(status, StatusCode::OK, "{v}");
+    assert_eq!(v["explanations"].as_array().map(Vec::len), Some(2));
+    let (status, e) = explain(limit + 1);
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{e}");
+    assert!(
+        e["error"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("at most {limit}")),
+        "{e}"
+    );
+}
