@@ -21,6 +21,7 @@ fn synth(args: &SynthArgs, out: &mut impl Write) -> anyhow::Result<()> {
         duplicate_rate: args.lessons.duplicate_rate,
         decades: args.lessons.decades,
         drift: args.lessons.drift,
+        all_features: synthetic_features(&args.features)?,
     };
     let (dataset, _) = data::synthesize(&params)?;
     dataset.write_csv(&args.out)?;

@@ -74,6 +74,10 @@ pub struct SynthArgs {
     pub seed: u64,
     #[command(flatten)]
     pub lessons: LessonArgs,
+    /// Features: `core` (danceability, energy, valence, tempo) or `all` (also the eleven
+    /// other audio features, drawn without any signal).
+    #[arg(long, default_value = "core")]
+    pub features: FeatureSet,
     /// Output CSV.
     #[arg(long, default_value = "data/raw_tracks.csv")]
     pub out: PathBuf,
@@ -106,8 +110,9 @@ pub struct CsvArgs {
     /// Popularity at or above this quantile (0–1) of the column is a hit.
     #[arg(long)]
     pub quantile: Option<f64>,
-    /// Features: `core` (danceability, energy, valence, tempo), `all` audio features present,
-    /// or a comma-separated list.
+    /// Features: `core` (danceability, energy, valence, tempo), `all` audio features present
+    /// (on the synthetic data: also its eleven other features, which carry no signal), or a
+    /// comma-separated list (CSV data).
     #[arg(long, default_value = "core")]
     pub features: FeatureSet,
     /// One row per track id, the first (the default; kept for old scripts).
@@ -233,6 +238,17 @@ pub struct SourceArgs {
     pub csv_args: CsvArgs,
 }
 
+/// Whether `--features` asks the synthetic generator for all fifteen features.
+pub fn synthetic_features(features: &FeatureSet) -> anyhow::Result<bool> {
+    match features {
+        FeatureSet::Core => Ok(false),
+        FeatureSet::All => Ok(true),
+        FeatureSet::Named(_) => anyhow::bail!(
+            "--features: the synthetic data takes `core` (its four features) or `all` (fifteen, the eleven others without signal); a list of columns needs --data"
+        ),
+    }
+}
+
 impl SourceArgs {
     pub fn source(&self) -> anyhow::Result<DataSource> {
         Ok(match &self.data {
@@ -242,6 +258,7 @@ impl SourceArgs {
                 duplicate_rate: self.lessons.duplicate_rate,
                 decades: self.lessons.decades,
                 drift: self.lessons.drift,
+                all_features: synthetic_features(&self.csv_args.features)?,
                 ..SynthParams::default()
             }),
             Some(path) => DataSource::Csv {

@@ -39,7 +39,8 @@ use crate::error::{Error, Result};
 use crate::model::{sigmoid, Boost, Forest, Logistic, Model, Trained, Tree};
 use low::LowOrder;
 pub use summary::{
-    summarise, InteractionCheck, PairShare, ShapPoints, ShapReport, INTERACTION_ROWS, SHAP_ROWS,
+    summarise, InteractionCheck, PairShare, ShapPoints, ShapReport, INTERACTION_MAX_FEATURES,
+    INTERACTION_ROWS, SHAP_ROWS,
 };
 use treeshap::{
     add_subset_values, add_tree, expected_value, interactions_from_values, shapley_from_values,

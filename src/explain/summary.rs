@@ -27,7 +27,16 @@ pub struct ShapReport {
     pub mean_abs: BTreeMap<String, f64>,
     /// On synthetic data: interaction values against the generator's truth.
     pub interactions: Option<InteractionCheck>,
+    /// On synthetic data with more than [`INTERACTION_MAX_FEATURES`] features: the
+    /// interaction check was not run (it would take minutes).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub interactions_skipped: bool,
 }
+
+/// Most features the report's interaction check runs with: beyond six, exact interaction
+/// values take the recursive algorithm, about a second of CPU per track and tree model
+/// with fifteen features.
+pub const INTERACTION_MAX_FEATURES: usize = 6;
 
 /// A pair of features and its share of the mean |interaction value| mass.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -112,13 +121,16 @@ pub fn summarise(model: &Trained, test: &Dataset) -> Result<(ShapReport, ShapPoi
         })
         .collect();
     let index = |f: &str| names.iter().position(|n| n == f);
-    let interactions = match (
+    let truth = (
         &test.true_prob,
         index("danceability"),
         index("energy"),
         index("tempo"),
-    ) {
-        (Some(_), Some(d), Some(e), Some(t)) => {
+    );
+    let skipped = matches!(truth, (Some(_), Some(_), Some(_), Some(_)))
+        && names.len() > INTERACTION_MAX_FEATURES;
+    let interactions = match truth {
+        (Some(_), Some(d), Some(e), Some(t)) if !skipped => {
             let few = test.subset(&sample(test.len(), INTERACTION_ROWS));
             let few_cols = model.columns(&few)?;
             let matrices = explainer.interactions(&few_cols)?;
@@ -139,6 +151,7 @@ pub fn summarise(model: &Trained, test: &Dataset) -> Result<(ShapReport, ShapPoi
             base,
             mean_abs,
             interactions,
+            interactions_skipped: skipped,
         },
         points,
     ))

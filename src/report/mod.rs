@@ -8,8 +8,9 @@
 //! recall, f1, roc_auc, pr_auc, brier, log_loss, confusion_at_05, f1_threshold,
 //! confusion_at_f1_threshold}`, `cv.{k, roc_auc_folds, roc_auc_mean, roc_auc_sd}`,
 //! `calibration.{bins, ece}`, `importance.{native_kind, native, permutation}`,
-//! `partial_dependence`, `shap.{rows, base, mean_abs, interactions}` (exact attributions on
-//! a sample of the holdout; `interactions` on synthetic data only: `pairs[]` with `a`, `b`,
+//! `partial_dependence`, `shap.{rows, base, mean_abs, interactions, interactions_skipped}`
+//! (exact attributions on a sample of the holdout; `interactions` on synthetic data of at
+//! most six features only, `interactions_skipped` true beyond: `pairs[]` with `a`, `b`,
 //! `share`, `main_share`, `danceability_energy_first`, `tempo_below_90`,
 //! `tempo_near_120`, `tempo_above_150`), and `top100` and `warnings`.
 //!

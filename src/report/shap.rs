@@ -80,6 +80,14 @@ pub(super) fn markdown(report: &Report, s: &mut String) {
         );
     }
     if !with.iter().any(|(_, x)| x.interactions.is_some()) {
+        if with.iter().any(|(_, x)| x.interactions_skipped) {
+            let _ = writeln!(
+                s,
+                "### Interactions against the generator's truth\n\nNot computed for these models: they use {} features, and beyond {} exact interaction values take the recursive algorithm (about a second of CPU per track and tree model with fifteen). The eleven features beyond the core four carry no signal by construction; their mean |SHAP| above shows how much each model leans on them anyway.\n",
+                report.meta.features.len(),
+                crate::explain::INTERACTION_MAX_FEATURES
+            );
+        }
         return;
     }
     let _ = writeln!(s, "### Interactions against the generator's truth\n");

@@ -295,3 +295,46 @@ fn fetch_without_credentials_says_what_to_set() {
     );
     assert!(!dir.path().join("data/fetched_tracks.csv").exists());
 }
+
+/// The synthetic data takes `--features core` or `all` (fifteen columns); a list of columns
+/// is refused rather than silently ignored.
+#[test]
+fn synthetic_features_are_core_or_all() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = hitcast(
+        dir.path(),
+        &[
+            "data",
+            "synth",
+            "--rows",
+            "300",
+            "--features",
+            "all",
+            "--out",
+            "s.csv",
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let csv = std::fs::read_to_string(dir.path().join("s.csv")).unwrap();
+    let header = csv.lines().next().unwrap();
+    for f in hitcast::data::ALL_FEATURES {
+        assert!(
+            header.split(',').any(|c| c == f),
+            "{f} missing from {header}"
+        );
+    }
+    for args in [
+        &[
+            "data",
+            "synth",
+            "--features",
+            "tempo,energy",
+            "--out",
+            "t.csv",
+        ][..],
+        &["report", "--features", "tempo,energy", "--out", "r"][..],
+    ] {
+        fails_saying(dir.path(), args, "the synthetic data takes `core`");
+    }
+    assert!(!dir.path().join("t.csv").exists() && !dir.path().join("r").exists());
+}
