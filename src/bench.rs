@@ -337,6 +337,9 @@ pub struct Peers {
     pub boosting: Vec<(String, f64, f64)>,
     /// Seconds for pandas `read_csv` plus the same checks as HitCast's ingest.
     pub read_and_check_s: f64,
+    /// Seconds for HitCast's own ingest of the same file in this process (read, validate,
+    /// normalise; no output written), three runs; empty without the `csv` feature.
+    pub hitcast_ingest_s: Vec<f64>,
     pub python: String,
 }
 
@@ -412,8 +415,33 @@ pub fn peer(
     Ok(Peers {
         boosting,
         read_and_check_s: number(&v["read_and_check_s"], "read_and_check_s")?,
+        hitcast_ingest_s: ingest_seconds(&data)?,
         python: python.display().to_string(),
     })
+}
+
+/// Three in-process ingests of `path` (every audio feature present, the label from
+/// `target`), as the peer's `read_and_check` does.
+fn ingest_seconds(path: &std::path::Path) -> Result<Vec<f64>> {
+    #[cfg(feature = "csv")]
+    {
+        let options = crate::data::IngestOptions {
+            features: crate::data::FeatureSet::All,
+            ..Default::default()
+        };
+        (0..3)
+            .map(|_| {
+                let t = std::time::Instant::now();
+                crate::data::ingest(path, &options)?;
+                Ok(t.elapsed().as_secs_f64())
+            })
+            .collect()
+    }
+    #[cfg(not(feature = "csv"))]
+    {
+        let _ = path;
+        Ok(Vec::new())
+    }
 }
 
 impl fmt::Display for Peers {
@@ -430,6 +458,15 @@ impl fmt::Display for Peers {
             f,
             "  pandas read_csv + checks: {:.3} s",
             self.read_and_check_s
-        )
+        )?;
+        if !self.hitcast_ingest_s.is_empty() {
+            let runs: Vec<String> = self
+                .hitcast_ingest_s
+                .iter()
+                .map(|s| format!("{s:.3}"))
+                .collect();
+            writeln!(f, "  hitcast ingest, same file: {} s", runs.join(", "))?;
+        }
+        Ok(())
     }
 }

@@ -248,13 +248,21 @@ impl Table<'_> {
         }
     }
 
-    fn text(&self, column: &str) -> Result<Vec<Option<String>>> {
+    /// A column's cells as polars holds them (text; `None` for an empty cell).
+    fn cells(&self, column: &str) -> Result<&StringChunked> {
         let col = self.df.column(column).map_err(|_| self.missing(column))?;
-        let ca = col.str().map_err(|e| Error::Csv {
+        col.str().map_err(|e| Error::Csv {
             path: self.path.to_path_buf(),
             message: e.to_string(),
-        })?;
-        Ok(ca.iter().map(|v| v.map(str::to_string)).collect())
+        })
+    }
+
+    fn text(&self, column: &str) -> Result<Vec<Option<String>>> {
+        Ok(self
+            .cells(column)?
+            .iter()
+            .map(|v| v.map(str::to_string))
+            .collect())
     }
 
     fn cell_error(&self, row: usize, column: &str, message: String) -> Error {
@@ -269,8 +277,9 @@ impl Table<'_> {
 
     /// Parses a numeric column; every value must be finite and inside `range`.
     fn numbers(&self, column: &str, range: Option<(f64, f64)>) -> Result<Vec<f64>> {
-        self.text(column)?
-            .into_iter()
+        // Parsed from polars' own text, without a copy of each cell.
+        self.cells(column)?
+            .iter()
             .enumerate()
             .map(|(row, cell)| {
                 let cell = cell.ok_or_else(|| self.cell_error(row, column, "empty cell".into()))?;
@@ -320,9 +329,9 @@ impl Table<'_> {
     fn strings(&self, column: Option<&str>) -> Result<Vec<String>> {
         match column {
             Some(c) => Ok(self
-                .text(c)?
-                .into_iter()
-                .map(Option::unwrap_or_default)
+                .cells(c)?
+                .iter()
+                .map(|v| v.unwrap_or_default().to_string())
                 .collect()),
             None => Ok(vec![String::new(); self.df.height()]),
         }
@@ -440,21 +449,34 @@ pub fn ingest_bytes(path: &Path, bytes: Vec<u8>, options: &IngestOptions) -> Res
     if feature_names.is_empty() {
         return Err(table.missing(CORE_FEATURES[0]));
     }
-    let x = feature_names
-        .iter()
-        .map(|f| table.numbers(&column_of(f), feature_range(f)))
-        .collect::<Result<Vec<_>>>()?;
+    // Columns parse side by side; the first error in column order is the one reported.
+    let x = {
+        use rayon::prelude::*;
+        feature_names
+            .par_iter()
+            .map(|f| table.numbers(&column_of(f), feature_range(f)))
+            .collect::<Vec<Result<Vec<f64>>>>()
+            .into_iter()
+            .collect::<Result<Vec<_>>>()?
+    };
 
     let id_column = find(header, options.id_column.as_deref(), &ID_COLUMNS);
     if let (Some(wanted), None) = (&options.id_column, id_column) {
         return Err(table.missing(wanted));
     }
-    let ids = match id_column {
-        Some(c) => table.strings(Some(c))?,
-        None => (1..=table.df.height()).map(|i| format!("row{i}")).collect(),
-    };
-    let names = table.strings(find(header, None, &NAME_COLUMNS))?;
-    let artists = table.strings(find(header, None, &ARTIST_COLUMNS))?;
+    let (ids, (names, artists)) = rayon::join(
+        || match id_column {
+            Some(c) => table.strings(Some(c)),
+            None => Ok((1..=table.df.height()).map(|i| format!("row{i}")).collect()),
+        },
+        || {
+            rayon::join(
+                || table.strings(find(header, None, &NAME_COLUMNS)),
+                || table.strings(find(header, None, &ARTIST_COLUMNS)),
+            )
+        },
+    );
+    let (ids, names, artists) = (ids?, names?, artists?);
     let pop_column = find(
         header,
         options.popularity_column.as_deref(),
@@ -562,16 +584,26 @@ pub fn ingest_bytes(path: &Path, bytes: Vec<u8>, options: &IngestOptions) -> Res
         true_prob: None,
     };
     // Duplicates: counted always (with how their copies disagree), dropped unless kept.
-    let copies = super::copies(&full);
+    // The count and the near-duplicate search run side by side.
     let keep: Vec<usize> = if options.dedupe {
         first
     } else {
         (0..full.len()).collect()
     };
-    let dataset = if keep.len() == full.len() {
-        full
+    let (copies, dataset, near_duplicates) = if keep.len() == full.len() {
+        // Kept as read: every id is distinct only if ids were dropped (there were none).
+        let (copies, near) = rayon::join(
+            || super::copies(&full),
+            || super::checks::near_duplicates_of(&full, options.dedupe),
+        );
+        (copies, full, near)
     } else {
-        full.subset(&keep)
+        let dataset = full.subset(&keep);
+        let (copies, near) = rayon::join(
+            || super::copies(&full),
+            || super::checks::near_duplicates_of(&dataset, true),
+        );
+        (copies, dataset, near)
     };
     let is_test = is_test.map(|t| keep.iter().map(|&r| t[r]).collect());
     let (time_column, period) = match period {
@@ -609,7 +641,7 @@ pub fn ingest_bytes(path: &Path, bytes: Vec<u8>, options: &IngestOptions) -> Res
         conflicting_tracks: copies.label_conflicts,
         popularity_conflicts: copies.popularity_conflicts,
         feature_conflicts: copies.feature_conflicts,
-        near_duplicates: super::near_duplicates(&dataset),
+        near_duplicates,
         hit_rate: dataset.positives() as f64 / dataset.len().max(1) as f64,
         label_rule,
         threshold,

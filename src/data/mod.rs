@@ -237,25 +237,27 @@ impl Dataset {
                 .join(","),
         );
         out.push('\n');
+        // Cells go straight into `out` (no vector of strings per row): the same text.
         for i in 0..self.len() {
-            let mut cells = vec![
-                csv_field(&self.ids[i]),
-                csv_field(&self.names[i]),
-                csv_field(&self.artists[i]),
-            ];
+            push_csv_field(&mut out, &self.ids[i]);
+            out.push(',');
+            push_csv_field(&mut out, &self.names[i]);
+            out.push(',');
+            push_csv_field(&mut out, &self.artists[i]);
             if let Some(p) = &self.popularity {
-                cells.push(p[i].to_string());
+                let _ = write!(out, ",{}", p[i]);
             }
             if let Some(g) = &self.group {
-                cells.push(csv_field(&g[i]));
+                out.push(',');
+                push_csv_field(&mut out, &g[i]);
             }
-            cells.extend(self.x.iter().map(|c| c[i].to_string()));
+            for c in &self.x {
+                let _ = write!(out, ",{}", c[i]);
+            }
             if let Some(t) = &self.true_prob {
-                cells.push(t[i].to_string());
+                let _ = write!(out, ",{}", t[i]);
             }
-            cells.push(self.y[i].to_string());
-            out.push_str(&cells.join(","));
-            out.push('\n');
+            let _ = writeln!(out, ",{}", self.y[i]);
         }
         out
     }
@@ -266,6 +268,15 @@ impl Dataset {
     /// [`Error::Io`] if the file cannot be written; the target is then left untouched.
     pub fn write_csv(&self, path: &Path) -> Result<()> {
         crate::atomic::write(path, self.to_csv().as_bytes())
+    }
+}
+
+/// Appends [`csv_field`] of `field` to `out`.
+fn push_csv_field(out: &mut String, field: &str) {
+    if field.contains([',', '"', '\n', '\r']) {
+        out.push_str(&csv_field(field));
+    } else {
+        out.push_str(field);
     }
 }
 
