@@ -12,7 +12,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::ensemble::Ensemble;
-use super::tree::{grow, Binned, GrowParams, Tree};
+use super::tree::{grow, Binned, GrowParams, Tree, Weights};
 use super::{normalise, sigmoid, Family, Fit, Model};
 use crate::data::{stratified_holdout, Dataset};
 use crate::error::{Error, Result};
@@ -228,7 +228,6 @@ impl Boost {
             leaf_scale: params.learning_rate,
             stop_when_pure: false,
             subtract_histograms: true,
-            integer_weights: false,
         };
         let mut margin = vec![base_score; n];
         let mut g = vec![0.0; n];
@@ -285,8 +284,7 @@ impl Boost {
             let tree = grow(
                 &binned,
                 &mut rows_buf,
-                &g,
-                &h,
+                Weights::Real { g: &g, h: &h },
                 &grow_params,
                 &mut rng,
                 &mut gains,

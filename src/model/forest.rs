@@ -11,7 +11,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::ensemble::Ensemble;
-use super::tree::{grow, Binned, GrowParams, Tree};
+use super::tree::{grow, Binned, GrowParams, Tree, Weights};
 use super::{normalise, Family, Fit, Model};
 use crate::data::Dataset;
 use crate::error::{Error, Result};
@@ -157,13 +157,11 @@ impl Forest {
             leaf_scale: -1.0,
             stop_when_pure: true,
             subtract_histograms: false,
-            integer_weights: true,
         };
         // Seeds are drawn up front, in tree order, so threads cannot change any tree.
         let mut master = ChaCha8Rng::seed_from_u64(seed);
         let seeds: Vec<u64> = (0..params.n_trees).map(|_| master.gen()).collect();
         let draws = params.max_samples.map_or(n, |m| m.min(n));
-        let y: Vec<f64> = labels.iter().map(|&v| f64::from(v)).collect();
         let row_major: Vec<f64> = if params.bootstrap && params.oob_score {
             (0..n).flat_map(|i| x.iter().map(move |c| c[i])).collect()
         } else {
@@ -185,18 +183,21 @@ impl Forest {
                 } else {
                     counts.fill(1);
                 }
-                let h: Vec<f64> = counts.iter().map(|&c| f64::from(c)).collect();
-                // g = y·w with leaf_scale −1 turns the builder's −G/H into the weighted hit
+                // h = the count, g = y·h, packed as h << 32 | g (at most 255 per row and
+                // 2³² per sum); leaf_scale −1 turns the builder's −G/H into the weighted hit
                 // fraction of the leaf.
-                let g: Vec<f64> = y.iter().zip(&h).map(|(a, b)| a * b).collect();
+                let packed: Vec<u64> = counts
+                    .iter()
+                    .zip(&labels)
+                    .map(|(&c, &l)| (u64::from(c) << 32) | (u64::from(c) * u64::from(l)))
+                    .collect();
                 let mut in_bag: Vec<u32> =
                     (0..n as u32).filter(|&i| counts[i as usize] > 0).collect();
                 let mut gains = vec![0.0; p];
                 let tree = grow(
                     &binned,
                     &mut in_bag,
-                    &g,
-                    &h,
+                    Weights::Counts(&packed),
                     &grow_params,
                     &mut rng,
                     &mut gains,

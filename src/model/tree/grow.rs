@@ -26,10 +26,6 @@ pub struct GrowParams {
     /// Derive the larger child's histograms by subtraction (when every feature is tried at
     /// every split; boosting). Halves the histogram work of shallow trees.
     pub subtract_histograms: bool,
-    /// `g` and `h` are whole numbers in `0..2³²` (the forest: bootstrap counts and hits):
-    /// sampled features' histograms then add one packed integer per row. The sums are the
-    /// same as in floating point, where such sums are exact.
-    pub integer_weights: bool,
 }
 
 struct Best {
@@ -180,17 +176,34 @@ struct Pending {
     hist: Option<Vec<Bin>>,
 }
 
+/// Each row's gradient and hessian, as [`grow`] takes them.
+pub enum Weights<'a> {
+    Real {
+        g: &'a [f64],
+        h: &'a [f64],
+    },
+    /// Whole-number weights (the forest: `h` its bootstrap count, `g = y·h`) packed per row as
+    /// `h << 32 | g`, every sum below 2³²: sampled features' histograms then add one integer
+    /// per row. The sums are the same as in floating point, where such sums are exact, so
+    /// the tree is the one `Real` weights of the same values build.
+    Counts(&'a [u64]),
+}
+
 /// Grows one tree over `rows` (each listed once; weights live in `h`).
 /// `gain_by_feature` accumulates the gain of every split, for importances.
 pub fn grow(
     binned: &Binned,
     rows: &mut [u32],
-    g: &[f64],
-    h: &[f64],
+    weights: Weights<'_>,
     params: &GrowParams,
     rng: &mut ChaCha8Rng,
     gain_by_feature: &mut [f64],
 ) -> Tree {
+    let (g, h, packed): (&[f64], &[f64], &[u64]) = match weights {
+        Weights::Real { g, h } => (g, h, &[]),
+        Weights::Counts(packed) => (&[], &[], packed),
+    };
+    let integer = matches!(weights, Weights::Counts(_));
     let p = binned.bins.len();
     let leaf_node = |i: usize| Node {
         threshold: f64::INFINITY,
@@ -202,25 +215,19 @@ pub fn grow(
     let mut cover = vec![0.0];
     let mut max_depth_seen = 0u32;
     let mut hist: Vec<Bin> = vec![(0.0, 0.0, 0); MAX_BINS];
-    // h in the high half, g in the low half: one add per row sums both.
-    let packed: Vec<u64> = if params.integer_weights {
-        g.iter()
-            .zip(h)
-            .map(|(&g, &h)| (h as u64) << 32 | g as u64)
-            .collect()
-    } else {
-        Vec::new()
-    };
     let mut packed_hist = [0u64; MAX_BINS];
     let mut order: Vec<usize> = (0..p).collect();
     let mut scratch: Vec<u32> = Vec::new();
     let mut present: Vec<(usize, f64, f64)> = Vec::with_capacity(MAX_BINS);
     let n_try = params.features_per_split.unwrap_or(p).min(p);
-    // Subtraction needs every feature's histogram at every node.
-    let subtract = params.subtract_histograms && n_try == p;
+    // Subtraction needs every feature's histogram at every node (in floating point).
+    let subtract = params.subtract_histograms && n_try == p && !integer;
     let (root_hist, root) = if subtract {
         let (hist, sums) = all_histograms(binned, rows, g, h);
         (Some(hist), sums)
+    } else if integer {
+        let v = rows.iter().fold(0u64, |a, &r| a + packed[r as usize]);
+        (None, ((v & 0xffff_ffff) as f64, (v >> 32) as f64))
     } else {
         let sums = rows.iter().fold((0.0, 0.0), |(a, b), &r| {
             (a + g[r as usize], b + h[r as usize])
@@ -294,7 +301,7 @@ pub fn grow(
                     let col = &binned.bins[j];
                     let mut touched = [0u64; MAX_BINS / 64];
                     present.clear();
-                    if params.integer_weights {
+                    if integer {
                         // One integer add sums both g and h.
                         for &r in node_rows {
                             let b = col[r as usize];
@@ -314,7 +321,7 @@ pub fn grow(
                         while word != 0 {
                             let b = word_index * 64 + word.trailing_zeros() as usize;
                             word &= word - 1;
-                            if params.integer_weights {
+                            if integer {
                                 let v = std::mem::take(&mut packed_hist[b]);
                                 present.push((b, (v & 0xffff_ffff) as f64, (v >> 32) as f64));
                             } else {

@@ -14,7 +14,7 @@ mod bins;
 mod grow;
 
 pub use bins::{bin_of, Binned, MAX_BINS};
-pub use grow::{grow, GrowParams};
+pub use grow::{grow, GrowParams, Weights};
 
 use serde::{Deserialize, Serialize};
 
@@ -502,14 +502,12 @@ mod tests {
             leaf_scale: 1.0,
             stop_when_pure: false,
             subtract_histograms: false,
-            integer_weights: false,
         };
         let mut imp = vec![0.0];
         let tree = grow(
             &binned,
             &mut rows,
-            &g,
-            &h,
+            Weights::Real { g: &g, h: &h },
             &params,
             &mut ChaCha8Rng::seed_from_u64(1),
             &mut imp,
