@@ -571,6 +571,10 @@ pub fn ingest_bytes(path: &Path, bytes: Vec<u8>, options: &IngestOptions) -> Res
     };
 
     let period = time_period(&table, options.time_column.as_deref())?;
+    // polars' text columns are no longer needed: free them before the duplicate checks.
+    let rows_raw = table.df.height();
+    let id_column = id_column.map(str::to_string);
+    drop(table);
 
     let full = Dataset {
         feature_names,
@@ -629,7 +633,7 @@ pub fn ingest_bytes(path: &Path, bytes: Vec<u8>, options: &IngestOptions) -> Res
             .map(|f| f.to_string_lossy().into_owned())
             .unwrap_or_default(),
         layout,
-        rows_raw: table.df.height(),
+        rows_raw,
         rows: dataset.len(),
         duplicate_rows: copies.duplicate_rows,
         duplicates_dropped: if options.dedupe {
@@ -647,7 +651,7 @@ pub fn ingest_bytes(path: &Path, bytes: Vec<u8>, options: &IngestOptions) -> Res
         threshold,
         ties_at_cut,
         time_column,
-        id_column: id_column.map(str::to_string),
+        id_column,
     };
     Ok(Ingested {
         dataset,
