@@ -594,21 +594,14 @@ pub fn ingest_bytes(path: &Path, bytes: Vec<u8>, options: &IngestOptions) -> Res
     } else {
         (0..full.len()).collect()
     };
-    let (copies, dataset, near_duplicates) = if keep.len() == full.len() {
-        // Kept as read: every id is distinct only if ids were dropped (there were none).
-        let (copies, near) = rayon::join(
-            || super::copies(&full),
-            || super::checks::near_duplicates_of(&full, options.dedupe),
-        );
-        (copies, full, near)
-    } else {
-        let dataset = full.subset(&keep);
-        let (copies, near) = rayon::join(
-            || super::copies(&full),
-            || super::checks::near_duplicates_of(&dataset, true),
-        );
-        (copies, dataset, near)
-    };
+    // Rows are dropped only when repeated ids are, so the near-duplicate search sees
+    // distinct ids exactly when `dedupe` is on.
+    let kept = (keep.len() != full.len()).then(|| full.subset(&keep));
+    let (copies, near_duplicates) = rayon::join(
+        || super::copies(&full),
+        || super::checks::near_duplicates_of(kept.as_ref().unwrap_or(&full), options.dedupe),
+    );
+    let dataset = kept.unwrap_or(full);
     let is_test = is_test.map(|t| keep.iter().map(|&r| t[r]).collect());
     let (time_column, period) = match period {
         Some((c, p)) => (Some(c), Some(keep.iter().map(|&r| p[r]).collect())),

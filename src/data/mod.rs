@@ -274,7 +274,9 @@ impl Dataset {
 /// Appends [`csv_field`] of `field` to `out`.
 fn push_csv_field(out: &mut String, field: &str) {
     if field.contains([',', '"', '\n', '\r']) {
-        out.push_str(&csv_field(field));
+        out.push('"');
+        out.push_str(&field.replace('"', "\"\""));
+        out.push('"');
     } else {
         out.push_str(field);
     }
@@ -282,11 +284,9 @@ fn push_csv_field(out: &mut String, field: &str) {
 
 /// Quotes a CSV field when it needs it (RFC 4180).
 pub fn csv_field(field: &str) -> String {
-    if field.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", field.replace('"', "\"\""))
-    } else {
-        field.to_string()
-    }
+    let mut out = String::new();
+    push_csv_field(&mut out, field);
+    out
 }
 
 /// Checks that labels `y` hold both classes.

@@ -36,7 +36,7 @@ pub struct ShapReport {
 /// Most features the report's interaction check runs with: beyond six, exact interaction
 /// values take the recursive algorithm, about a second of CPU per track and tree model
 /// with fifteen features.
-pub const INTERACTION_MAX_FEATURES: usize = 6;
+pub const INTERACTION_MAX_FEATURES: usize = super::SUBSET_MAX_FEATURES;
 
 /// A pair of features and its share of the mean |interaction value| mass.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
