@@ -206,7 +206,19 @@ impl Dataset {
     /// A SHA-256 of the normalised CSV: identifies the exact training data in artifacts and
     /// reports.
     pub fn hash(&self) -> String {
-        let digest = Sha256::digest(self.to_csv().as_bytes());
+        // The CSV's bytes, rendered a block of rows at a time: the digest of `to_csv`
+        // without a copy of the whole table in memory.
+        let mut hasher = Sha256::new();
+        let mut block = self.csv_header();
+        for i in 0..self.len() {
+            self.push_csv_row(&mut block, i);
+            if block.len() >= 1 << 16 {
+                hasher.update(block.as_bytes());
+                block.clear();
+            }
+        }
+        hasher.update(block.as_bytes());
+        let digest = hasher.finalize();
         digest.iter().fold(String::with_capacity(64), |mut s, b| {
             let _ = write!(s, "{b:02x}");
             s
@@ -216,7 +228,16 @@ impl Dataset {
     /// Renders the normalised CSV layout that [`ingest`] reads back:
     /// `track_id,track_name,artists[,popularity][,group],<features>[,hit_probability],target`.
     pub fn to_csv(&self) -> String {
-        let mut out = String::with_capacity(self.len() * 96);
+        let mut out = self.csv_header();
+        out.reserve(self.len() * 96);
+        for i in 0..self.len() {
+            self.push_csv_row(&mut out, i);
+        }
+        out
+    }
+
+    /// The header line of [`Dataset::to_csv`], newline included.
+    fn csv_header(&self) -> String {
         let mut header = vec!["track_id", "track_name", "artists"];
         if self.popularity.is_some() {
             header.push("popularity");
@@ -229,37 +250,37 @@ impl Dataset {
             header.push("hit_probability");
         }
         header.push("target");
-        out.push_str(
-            &header
-                .iter()
-                .map(|h| csv_field(h))
-                .collect::<Vec<_>>()
-                .join(","),
-        );
+        let mut out = header
+            .iter()
+            .map(|h| csv_field(h))
+            .collect::<Vec<_>>()
+            .join(",");
         out.push('\n');
-        // Cells go straight into `out` (no vector of strings per row): the same text.
-        for i in 0..self.len() {
-            push_csv_field(&mut out, &self.ids[i]);
-            out.push(',');
-            push_csv_field(&mut out, &self.names[i]);
-            out.push(',');
-            push_csv_field(&mut out, &self.artists[i]);
-            if let Some(p) = &self.popularity {
-                let _ = write!(out, ",{}", p[i]);
-            }
-            if let Some(g) = &self.group {
-                out.push(',');
-                push_csv_field(&mut out, &g[i]);
-            }
-            for c in &self.x {
-                let _ = write!(out, ",{}", c[i]);
-            }
-            if let Some(t) = &self.true_prob {
-                let _ = write!(out, ",{}", t[i]);
-            }
-            let _ = writeln!(out, ",{}", self.y[i]);
-        }
         out
+    }
+
+    /// Appends row `i` of [`Dataset::to_csv`] to `out`, cell by cell (no vector of strings
+    /// per row).
+    fn push_csv_row(&self, out: &mut String, i: usize) {
+        push_csv_field(out, &self.ids[i]);
+        out.push(',');
+        push_csv_field(out, &self.names[i]);
+        out.push(',');
+        push_csv_field(out, &self.artists[i]);
+        if let Some(p) = &self.popularity {
+            let _ = write!(out, ",{}", p[i]);
+        }
+        if let Some(g) = &self.group {
+            out.push(',');
+            push_csv_field(out, &g[i]);
+        }
+        for c in &self.x {
+            let _ = write!(out, ",{}", c[i]);
+        }
+        if let Some(t) = &self.true_prob {
+            let _ = write!(out, ",{}", t[i]);
+        }
+        let _ = writeln!(out, ",{}", self.y[i]);
     }
 
     /// Writes [`Dataset::to_csv`] to `path` atomically.
@@ -303,4 +324,28 @@ pub fn check_two_classes(y: &[u8], context: &str) -> Result<()> {
         });
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hash_is_the_digest_of_the_whole_csv() {
+        // Enough rows that the streamed hash feeds several 64 KiB blocks, one with a quoted
+        // name and artist.
+        let (mut d, _) = synthesize(&SynthParams {
+            n_tracks: 3000,
+            ..Default::default()
+        })
+        .unwrap();
+        d.names[1234] = "Say \"Hello\", World".into();
+        d.artists[2345] = "A, B\nC".into();
+        let whole = Sha256::digest(d.to_csv().as_bytes());
+        let hex: String = whole.iter().map(|b| format!("{b:02x}")).collect();
+        assert!(d.to_csv().len() > 3 << 16);
+        assert_eq!(d.hash(), hex);
+        d.x[0][2999] += 1.0;
+        assert_ne!(d.hash(), hex);
+    }
 }

@@ -42,6 +42,11 @@ pub fn cross_validate(
     cross_validate_grouped(spec, data, rows, &own, k, seed)
 }
 
+/// Training rows up to which even the families whose one fit keeps every core busy train
+/// their folds side by side: at this size five models fit in memory easily, and the pool
+/// fills the gaps at each fit's start and end.
+const FOLDS_SIDE_BY_SIDE_MAX_ROWS: usize = 200_000;
+
 /// Runs stratified k-fold CV of `family` on `rows` of `data` with folds drawn by group
 /// (`groups[i]` of row `i`, e.g. [`crate::data::split_groups`]): a track's rows are never in
 /// a fold's training and held-out parts at once.
@@ -75,20 +80,21 @@ pub fn cross_validate_grouped(
         let refs: Vec<&[f64]> = cols.iter().map(|c| &c[..]).collect();
         Ok(model.predict_proba_columns(&refs))
     };
-    let predictions: Vec<Vec<f64>> = if spec.family().fits_in_parallel() {
-        // One fit already uses every core; one fold at a time keeps memory low.
-        folds
-            .iter()
-            .enumerate()
-            .map(fold_fit)
-            .collect::<Result<_>>()?
-    } else {
-        folds
-            .par_iter()
-            .enumerate()
-            .map(fold_fit)
-            .collect::<Result<_>>()?
-    };
+    let predictions: Vec<Vec<f64>> =
+        if spec.family().fits_in_parallel() && rows.len() > FOLDS_SIDE_BY_SIDE_MAX_ROWS {
+            // One fit already uses every core; one fold at a time keeps memory low.
+            folds
+                .iter()
+                .enumerate()
+                .map(fold_fit)
+                .collect::<Result<_>>()?
+        } else {
+            folds
+                .par_iter()
+                .enumerate()
+                .map(fold_fit)
+                .collect::<Result<_>>()?
+        };
     let mut out_of_fold = vec![0.0; rows.len()];
     let mut aucs = Vec::with_capacity(k);
     for (fold, p) in folds.iter().zip(&predictions) {

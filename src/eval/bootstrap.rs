@@ -83,30 +83,56 @@ impl Sorted {
     /// ROC AUC and average precision with row `i` counted `w[i]` times, where the drawn rows
     /// hold `total_pos` hits and `total_neg` non-hits.
     fn metrics(&self, w: &[u32], total_pos: f64, total_neg: f64) -> (f64, f64) {
-        let (mut tp, mut fp) = (0.0f64, 0.0f64);
-        let (mut area, mut ap) = (0.0, 0.0);
-        let mut start = 0;
-        for &end in &self.ends {
-            // Counts are integers: summed exactly (and without a branch on the label).
-            let (mut dp, mut dn) = (0u64, 0u64);
-            for (&i, &l) in self.order[start..end].iter().zip(&self.label[start..end]) {
+        let mut m = Running::default();
+        if self.ends.len() == self.order.len() {
+            // No ties (the usual case): one row per step, without the group bookkeeping.
+            for (&i, &l) in self.order.iter().zip(&self.label) {
                 let c = u64::from(w[i]);
                 let hit = c * u64::from(l);
-                dp += hit;
-                dn += c - hit;
+                m.step(hit, c - hit, total_pos);
             }
-            start = end;
-            if dp == 0 && dn == 0 {
-                continue;
+        } else {
+            let mut start = 0;
+            for &end in &self.ends {
+                // Counts are integers: summed exactly (and without a branch on the label).
+                let (mut dp, mut dn) = (0u64, 0u64);
+                for (&i, &l) in self.order[start..end].iter().zip(&self.label[start..end]) {
+                    let c = u64::from(w[i]);
+                    let hit = c * u64::from(l);
+                    dp += hit;
+                    dn += c - hit;
+                }
+                start = end;
+                m.step(dp, dn, total_pos);
             }
-            let (dp, dn) = (dp as f64, dn as f64);
-            // Trapezoid of the ROC step (ties count one half), as `roc_auc`.
-            area += dn * (2.0 * tp + dp) / 2.0;
-            tp += dp;
-            fp += dn;
-            ap += dp / total_pos * (tp / (tp + fp));
         }
-        (area / (total_pos * total_neg), ap)
+        (m.area / (total_pos * total_neg), m.ap)
+    }
+}
+
+/// The running sums of [`Sorted::metrics`] down the ranking.
+#[derive(Default)]
+struct Running {
+    tp: f64,
+    fp: f64,
+    area: f64,
+    ap: f64,
+}
+
+impl Running {
+    /// One tie group holding `dp` drawn hits and `dn` drawn non-hits. A group drawn not at
+    /// all adds +0.0 to every sum (all are non-negative), so it needs no branch of its own;
+    /// a group without hits adds nothing to the precision sum and skips its division.
+    #[inline]
+    fn step(&mut self, dp: u64, dn: u64, total_pos: f64) {
+        let (dp, dn) = (dp as f64, dn as f64);
+        // Trapezoid of the ROC step (ties count one half), as `roc_auc`.
+        self.area += dn * (2.0 * self.tp + dp) / 2.0;
+        self.tp += dp;
+        self.fp += dn;
+        if dp > 0.0 {
+            self.ap += dp / total_pos * (self.tp / (self.tp + self.fp));
+        }
     }
 }
 
@@ -231,6 +257,26 @@ mod tests {
             .unzip();
         // Row 2 is a hit, row 5 not: 6 hits and 4 non-hits drawn.
         let (auc, ap) = Sorted::new(&p, &y).metrics(&w, 6.0, 4.0);
+        assert!((auc - roc_auc(&y2, &p2).unwrap()).abs() < 1e-12);
+        assert!((ap - average_precision(&y2, &p2).unwrap()).abs() < 1e-12);
+    }
+
+    #[test]
+    fn weights_without_ties_match_the_rows_written_out() {
+        // Distinct scores take the one-row-per-step path; rows drawn 0, 1 or 3 times,
+        // including the first-ranked row undrawn.
+        let y = [1, 0, 1, 1, 0, 0, 1, 0, 0, 1, 0, 0];
+        let p = [
+            0.95, 0.1, 0.45, 0.4, 0.35, 0.2, 0.8, 0.75, 0.3, 0.05, 0.6, 0.5,
+        ];
+        let w = [0u32, 1, 3, 1, 0, 2, 1, 1, 3, 1, 0, 1];
+        let s = Sorted::new(&p, &y);
+        assert_eq!(s.ends.len(), p.len());
+        let (y2, p2): (Vec<u8>, Vec<f64>) = (0..y.len())
+            .flat_map(|i| std::iter::repeat_n((y[i], p[i]), w[i] as usize))
+            .unzip();
+        let pos = y2.iter().filter(|&&v| v == 1).count() as f64;
+        let (auc, ap) = s.metrics(&w, pos, y2.len() as f64 - pos);
         assert!((auc - roc_auc(&y2, &p2).unwrap()).abs() < 1e-12);
         assert!((ap - average_precision(&y2, &p2).unwrap()).abs() < 1e-12);
     }

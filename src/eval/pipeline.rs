@@ -268,14 +268,25 @@ pub(crate) fn evaluate_task(
     options.check()?;
     test.check_two_classes("the holdout")?;
     progress(&format!("{}: training", family.title()));
-    let model = spec.fit_rows(data, &split.train, seed)?;
-    let p = model.predict_proba(test)?;
-    progress(&format!(
-        "{}: {}-fold cross-validation",
-        family.title(),
-        options.cv_folds
-    ));
-    let cv = cross_validate_grouped(spec, data, &split.train, groups, options.cv_folds, seed)?;
+    // The model and the folds are independent: trained side by side, the pool stays busy
+    // through each fit's single-threaded start and uneven end.
+    let (fitted, cv) = rayon::join(
+        || -> Result<(Fitted, Vec<f64>)> {
+            let model = spec.fit_rows(data, &split.train, seed)?;
+            let p = model.predict_proba(test)?;
+            Ok((model, p))
+        },
+        || {
+            progress(&format!(
+                "{}: {}-fold cross-validation",
+                family.title(),
+                options.cv_folds
+            ));
+            cross_validate_grouped(spec, data, &split.train, groups, options.cv_folds, seed)
+        },
+    );
+    let (model, p) = fitted?;
+    let cv = cv?;
     let train_y: Vec<u8> = split.train.iter().map(|&i| data.y[i]).collect();
     let holdout = Holdout::measure(&test.y, &p, f1_optimal_threshold(&train_y, &cv.out_of_fold))?;
     progress(&format!("{}: permutation importance", family.title()));

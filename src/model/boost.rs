@@ -197,8 +197,8 @@ impl Boost {
     }
 
     fn fit_rounds(data: &Dataset, rows: &[usize], params: &BoostParams, seed: u64) -> Result<Self> {
-        let all = data.subset(rows);
-        all.check_two_classes("gradient boosting training rows")?;
+        let all = super::Xy::of(&data.x, &data.y, rows);
+        crate::data::check_two_classes(&all.y, "gradient boosting training rows")?;
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let (train, valid) = match params.early_stopping_rounds {
             Some(_) => {
@@ -214,7 +214,7 @@ impl Boost {
             }
             None => (all, None),
         };
-        let (n, p) = (train.len(), train.n_features());
+        let (n, p) = (train.len(), data.n_features());
         let y: Vec<f64> = train.y.iter().map(|&v| f64::from(v)).collect();
         let rate = y.iter().sum::<f64>() / n as f64;
         let base_score = (rate / (1.0 - rate)).ln();
@@ -235,6 +235,7 @@ impl Boost {
         let mut gains = vec![0.0; p];
         let mut trees = Vec::with_capacity(params.n_rounds);
         let mut rows_buf: Vec<u32> = Vec::with_capacity(n);
+        let mut scratch: Vec<u32> = Vec::with_capacity(n);
         // Validation rows find their leaves by bins (row-major, as the training rows), which
         // sit in cache where raw rows would not.
         let valid_rows: Option<(Vec<u8>, Vec<f64>)> = valid.as_ref().map(|v| {
@@ -288,6 +289,7 @@ impl Boost {
                 &grow_params,
                 &mut rng,
                 &mut gains,
+                &mut scratch,
             );
             // Every row walks the new tree by its bins, block by block on the pool: a row's
             // margin only ever adds its own leaf values, in tree order.
@@ -317,7 +319,7 @@ impl Boost {
             None
         };
         Ok(Boost {
-            feature_names: train.feature_names.clone(),
+            feature_names: data.feature_names.clone(),
             base_score,
             trees: Ensemble::new(trees),
             gain_importance: normalise(gains),

@@ -124,6 +124,16 @@ impl Fit for Forest {
     }
 }
 
+/// One fitting job's row-sized buffers (see [`Forest::fit_checked`]).
+struct Buffers {
+    /// Each row's bootstrap count.
+    counts: Vec<u8>,
+    /// Each row's weights as [`Weights::Counts`] packs them.
+    packed: Vec<u64>,
+    in_bag: Vec<u32>,
+    scratch: Vec<u32>,
+}
+
 impl Forest {
     /// [`Fit::fit`] for parameters a [`CheckedSpec`](super::CheckedSpec) already checked.
     pub(crate) fn fit_checked(
@@ -170,12 +180,21 @@ impl Forest {
         // Each tree scores its own out-of-bag rows while it is hot in cache.
         // (tree, gain per feature, out-of-bag (row, prediction) pairs)
         type Grown = (Tree, Vec<f64>, Vec<(u32, f64)>);
+        // Each job's buffers serve all its trees: every tree overwrites them whole, and at
+        // scale fresh row-sized buffers per tree cost more in page faults than the tree.
+        let buffers = || Buffers {
+            counts: vec![0; n],
+            packed: vec![0; n],
+            in_bag: Vec::with_capacity(n),
+            scratch: Vec::with_capacity(n),
+        };
         let grown: Vec<Grown> = seeds
             .par_iter()
-            .map(|&s| {
+            .map_init(buffers, |buf, &s| {
                 let mut rng = ChaCha8Rng::seed_from_u64(s);
-                let mut counts = vec![0u8; n];
+                let counts = &mut buf.counts;
                 if params.bootstrap {
+                    counts.fill(0);
                     for _ in 0..draws {
                         let i = rng.gen_range(0..n);
                         counts[i] = counts[i].saturating_add(1);
@@ -186,22 +205,23 @@ impl Forest {
                 // h = the count, g = y·h, packed as h << 32 | g (at most 255 per row and
                 // 2³² per sum); leaf_scale −1 turns the builder's −G/H into the weighted hit
                 // fraction of the leaf.
-                let packed: Vec<u64> = counts
-                    .iter()
-                    .zip(&labels)
-                    .map(|(&c, &l)| (u64::from(c) << 32) | (u64::from(c) * u64::from(l)))
-                    .collect();
-                let mut in_bag: Vec<u32> =
-                    (0..n as u32).filter(|&i| counts[i as usize] > 0).collect();
+                for ((v, &c), &l) in buf.packed.iter_mut().zip(counts.iter()).zip(&labels) {
+                    *v = (u64::from(c) << 32) | (u64::from(c) * u64::from(l));
+                }
+                buf.in_bag.clear();
+                buf.in_bag
+                    .extend((0..n as u32).filter(|&i| counts[i as usize] > 0));
                 let mut gains = vec![0.0; p];
                 let tree = grow(
                     &binned,
-                    &mut in_bag,
-                    Weights::Counts(&packed),
+                    &mut buf.in_bag,
+                    Weights::Counts(&buf.packed),
                     &grow_params,
                     &mut rng,
                     &mut gains,
+                    &mut buf.scratch,
                 );
+                let counts = &buf.counts;
                 let oob = if params.bootstrap && params.oob_score {
                     (0..n)
                         .filter(|&i| counts[i] == 0)

@@ -119,9 +119,9 @@ impl Logistic {
         params: &LogisticParams,
         _seed: u64,
     ) -> Result<Self> {
-        let sub = data.subset(rows);
-        sub.check_two_classes("logistic regression training rows")?;
-        let (n, p) = (sub.len(), sub.n_features());
+        let sub = super::Xy::of(&data.x, &data.y, rows);
+        crate::data::check_two_classes(&sub.y, "logistic regression training rows")?;
+        let (n, p) = (sub.len(), data.n_features());
         let mut means = Vec::with_capacity(p);
         let mut scales = Vec::with_capacity(p);
         // Standardised design matrix, row-major with a leading 1 for the intercept.
@@ -201,7 +201,7 @@ impl Logistic {
             }
         }
         Ok(Logistic {
-            feature_names: sub.feature_names.clone(),
+            feature_names: data.feature_names.clone(),
             means,
             scales,
             intercept: w[0],

@@ -77,8 +77,8 @@ impl Family {
     }
 
     /// Whether one fit already keeps every core busy (the forest grows its trees in
-    /// parallel), so cross-validation runs its folds one after another instead of side by
-    /// side, which also keeps memory to one fold's model.
+    /// parallel), so cross-validation on many rows runs its folds one after another instead
+    /// of side by side, which keeps memory to one fold's model.
     pub fn fits_in_parallel(self) -> bool {
         self == Family::Forest
     }
@@ -351,4 +351,31 @@ pub(crate) fn normalise(mut v: Vec<f64>) -> Vec<f64> {
 
 pub(crate) fn sigmoid(z: f64) -> f64 {
     1.0 / (1.0 + (-z).exp())
+}
+
+/// The features and labels of some rows: all that logistic regression and boosting fit on
+/// (a full [`Dataset::subset`] would also copy every track's id, name and artist, hundreds
+/// of MB at a million rows).
+pub(crate) struct Xy {
+    pub(crate) x: Vec<Vec<f64>>,
+    pub(crate) y: Vec<u8>,
+}
+
+impl Xy {
+    pub(crate) fn of(x: &[Vec<f64>], y: &[u8], rows: &[usize]) -> Xy {
+        Xy {
+            x: x.iter()
+                .map(|c| rows.iter().map(|&i| c[i]).collect())
+                .collect(),
+            y: rows.iter().map(|&i| y[i]).collect(),
+        }
+    }
+
+    pub(crate) fn subset(&self, rows: &[usize]) -> Xy {
+        Xy::of(&self.x, &self.y, rows)
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.y.len()
+    }
 }

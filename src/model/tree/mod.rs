@@ -511,6 +511,7 @@ mod tests {
             &params,
             &mut ChaCha8Rng::seed_from_u64(1),
             &mut imp,
+            &mut Vec::new(),
         );
         assert_eq!(tree.n_leaves(), 2);
         assert_eq!(tree.nodes[0].threshold, 119.5);
