@@ -59,47 +59,69 @@ impl LowOrder {
             return None;
         }
         // Difference arrays, one cell wider than the tables so a box's end has a slot.
-        let mut single: Vec<Vec<f64>> = cells.iter().map(|&n| vec![0.0; n + 1]).collect();
-        let mut pairs: Vec<Vec<f64>> = Vec::new();
-        for j in 0..p {
-            for k in j + 1..p {
-                pairs.push(vec![0.0; (cells[j] + 1) * (cells[k] + 1)]);
-            }
-        }
-        let mut stack = Vec::new();
-        for t in trees {
-            let mut root = Frame {
-                node: 0,
-                lo: [0; MAX_P],
-                hi: [0; MAX_P],
-                fraction: [1.0; MAX_P],
+        // The singles and the first half of the pairs on one thread, the other pairs on
+        // another: each walks every tree, and each table adds its leaves in the same order
+        // as one thread would, so the bits do not depend on the thread count.
+        let n_pairs = p * (p - 1) / 2;
+        let half = n_pairs / 2;
+        let walk = |pair_range: std::ops::Range<usize>, with_singles: bool| {
+            let mut single: Vec<Vec<f64>> = if with_singles {
+                cells.iter().map(|&n| vec![0.0; n + 1]).collect()
+            } else {
+                Vec::new()
             };
-            root.hi[..p].copy_from_slice(&cells);
-            stack.push(root);
-            while let Some(f) = stack.pop() {
-                let n = t.nodes[f.node];
-                let left = n.left as usize;
-                if left == f.node {
-                    let v = t.values[f.node] * scale;
-                    add_leaf(&f, v, p, &cells, &mut single, &mut pairs);
-                    continue;
+            let mut pairs: Vec<Vec<f64>> = Vec::with_capacity(pair_range.len());
+            let mut at = 0;
+            for j in 0..p {
+                for k in j + 1..p {
+                    if pair_range.contains(&at) {
+                        pairs.push(vec![0.0; (cells[j] + 1) * (cells[k] + 1)]);
+                    }
+                    at += 1;
                 }
-                let j = n.feature as usize;
-                // The threshold is in `cuts[j]`: its rank splits the cells.
-                let r = cuts[j].partition_point(|&c| c < n.threshold);
-                let cover = t.cover[f.node];
-                let mut l = f;
-                l.node = left;
-                l.hi[j] = l.hi[j].min(r + 1);
-                l.fraction[j] *= t.cover[left] / cover;
-                let mut g = f;
-                g.node = left + 1;
-                g.lo[j] = g.lo[j].max(r + 1);
-                g.fraction[j] *= t.cover[left + 1] / cover;
-                stack.push(g);
-                stack.push(l);
             }
-        }
+            let mut stack = Vec::new();
+            for t in trees {
+                let mut root = Frame {
+                    node: 0,
+                    lo: [0; MAX_P],
+                    hi: [0; MAX_P],
+                    fraction: [1.0; MAX_P],
+                };
+                root.hi[..p].copy_from_slice(&cells);
+                stack.push(root);
+                while let Some(f) = stack.pop() {
+                    let n = t.nodes[f.node];
+                    let left = n.left as usize;
+                    if left == f.node {
+                        let v = t.values[f.node] * scale;
+                        if with_singles {
+                            add_leaf_singles(&f, v, p, &mut single);
+                        }
+                        add_leaf_pairs(&f, v, p, &cells, pair_range.clone(), &mut pairs);
+                        continue;
+                    }
+                    let j = n.feature as usize;
+                    // The threshold is in `cuts[j]`: its rank splits the cells.
+                    let r = cuts[j].partition_point(|&c| c < n.threshold);
+                    let cover = t.cover[f.node];
+                    let mut l = f;
+                    l.node = left;
+                    l.hi[j] = l.hi[j].min(r + 1);
+                    l.fraction[j] *= t.cover[left] / cover;
+                    let mut g = f;
+                    g.node = left + 1;
+                    g.lo[j] = g.lo[j].max(r + 1);
+                    g.fraction[j] *= t.cover[left + 1] / cover;
+                    stack.push(g);
+                    stack.push(l);
+                }
+            }
+            (single, pairs)
+        };
+        let ((mut single, mut pairs), (_, rest)) =
+            rayon::join(|| walk(0..half, true), || walk(half..n_pairs, false));
+        pairs.extend(rest);
         for s in &mut single {
             let mut acc = 0.0;
             for v in s.iter_mut() {
@@ -155,34 +177,42 @@ impl LowOrder {
     }
 }
 
-/// Adds leaf value `v` over the leaf's box to every one- and two-feature difference array.
-fn add_leaf(
-    f: &Frame,
-    v: f64,
-    p: usize,
-    cells: &[usize],
-    single: &mut [Vec<f64>],
-    pairs: &mut [Vec<f64>],
-) {
-    let others = |skip: &[usize]| -> f64 {
-        (0..p)
-            .filter(|i| !skip.contains(i))
-            .fold(v, |acc, i| acc * f.fraction[i])
-    };
+/// The leaf's value `v` times the cover fractions of its path's splits on every feature
+/// outside `skip`.
+fn others(f: &Frame, v: f64, p: usize, skip: &[usize]) -> f64 {
+    (0..p)
+        .filter(|i| !skip.contains(i))
+        .fold(v, |acc, i| acc * f.fraction[i])
+}
+
+/// Adds leaf value `v` over the leaf's box to every one-feature difference array.
+fn add_leaf_singles(f: &Frame, v: f64, p: usize, single: &mut [Vec<f64>]) {
     for j in 0..p {
         if f.lo[j] < f.hi[j] {
-            let c = others(&[j]);
+            let c = others(f, v, p, &[j]);
             single[j][f.lo[j]] += c;
             single[j][f.hi[j]] -= c;
         }
     }
+}
+
+/// Adds leaf value `v` over the leaf's box to the two-feature difference arrays of the pairs
+/// numbered `range` (pairs `j < k` in order); `pairs` holds those arrays only.
+fn add_leaf_pairs(
+    f: &Frame,
+    v: f64,
+    p: usize,
+    cells: &[usize],
+    range: std::ops::Range<usize>,
+    pairs: &mut [Vec<f64>],
+) {
     let mut at = 0;
     for j in 0..p {
         for k in j + 1..p {
-            if f.lo[j] < f.hi[j] && f.lo[k] < f.hi[k] {
-                let c = others(&[j, k]);
+            if range.contains(&at) && f.lo[j] < f.hi[j] && f.lo[k] < f.hi[k] {
+                let c = others(f, v, p, &[j, k]);
                 let w = cells[k] + 1;
-                let t = &mut pairs[at];
+                let t = &mut pairs[at - range.start];
                 t[f.lo[j] * w + f.lo[k]] += c;
                 t[f.lo[j] * w + f.hi[k]] -= c;
                 t[f.hi[j] * w + f.lo[k]] -= c;
