@@ -142,14 +142,7 @@ impl Forest {
         params: &ForestParams,
         seed: u64,
     ) -> Result<Self> {
-        // The training rows' features and labels only (a full subset would also copy every
-        // track's id, name and artist).
-        let x: Vec<Vec<f64>> = data
-            .x
-            .iter()
-            .map(|c| rows.iter().map(|&i| c[i]).collect())
-            .collect();
-        let labels: Vec<u8> = rows.iter().map(|&i| data.y[i]).collect();
+        let super::Xy { x, y: labels } = super::Xy::of(&data.x, &data.y, rows);
         crate::data::check_two_classes(&labels, "random forest training rows")?;
         let (n, p) = (rows.len(), data.n_features());
         let binned = Binned::new(&x);

@@ -353,7 +353,7 @@ pub(crate) fn sigmoid(z: f64) -> f64 {
     1.0 / (1.0 + (-z).exp())
 }
 
-/// The features and labels of some rows: all that logistic regression and boosting fit on
+/// The features and labels of some rows: all that the three families fit on
 /// (a full [`Dataset::subset`] would also copy every track's id, name and artist, hundreds
 /// of MB at a million rows).
 pub(crate) struct Xy {
