@@ -15,8 +15,8 @@ pub use pipeline::{
     evaluate, fit_and_score, EvalOptions, Evaluation, Holdout, Importance, PD_MAX_ROWS,
     PERMUTATION_MAX_ROWS,
 };
-pub(crate) use pipeline::{evaluate_task, Task};
-pub use time::{out_of_time, OutOfTime, OutOfTimeModel, OutOfTimeRun, PeriodScore};
+pub(crate) use pipeline::{evaluate_task_with, Task};
+pub use time::{out_of_time, OutOfTime, OutOfTimeFit, OutOfTimeModel, OutOfTimeRun, PeriodScore};
 // The metrics live below both `model` and `eval` (the forest scores its out-of-bag rows with
 // ROC AUC while fitting); they are public here.
 pub use crate::metrics::{

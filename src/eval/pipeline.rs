@@ -258,6 +258,20 @@ pub(crate) fn evaluate_task(
     seed: u64,
     progress: &(dyn Fn(&str) + Sync),
 ) -> Result<(Fitted, Evaluation)> {
+    evaluate_task_with(spec, task, options, seed, progress, |_| Ok(()))
+        .map(|(model, evaluation, ())| (model, evaluation))
+}
+
+/// [`evaluate_task`], also running `extra` on the fitted model (the report's explanations)
+/// while the folds train.
+pub(crate) fn evaluate_task_with<T: Send>(
+    spec: &CheckedSpec,
+    task: &Task,
+    options: &EvalOptions,
+    seed: u64,
+    progress: &(dyn Fn(&str) + Sync),
+    extra: impl FnOnce(&Fitted) -> Result<T> + Send,
+) -> Result<(Fitted, Evaluation, T)> {
     let &Task {
         data,
         split,
@@ -269,12 +283,32 @@ pub(crate) fn evaluate_task(
     test.check_two_classes("the holdout")?;
     progress(&format!("{}: training", family.title()));
     // The model and the folds are independent: trained side by side, the pool stays busy
-    // through each fit's single-threaded start and uneven end.
+    // through each fit's single-threaded start and uneven end, and everything measured on
+    // the model alone (importances, partial dependence, `extra`) runs while the folds train.
     let (fitted, cv) = rayon::join(
-        || -> Result<(Fitted, Vec<f64>)> {
+        || {
             let model = spec.fit_rows(data, &split.train, seed)?;
             let p = model.predict_proba(test)?;
-            Ok((model, p))
+            progress(&format!("{}: permutation importance", family.title()));
+            // Beyond PERMUTATION_MAX_ROWS holdout rows a seeded sample ranks the features as
+            // well (each shuffle rescores every row it is given; the report says when it
+            // sampled).
+            let repeats = options.permutation_repeats;
+            let permutation = match permutation_sample(test.len(), seed) {
+                Some(rows) => {
+                    permutation_importance(model.model(), &test.subset(&rows), repeats, seed)?
+                }
+                None => permutation_importance(model.model(), test, repeats, seed)?,
+            };
+            let partial_dependence = model
+                .feature_names()
+                .iter()
+                .map(|f| {
+                    partial_dependence(model.model(), test, f, options.pd_points, PD_MAX_ROWS, seed)
+                })
+                .collect::<Result<Vec<_>>>()?;
+            let extra = extra(&model)?;
+            Ok((model, p, permutation, partial_dependence, extra))
         },
         || {
             progress(&format!(
@@ -285,33 +319,16 @@ pub(crate) fn evaluate_task(
             cross_validate_grouped(spec, data, &split.train, groups, options.cv_folds, seed)
         },
     );
-    let (model, p) = fitted?;
+    let (model, p, permutation, partial_dependence, extra) = fitted?;
     let cv = cv?;
     let train_y: Vec<u8> = split.train.iter().map(|&i| data.y[i]).collect();
     let holdout = Holdout::measure(&test.y, &p, f1_optimal_threshold(&train_y, &cv.out_of_fold))?;
-    progress(&format!("{}: permutation importance", family.title()));
-    // Beyond PERMUTATION_MAX_ROWS holdout rows a seeded sample ranks the features as well
-    // (each shuffle rescores every row it is given; the report says when it sampled).
-    let permutation = match permutation_sample(test.len(), seed) {
-        Some(rows) => permutation_importance(
-            model.model(),
-            &test.subset(&rows),
-            options.permutation_repeats,
-            seed,
-        )?,
-        None => permutation_importance(model.model(), test, options.permutation_repeats, seed)?,
-    };
     let native = model
         .feature_names()
         .iter()
         .cloned()
         .zip(model.importances())
         .collect();
-    let partial_dependence = model
-        .feature_names()
-        .iter()
-        .map(|f| partial_dependence(model.model(), test, f, options.pd_points, PD_MAX_ROWS, seed))
-        .collect::<Result<Vec<_>>>()?;
     let calibration = calibration(&test.y, &p, options.calibration_bins);
     let evaluation = Evaluation {
         family,
@@ -326,5 +343,5 @@ pub(crate) fn evaluate_task(
         partial_dependence,
         probabilities: p,
     };
-    Ok((model, evaluation))
+    Ok((model, evaluation, extra))
 }

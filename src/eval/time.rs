@@ -97,70 +97,131 @@ pub fn out_of_time(
     bins: usize,
     seed: u64,
 ) -> Result<Option<OutOfTimeRun>> {
-    let (Some(period), false) = (&prepared.period, split_is_by_group(prepared)) else {
-        return Ok(None);
-    };
-    let Some((train_periods, test_periods)) = choose_periods(period) else {
-        return Ok(None);
-    };
-    let d = &prepared.dataset;
-    let g = &prepared.groups;
-    let is_test = |i: usize| test_periods.contains(&period[i]);
-    let test: Vec<usize> = (0..d.len()).filter(|&i| is_test(i)).collect();
-    // A track with rows in both periods is tested, never trained on.
-    let mut tested = vec![false; g.iter().max().map_or(0, |m| m + 1)];
-    for &i in &test {
-        tested[g[i]] = true;
+    match OutOfTimeFit::fit(prepared, params, seed)? {
+        Some(fit) => fit.score(prepared, random, time_column, bins).map(Some),
+        None => Ok(None),
     }
-    let train: Vec<usize> = (0..d.len()).filter(|&i| !tested[g[i]]).collect();
-    let shared: Vec<usize> = (0..prepared.split.test.len())
-        .filter(|&k| is_test(prepared.split.test[k]))
-        .collect();
-    let has_both = |rows: &mut dyn Iterator<Item = usize>| {
-        let mut seen = [false; 2];
-        for i in rows {
-            seen[usize::from(d.y[i])] = true;
+}
+
+/// The out-of-time models fitted and scored on the latest period, before they are set
+/// beside the random-split models: the fit needs nothing from the report's own models, so
+/// the report runs it alongside them.
+#[derive(Debug)]
+pub struct OutOfTimeFit {
+    train_periods: Vec<i64>,
+    test_periods: Vec<i64>,
+    train_rows: usize,
+    /// The latest period's rows.
+    test: Vec<usize>,
+    /// Positions in the random holdout of its rows in the latest period.
+    shared: Vec<usize>,
+    /// Each family's probabilities on `test`.
+    fitted: Vec<Vec<f64>>,
+}
+
+impl OutOfTimeFit {
+    /// Fits every family on the earlier periods and scores the latest period's rows; `None`
+    /// as [`out_of_time`].
+    ///
+    /// # Errors
+    /// Fit errors.
+    pub fn fit(prepared: &Prepared, params: &ModelParams, seed: u64) -> Result<Option<Self>> {
+        let (Some(period), false) = (&prepared.period, split_is_by_group(prepared)) else {
+            return Ok(None);
+        };
+        let Some((train_periods, test_periods)) = choose_periods(period) else {
+            return Ok(None);
+        };
+        let d = &prepared.dataset;
+        let g = &prepared.groups;
+        let is_test = |i: usize| test_periods.contains(&period[i]);
+        let test: Vec<usize> = (0..d.len()).filter(|&i| is_test(i)).collect();
+        // A track with rows in both periods is tested, never trained on.
+        let mut tested = vec![false; g.iter().max().map_or(0, |m| m + 1)];
+        for &i in &test {
+            tested[g[i]] = true;
         }
-        seen[0] && seen[1]
-    };
-    if !has_both(&mut train.iter().copied())
-        || !has_both(&mut test.iter().copied())
-        || !has_both(&mut shared.iter().map(|&k| prepared.split.test[k]))
-    {
-        return Ok(None);
-    }
-    let test_data = d.subset(&test);
-    let fitted = fit_and_score(params, d, &train, &test_data, seed)?;
-    // Position of each shared row among the latest period's rows.
-    let at: std::collections::HashMap<usize, usize> =
-        test.iter().enumerate().map(|(k, &i)| (i, k)).collect();
-    let shared_y: Vec<u8> = shared
-        .iter()
-        .map(|&k| d.y[prepared.split.test[k]])
-        .collect();
-    let mut models = Vec::new();
-    for ((family, oot), rand) in Family::ALL.iter().zip(&fitted).zip(random) {
-        let oot_shared: Vec<f64> = shared
-            .iter()
-            .map(|&k| oot[at[&prepared.split.test[k]]])
+        let train: Vec<usize> = (0..d.len()).filter(|&i| !tested[g[i]]).collect();
+        let shared: Vec<usize> = (0..prepared.split.test.len())
+            .filter(|&k| is_test(prepared.split.test[k]))
             .collect();
-        let rand_shared: Vec<f64> = shared.iter().map(|&k| rand[k]).collect();
-        models.push(OutOfTimeModel {
-            name: family.name().to_string(),
-            title: family.title().to_string(),
-            out_of_time: period_score(&shared_y, &oot_shared, bins)?,
-            random_split: period_score(&shared_y, &rand_shared, bins)?,
-            out_of_time_all: period_score(&test_data.y, oot, bins)?,
-        });
+        let has_both = |rows: &mut dyn Iterator<Item = usize>| {
+            let mut seen = [false; 2];
+            for i in rows {
+                seen[usize::from(d.y[i])] = true;
+            }
+            seen[0] && seen[1]
+        };
+        if !has_both(&mut train.iter().copied())
+            || !has_both(&mut test.iter().copied())
+            || !has_both(&mut shared.iter().map(|&k| prepared.split.test[k]))
+        {
+            return Ok(None);
+        }
+        let fitted = fit_and_score(params, d, &train, &d.subset(&test), seed)?;
+        Ok(Some(OutOfTimeFit {
+            train_periods,
+            test_periods,
+            train_rows: train.len(),
+            test,
+            shared,
+            fitted,
+        }))
     }
-    let section = OutOfTime {
-        time_column: time_column.to_string(),
-        train_periods,
-        test_periods,
-        train_rows: train.len(),
-        test_rows: test.len(),
-        models,
-        summary: String::new(),
-    };
-    Ok(Some((section, test, fitted)))
+
+    /// The section: each out-of-time model beside the random-split one (`random`, as
+    /// [`out_of_time`] takes it) on the rows both were tested on.
+    ///
+    /// # Errors
+    /// Metric errors.
+    pub fn score(
+        self,
+        prepared: &Prepared,
+        random: &[Vec<f64>],
+        time_column: &str,
+        bins: usize,
+    ) -> Result<OutOfTimeRun> {
+        let d = &prepared.dataset;
+        let OutOfTimeFit {
+            train_periods,
+            test_periods,
+            train_rows,
+            test,
+            shared,
+            fitted,
+        } = self;
+        // Position of each shared row among the latest period's rows.
+        let at: std::collections::HashMap<usize, usize> =
+            test.iter().enumerate().map(|(k, &i)| (i, k)).collect();
+        let shared_y: Vec<u8> = shared
+            .iter()
+            .map(|&k| d.y[prepared.split.test[k]])
+            .collect();
+        let test_y: Vec<u8> = test.iter().map(|&i| d.y[i]).collect();
+        let mut models = Vec::new();
+        for ((family, oot), rand) in Family::ALL.iter().zip(&fitted).zip(random) {
+            let oot_shared: Vec<f64> = shared
+                .iter()
+                .map(|&k| oot[at[&prepared.split.test[k]]])
+                .collect();
+            let rand_shared: Vec<f64> = shared.iter().map(|&k| rand[k]).collect();
+            models.push(OutOfTimeModel {
+                name: family.name().to_string(),
+                title: family.title().to_string(),
+                out_of_time: period_score(&shared_y, &oot_shared, bins)?,
+                random_split: period_score(&shared_y, &rand_shared, bins)?,
+                out_of_time_all: period_score(&test_y, oot, bins)?,
+            });
+        }
+        let section = OutOfTime {
+            time_column: time_column.to_string(),
+            train_periods,
+            test_periods,
+            train_rows,
+            test_rows: test.len(),
+            models,
+            summary: String::new(),
+        };
+        Ok((section, test, fitted))
+    }
 }

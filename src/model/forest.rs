@@ -132,6 +132,37 @@ struct Buffers {
     packed: Vec<u64>,
     in_bag: Vec<u32>,
     scratch: Vec<u32>,
+    /// Raw random words for [`bootstrap_counts`].
+    words: Vec<u64>,
+}
+
+/// Words drawn at a time by [`bootstrap_counts`].
+const BOOTSTRAP_BLOCK: usize = 4096;
+
+/// Adds `draws` uniform draws of a row to `counts` (one per row): the same rows, and the
+/// same `rng` state after, as `draws` calls of `rng.gen_range(0..counts.len())` (rand 0.8's
+/// widening multiply with rejection), but from blocks of raw words, since a call per draw
+/// cost more than the draw. A block never holds more words than draws are left, so no word
+/// is drawn that the calls would not have drawn.
+fn bootstrap_counts(rng: &mut ChaCha8Rng, draws: usize, counts: &mut [u8], words: &mut Vec<u64>) {
+    let range = counts.len() as u64;
+    if range == 0 {
+        return;
+    }
+    let zone = (range << range.leading_zeros()).wrapping_sub(1);
+    let mut left = draws;
+    while left > 0 {
+        words.resize(left.min(BOOTSTRAP_BLOCK), 0);
+        rng.fill(&mut words[..]);
+        for &v in words.iter() {
+            let m = u128::from(v) * u128::from(range);
+            if m as u64 <= zone {
+                let i = (m >> 64) as usize;
+                counts[i] = counts[i].saturating_add(1);
+                left -= 1;
+            }
+        }
+    }
 }
 
 impl Forest {
@@ -180,6 +211,7 @@ impl Forest {
             packed: vec![0; n],
             in_bag: Vec::with_capacity(n),
             scratch: Vec::with_capacity(n),
+            words: Vec::new(),
         };
         let grown: Vec<Grown> = seeds
             .par_iter()
@@ -188,22 +220,23 @@ impl Forest {
                 let counts = &mut buf.counts;
                 if params.bootstrap {
                     counts.fill(0);
-                    for _ in 0..draws {
-                        let i = rng.gen_range(0..n);
-                        counts[i] = counts[i].saturating_add(1);
-                    }
+                    bootstrap_counts(&mut rng, draws, counts, &mut buf.words);
                 } else {
                     counts.fill(1);
                 }
                 // h = the count, g = y·h, packed as h << 32 | g (at most 255 per row and
                 // 2³² per sum); leaf_scale −1 turns the builder's −G/H into the weighted hit
-                // fraction of the leaf.
-                for ((v, &c), &l) in buf.packed.iter_mut().zip(counts.iter()).zip(&labels) {
+                // fraction of the leaf. One pass also lists the drawn rows, branch-free.
+                buf.in_bag.resize(n, 0);
+                let mut drawn = 0;
+                for (i, ((v, &c), &l)) in
+                    (buf.packed.iter_mut().zip(counts.iter()).zip(&labels)).enumerate()
+                {
                     *v = (u64::from(c) << 32) | (u64::from(c) * u64::from(l));
+                    buf.in_bag[drawn] = i as u32;
+                    drawn += usize::from(c > 0);
                 }
-                buf.in_bag.clear();
-                buf.in_bag
-                    .extend((0..n as u32).filter(|&i| counts[i as usize] > 0));
+                buf.in_bag.truncate(drawn);
                 let mut gains = vec![0.0; p];
                 let tree = grow(
                     &binned,
@@ -274,5 +307,30 @@ impl Model for Forest {
 
     fn importances(&self) -> Vec<f64> {
         self.impurity_importance.clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The block draws are the calls they replace: the same counts and the same generator
+    /// state after (the tree builder draws its features from it next).
+    #[test]
+    fn bootstrap_counts_match_one_call_per_draw() {
+        for (n, draws) in [(1, 1), (7, 20), (1000, 1000), (5000, 4096 * 2 + 3)] {
+            let mut calls = ChaCha8Rng::seed_from_u64(n as u64);
+            let mut blocks = calls.clone();
+            let mut want = vec![0u8; n];
+            for _ in 0..draws {
+                let i = calls.gen_range(0..n);
+                want[i] = want[i].saturating_add(1);
+            }
+            let mut got = vec![0u8; n];
+            bootstrap_counts(&mut blocks, draws, &mut got, &mut Vec::new());
+            assert_eq!(got, want, "{n} rows, {draws} draws");
+            assert_eq!(blocks.gen::<u64>(), calls.gen::<u64>());
+            assert_eq!(blocks.gen::<u32>(), calls.gen::<u32>());
+        }
     }
 }

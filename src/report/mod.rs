@@ -203,9 +203,12 @@ fn evaluate(
         groups: &prepared.groups,
         test,
     };
-    let (model, e) = eval::evaluate_task(&spec, &task, &options.eval(), seed, progress)?;
-    progress(&format!("{}: explanations", family.title()));
-    let (shap_report, shap_points) = crate::explain::summarise(model.model(), test)?;
+    let explain = |model: &crate::model::Fitted| {
+        progress(&format!("{}: explanations", family.title()));
+        crate::explain::summarise(model.model(), test)
+    };
+    let (_, e, (shap_report, shap_points)) =
+        eval::evaluate_task_with(&spec, &task, &options.eval(), seed, progress, explain)?;
     let p = e.probabilities;
     Ok(Evaluated {
         shap_points,
@@ -273,10 +276,21 @@ pub fn build(
         Some(t) => Some(eval::roc_auc(&test.y, t)?),
         None => None,
     };
-    let evaluated: Vec<Result<Evaluated>> = Family::ALL
-        .par_iter()
-        .map(|&family| evaluate(family, prepared, &test, seed, options, progress))
-        .collect();
+    // The out-of-time models need nothing from the report's own, so they train alongside
+    // them and keep both cores busy while the last family finishes.
+    let (evaluated, (out_of_time_fit, data_sha256)) = rayon::join(
+        || -> Vec<Result<Evaluated>> {
+            Family::ALL
+                .par_iter()
+                .map(|&family| evaluate(family, prepared, &test, seed, options, progress))
+                .collect()
+        },
+        || {
+            progress("out-of-time models: training");
+            let fit = eval::OutOfTimeFit::fit(prepared, &options.params, seed);
+            (fit, data.hash())
+        },
+    );
     let mut models = Vec::new();
     let mut shap_points = Vec::new();
     let mut holdout_p = Vec::new();
@@ -301,21 +315,17 @@ pub fn build(
         ..Predictions::default()
     };
     predictions.push(data, &split.test, "holdout", &holdout_p);
-    progress("out-of-time models");
     let time_column = prepared
         .ingest
         .as_ref()
         .and_then(|r| r.time_column.clone())
         .unwrap_or_else(|| "decade".into());
     let bins = options.calibration_bins;
-    let out_of_time = match eval::out_of_time(
-        prepared,
-        &holdout_p,
-        &time_column,
-        &options.params,
-        bins,
-        seed,
-    )? {
+    let out_of_time_run = match out_of_time_fit? {
+        Some(fit) => Some(fit.score(prepared, &holdout_p, &time_column, bins)?),
+        None => None,
+    };
+    let out_of_time = match out_of_time_run {
         Some((mut section, rows, p)) => {
             predictions.push(data, &rows, "out_of_time", &p);
             section.summary = honest::out_of_time_summary(&section);
@@ -329,7 +339,7 @@ pub fn build(
             crate_version: env!("CARGO_PKG_VERSION").to_string(),
             seed,
             data_source: data_source.to_string(),
-            data_sha256: data.hash(),
+            data_sha256,
             rows: data.len(),
             train_rows: split.train.len(),
             test_rows: split.test.len(),

@@ -104,10 +104,13 @@ impl Compiled {
         let per_tree: Vec<Vec<(u32, f64)>> = trees
             .par_iter()
             .map(|t| {
-                let mut cuts: Vec<(u32, f64)> = (t.nodes.iter().enumerate())
-                    .filter(|&(i, n)| n.left as usize != i)
-                    .map(|(_, n)| (n.feature, n.threshold))
-                    .collect();
+                // A binary tree has fewer splits than half its nodes.
+                let mut cuts: Vec<(u32, f64)> = Vec::with_capacity(t.nodes.len() / 2);
+                cuts.extend(
+                    (t.nodes.iter().enumerate())
+                        .filter(|&(i, n)| n.left as usize != i)
+                        .map(|(_, n)| (n.feature, n.threshold)),
+                );
                 cuts.sort_unstable_by(|a, b| a.0.cmp(&b.0).then(a.1.total_cmp(&b.1)));
                 cuts.dedup_by(|a, b| a.0 == b.0 && a.1.total_cmp(&b.1).is_eq());
                 cuts
@@ -138,18 +141,32 @@ impl Compiled {
             })
             .collect();
         let depths: Vec<u32> = trees.iter().map(|t| t.depth).collect();
-        let tree_steps: Vec<Vec<Step>> = trees
-            .par_iter()
-            .zip(&roots)
-            .map(|(t, &offset)| {
-                let step = |(i, n): (usize, &crate::model::tree::Node)| {
-                    if n.left as usize == i {
-                        return Step {
-                            left: offset + i as u32,
-                            feature: 0,
-                            rank: u16::MAX,
-                        };
+        // One allocation each, filled in place: at scale every extra copy of the nodes costs
+        // a page fault per 4 KiB.
+        let mut steps = vec![
+            Step {
+                left: 0,
+                feature: 0,
+                rank: 0,
+            };
+            total
+        ];
+        let mut parts: Vec<(&Tree, u32, &mut [Step])> = Vec::with_capacity(trees.len());
+        let mut rest = &mut steps[..];
+        for (t, &offset) in trees.iter().zip(&roots) {
+            let (part, tail) = rest.split_at_mut(t.nodes.len());
+            parts.push((t, offset, part));
+            rest = tail;
+        }
+        parts.into_par_iter().for_each(|(t, offset, part)| {
+            for (i, (n, s)) in t.nodes.iter().zip(part).enumerate() {
+                *s = if n.left as usize == i {
+                    Step {
+                        left: offset + i as u32,
+                        feature: 0,
+                        rank: u16::MAX,
                     }
+                } else {
                     let f = n.feature as usize;
                     // Ranked in the total order the cuts were sorted in.
                     let rank = cuts[f].partition_point(|c| c.total_cmp(&n.threshold).is_lt());
@@ -159,14 +176,12 @@ impl Compiled {
                         rank: rank as u16,
                     }
                 };
-                t.nodes.iter().enumerate().map(step).collect()
-            })
-            .collect();
-        let steps: Vec<Step> = tree_steps.concat();
-        let values: Vec<f64> = trees
-            .iter()
-            .flat_map(|t| t.values.iter().copied())
-            .collect();
+            }
+        });
+        let mut values: Vec<f64> = Vec::with_capacity(total);
+        for t in trees {
+            values.extend_from_slice(&t.values);
+        }
         // Every child must exist: the vector walk below relies on it to stay in bounds.
         let in_bounds = steps
             .iter()
@@ -177,15 +192,13 @@ impl Compiled {
         let small_bins = p <= 256 && cuts.iter().all(|c| c.len() <= 255);
         let tight = small_bins
             .then(|| {
-                steps
-                    .iter()
-                    .enumerate()
-                    .map(|(i, s)| {
-                        let offset = s.left.checked_sub(i as u32).filter(|&o| o < 1 << 16)?;
-                        let rank = u32::from(s.rank.min(255));
-                        Some(offset << 16 | u32::from(s.feature) << 8 | rank)
-                    })
-                    .collect::<Option<Vec<u32>>>()
+                let mut tight = Vec::with_capacity(steps.len());
+                for (i, s) in steps.iter().enumerate() {
+                    let offset = s.left.checked_sub(i as u32).filter(|&o| o < 1 << 16)?;
+                    let rank = u32::from(s.rank.min(255));
+                    tight.push(offset << 16 | u32::from(s.feature) << 8 | rank);
+                }
+                Some(tight)
             })
             .flatten();
         let tops = (tight.is_some() && p <= 4 && Walk::available().contains(&Walk::Tables))

@@ -213,9 +213,9 @@ pub fn grow(
         feature: 0,
         left: i as u32,
     };
-    let mut nodes = vec![leaf_node(0)];
-    let mut values = vec![0.0];
-    let mut cover = vec![0.0];
+    let mut nodes = Vec::new();
+    let mut values = Vec::new();
+    let mut cover = Vec::new();
     let mut max_depth_seen = 0u32;
     let mut hist: Vec<Bin> = vec![(0.0, 0.0, 0); MAX_BINS];
     let mut packed_hist = [0u64; MAX_BINS];
@@ -236,6 +236,15 @@ pub fn grow(
         });
         (None, sums)
     };
+    // Room for the largest tree these rows allow, shrunk once grown: growing by doubling
+    // copied every node vector several times and left up to half of it unused.
+    let cap = node_bound(rows.len(), root.1, params);
+    nodes.reserve_exact(cap);
+    values.reserve_exact(cap);
+    cover.reserve_exact(cap);
+    nodes.push(leaf_node(0));
+    values.push(0.0);
+    cover.push(0.0);
     let mut stack = vec![Pending {
         node: 0,
         start: 0,
@@ -418,10 +427,30 @@ pub fn grow(
             hist: left_hist,
         });
     }
+    nodes.shrink_to_fit();
+    values.shrink_to_fit();
+    cover.shrink_to_fit();
     Tree {
         nodes,
         values,
         depth: max_depth_seen,
         cover,
     }
+}
+
+/// Most nodes a tree grown on `rows` rows of hessian sum `sh` can have: each leaf holds a
+/// row and, but for a lone root, a hessian of at least `min_child_weight`, and a tree of
+/// depth d has at most 2^d leaves.
+fn node_bound(rows: usize, sh: f64, params: &GrowParams) -> usize {
+    let mut leaves = rows.max(1);
+    if params.min_child_weight > 0.0 {
+        let by_weight = (sh / params.min_child_weight).floor();
+        if by_weight < leaves as f64 {
+            leaves = (by_weight as usize).max(1);
+        }
+    }
+    if params.max_depth < 32 {
+        leaves = leaves.min(1 << params.max_depth);
+    }
+    2 * leaves - 1
 }
