@@ -58,6 +58,7 @@
 pub mod atomic;
 pub mod bench;
 pub mod data;
+mod draws;
 mod error;
 pub mod eval;
 pub mod explain;

@@ -132,37 +132,8 @@ struct Buffers {
     packed: Vec<u64>,
     in_bag: Vec<u32>,
     scratch: Vec<u32>,
-    /// Raw random words for [`bootstrap_counts`].
+    /// Raw random words for the bootstrap's draws.
     words: Vec<u64>,
-}
-
-/// Words drawn at a time by [`bootstrap_counts`].
-const BOOTSTRAP_BLOCK: usize = 4096;
-
-/// Adds `draws` uniform draws of a row to `counts` (one per row): the same rows, and the
-/// same `rng` state after, as `draws` calls of `rng.gen_range(0..counts.len())` (rand 0.8's
-/// widening multiply with rejection), but from blocks of raw words, since a call per draw
-/// cost more than the draw. A block never holds more words than draws are left, so no word
-/// is drawn that the calls would not have drawn.
-fn bootstrap_counts(rng: &mut ChaCha8Rng, draws: usize, counts: &mut [u8], words: &mut Vec<u64>) {
-    let range = counts.len() as u64;
-    if range == 0 {
-        return;
-    }
-    let zone = (range << range.leading_zeros()).wrapping_sub(1);
-    let mut left = draws;
-    while left > 0 {
-        words.resize(left.min(BOOTSTRAP_BLOCK), 0);
-        rng.fill(&mut words[..]);
-        for &v in words.iter() {
-            let m = u128::from(v) * u128::from(range);
-            if m as u64 <= zone {
-                let i = (m >> 64) as usize;
-                counts[i] = counts[i].saturating_add(1);
-                left -= 1;
-            }
-        }
-    }
 }
 
 impl Forest {
@@ -220,7 +191,9 @@ impl Forest {
                 let counts = &mut buf.counts;
                 if params.bootstrap {
                     counts.fill(0);
-                    bootstrap_counts(&mut rng, draws, counts, &mut buf.words);
+                    crate::draws::uniform_indices(&mut rng, n, draws, &mut buf.words, |i| {
+                        counts[i] = counts[i].saturating_add(1);
+                    });
                 } else {
                     counts.fill(1);
                 }
@@ -307,30 +280,5 @@ impl Model for Forest {
 
     fn importances(&self) -> Vec<f64> {
         self.impurity_importance.clone()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// The block draws are the calls they replace: the same counts and the same generator
-    /// state after (the tree builder draws its features from it next).
-    #[test]
-    fn bootstrap_counts_match_one_call_per_draw() {
-        for (n, draws) in [(1, 1), (7, 20), (1000, 1000), (5000, 4096 * 2 + 3)] {
-            let mut calls = ChaCha8Rng::seed_from_u64(n as u64);
-            let mut blocks = calls.clone();
-            let mut want = vec![0u8; n];
-            for _ in 0..draws {
-                let i = calls.gen_range(0..n);
-                want[i] = want[i].saturating_add(1);
-            }
-            let mut got = vec![0u8; n];
-            bootstrap_counts(&mut blocks, draws, &mut got, &mut Vec::new());
-            assert_eq!(got, want, "{n} rows, {draws} draws");
-            assert_eq!(blocks.gen::<u64>(), calls.gen::<u64>());
-            assert_eq!(blocks.gen::<u32>(), calls.gen::<u32>());
-        }
     }
 }
