@@ -39,10 +39,11 @@ pub fn copies(data: &Dataset) -> Copies {
     let mut differs: HashMap<usize, [bool; 3]> = HashMap::new();
     let mut out = Copies::default();
     for (row, id) in data.ids.iter().enumerate() {
-        let Some(&f) = first.get(id.as_str()) else {
-            first.insert(id, row);
+        // One hash per id.
+        let f = *first.entry(id.as_str()).or_insert(row);
+        if f == row {
             continue;
-        };
+        }
         out.duplicate_rows += 1;
         let d = differs.entry(f).or_default();
         d[0] |= data.y[row] != data.y[f];

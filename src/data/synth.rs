@@ -33,6 +33,7 @@
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::{Dataset, ALL_FEATURES};
@@ -291,18 +292,32 @@ pub fn synthesize(params: &SynthParams) -> Result<(Dataset, f64)> {
             ),
         })
         .collect();
-    let mean_p = |b0: f64| shapes.iter().map(|s| sigmoid(b0 + s)).sum::<f64>() / n as f64;
-    let (mut lo, mut hi) = (-30.0, 30.0);
+    // The probabilities side by side, summed in row order: the same bits on any thread count.
+    let mut probs = vec![0.0; n];
+    let mut mean_p = |b0: f64| {
+        probs
+            .par_iter_mut()
+            .zip(&shapes)
+            .for_each(|(p, s)| *p = sigmoid(b0 + s));
+        probs.iter().sum::<f64>() / n as f64
+    };
+    let (mut lo, mut hi): (f64, f64) = (-30.0, 30.0);
     for _ in 0..100 {
         let mid = 0.5 * (lo + hi);
+        let before = (lo.to_bits(), hi.to_bits());
         if mean_p(mid) < params.hit_rate {
             lo = mid;
         } else {
             hi = mid;
         }
+        // Each step depends on (lo, hi) alone: once one changes neither, none of the
+        // remaining steps would (about 60 of the 100 are needed).
+        if before == (lo.to_bits(), hi.to_bits()) {
+            break;
+        }
     }
     let b0 = 0.5 * (lo + hi);
-    let true_prob: Vec<f64> = shapes.iter().map(|s| sigmoid(b0 + s)).collect();
+    let true_prob: Vec<f64> = shapes.par_iter().map(|s| sigmoid(b0 + s)).collect();
     let y: Vec<u8> = true_prob
         .iter()
         .map(|&p| u8::from(rng.gen::<f64>() < p))

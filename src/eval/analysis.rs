@@ -324,12 +324,21 @@ pub fn top_profile(data: &Dataset, n: usize) -> TopProfile {
     let (rows, rule, label): (Vec<usize>, String, &str) = match &data.popularity {
         Some(pop) => {
             let mut idx: Vec<usize> = (0..data.len()).collect();
-            idx.sort_by(|&a, &b| pop[b].total_cmp(&pop[a]).then(a.cmp(&b)));
-            let mut seen = std::collections::HashSet::new();
-            idx.retain(|&i| seen.insert(data.ids[i].as_str()));
-            idx.truncate(n);
+            // A total order (row breaks ties), so the unstable sort is the stable one.
+            idx.sort_unstable_by(|&a, &b| pop[b].total_cmp(&pop[a]).then(a.cmp(&b)));
+            // Down the ranking until n distinct tracks: not every id of the data.
+            let mut seen = std::collections::HashSet::with_capacity(n);
+            let mut top = Vec::with_capacity(n);
+            for &i in &idx {
+                if top.len() == n {
+                    break;
+                }
+                if seen.insert(data.ids[i].as_str()) {
+                    top.push(i);
+                }
+            }
             (
-                idx,
+                top,
                 format!("the {n} most popular distinct tracks"),
                 "Top-100",
             )

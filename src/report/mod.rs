@@ -278,7 +278,7 @@ pub fn build(
     };
     // The out-of-time models need nothing from the report's own, so they train alongside
     // them and keep both cores busy while the last family finishes.
-    let (evaluated, (out_of_time_fit, data_sha256)) = rayon::join(
+    let (evaluated, (out_of_time_fit, data_sha256, top100)) = rayon::join(
         || -> Vec<Result<Evaluated>> {
             Family::ALL
                 .par_iter()
@@ -288,7 +288,7 @@ pub fn build(
         || {
             progress("out-of-time models: training");
             let fit = eval::OutOfTimeFit::fit(prepared, &options.params, seed);
-            (fit, data.hash())
+            (fit, data.hash(), eval::top_profile(data, 100))
         },
     );
     let mut models = Vec::new();
@@ -353,7 +353,7 @@ pub fn build(
         bootstrap,
         data_card: data_card(prepared, data_source),
         out_of_time,
-        top100: eval::top_profile(data, 100),
+        top100,
         warnings: prepared.warnings.clone(),
         predictions,
     };
