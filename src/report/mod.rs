@@ -321,12 +321,9 @@ pub fn build(
         .and_then(|r| r.time_column.clone())
         .unwrap_or_else(|| "decade".into());
     let bins = options.calibration_bins;
-    let out_of_time_run = match out_of_time_fit? {
-        Some(fit) => Some(fit.score(prepared, &holdout_p, &time_column, bins)?),
-        None => None,
-    };
-    let out_of_time = match out_of_time_run {
-        Some((mut section, rows, p)) => {
+    let out_of_time = match out_of_time_fit? {
+        Some(fit) => {
+            let (mut section, rows, p) = fit.score(prepared, &holdout_p, &time_column, bins)?;
             predictions.push(data, &rows, "out_of_time", &p);
             section.summary = honest::out_of_time_summary(&section);
             Some(section)
