@@ -63,13 +63,28 @@ pub fn check_file_target(path: &Path) -> Result<()> {
 /// [`Error::Io`] naming `path` if the folder cannot be created or the file cannot be written;
 /// [`Error::Output`] if `path` is a folder.
 pub fn write(path: &Path, bytes: &[u8]) -> Result<()> {
+    write_with(path, |w| w.write_all(bytes))
+}
+
+/// [`write`](fn@write) of what `fill` writes, streamed (buffered) instead of held whole.
+///
+/// # Errors
+/// As [`write`](fn@write); an error of `fill` is an [`Error::Io`] naming `path`, and the
+/// target is then left untouched.
+pub fn write_with(
+    path: &Path,
+    fill: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+) -> Result<()> {
     check_file_target(path)?;
     let dir = parent_of(path);
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     let tmp = dir.join(format!(".{}.tmp{}", name_of(path), std::process::id()));
     let result = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
+        let mut f = std::io::BufWriter::with_capacity(1 << 16, std::fs::File::create(&tmp)?);
+        fill(&mut f)?;
+        let f = f
+            .into_inner()
+            .map_err(std::io::IntoInnerError::into_error)?;
         f.sync_all()?;
         std::fs::rename(&tmp, path)
     })();

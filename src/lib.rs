@@ -8,8 +8,8 @@
 //! - [`data`]: the [`data::Dataset`] type (column-major features, labels, track metadata;
 //!   [`data::Dataset::from_columns`] for a notebook's own numbers, [`data::Dataset::split`]);
 //!   [`data::synthesize`], the seeded synthetic demo data with a known hit probability;
-//!   [`data::ingest`], real Spotify CSV exports (behind the default `csv` feature, the only
-//!   polars code); splits ([`data::stratified_holdout`], [`data::stratified_kfold`], by group
+//!   [`data::ingest`], real Spotify CSV exports (behind the default `csv` feature; HitCast's
+//!   own streaming CSV reader); splits ([`data::stratified_holdout`], [`data::stratified_kfold`], by group
 //!   or by a test column); [`data::DataSource`] ties them together for a run; `data::provider`
 //!   (feature `fetch`) fetches real tracks from Spotify and ReccoBeats.
 //! - [`model`]: what to fit is a [`model::ModelSpec`] (a family and its hyper-parameters),

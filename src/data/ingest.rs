@@ -1,8 +1,7 @@
-//! Reading real Spotify CSV exports into a [`Dataset`]. This is the only module that uses
-//! polars: its API moves between versions, so it stays behind this one door (pinned version).
-//!
-//! polars reads every column as text; we parse the cells ourselves so that each bad cell is
-//! reported with its row and column instead of being silently coerced to null.
+//! Reading real Spotify CSV exports into a [`Dataset`]. [`super::records`] reads the file
+//! in one streaming pass and keeps the text of the columns ingest uses; the cells are parsed
+//! here so that each bad cell is reported with its row and column instead of being silently
+//! coerced to null.
 
 use std::collections::BTreeMap;
 #[cfg(feature = "csv")]
@@ -11,8 +10,6 @@ use std::fmt;
 #[cfg(feature = "csv")]
 use std::path::Path;
 
-#[cfg(feature = "csv")]
-use polars::prelude::*;
 use serde::{Deserialize, Serialize};
 
 #[cfg(feature = "csv")]
@@ -232,10 +229,12 @@ fn find<'a>(header: &'a [String], wanted: Option<&str>, candidates: &[&str]) -> 
 #[cfg(feature = "csv")]
 struct Table<'a> {
     path: &'a Path,
-    df: DataFrame,
     header: Vec<String>,
     /// Physical line each data row starts on.
     lines: Vec<usize>,
+    /// By header position: the columns read (those [`wanted_columns`] named).
+    columns: Vec<Option<super::records::Column>>,
+    position: HashMap<String, usize>,
 }
 
 #[cfg(feature = "csv")]
@@ -248,13 +247,40 @@ impl Table<'_> {
         }
     }
 
-    /// A column's cells as polars holds them (text; `None` for an empty cell).
-    fn cells(&self, column: &str) -> Result<&StringChunked> {
-        let col = self.df.column(column).map_err(|_| self.missing(column))?;
-        col.str().map_err(|e| Error::Csv {
+    /// Data rows read.
+    fn rows(&self) -> usize {
+        self.lines.len()
+    }
+
+    /// A column's cells as read (text; `None` for an empty cell).
+    fn cells(&self, column: &str) -> Result<&super::records::Column> {
+        let j = *self
+            .position
+            .get(column)
+            .ok_or_else(|| self.missing(column))?;
+        self.columns[j].as_ref().ok_or_else(|| Error::Csv {
             path: self.path.to_path_buf(),
-            message: e.to_string(),
+            // A column ingest uses but did not ask the reader for: a bug, never the file's.
+            message: format!("column `{column}` was not read; please report this"),
         })
+    }
+
+    /// Frees the text of `column` unless it is in `keep`.
+    fn release(&mut self, column: Option<&str>, keep: &[&str]) {
+        if let Some(c) = column.filter(|c| !keep.contains(c)) {
+            if let Some(&j) = self.position.get(c) {
+                self.columns[j] = None;
+            }
+        }
+    }
+
+    /// Frees the text of the read columns not in `keep`.
+    fn release_except(&mut self, keep: &[&str]) {
+        for (j, name) in self.header.iter().enumerate() {
+            if !keep.contains(&name.as_str()) {
+                self.columns[j] = None;
+            }
+        }
     }
 
     fn text(&self, column: &str) -> Result<Vec<Option<String>>> {
@@ -277,34 +303,34 @@ impl Table<'_> {
 
     /// Parses a numeric column; every value must be finite and inside `range`.
     fn numbers(&self, column: &str, range: Option<(f64, f64)>) -> Result<Vec<f64>> {
-        // Parsed from polars' own text, without a copy of each cell.
-        self.cells(column)?
-            .iter()
-            .enumerate()
-            .map(|(row, cell)| {
-                let cell = cell.ok_or_else(|| self.cell_error(row, column, "empty cell".into()))?;
-                let value: f64 = cell.trim().parse().map_err(|_| {
-                    self.cell_error(row, column, format!("`{cell}` is not a number"))
-                })?;
-                if !value.is_finite() {
+        let cells = self.cells(column)?.iter();
+        // Sized up front: a million rows grown by doubling peaked at twice the column.
+        let mut out = Vec::with_capacity(cells.len());
+        for (row, cell) in cells.enumerate() {
+            let cell = cell.ok_or_else(|| self.cell_error(row, column, "empty cell".into()))?;
+            let value: f64 = cell
+                .trim()
+                .parse()
+                .map_err(|_| self.cell_error(row, column, format!("`{cell}` is not a number")))?;
+            if !value.is_finite() {
+                return Err(self.cell_error(
+                    row,
+                    column,
+                    format!("`{cell}` is not a finite number"),
+                ));
+            }
+            if let Some((lo, hi)) = range {
+                if value < lo || value > hi {
                     return Err(self.cell_error(
                         row,
                         column,
-                        format!("`{cell}` is not a finite number"),
+                        format!("{value} is outside the valid range {lo}–{hi}"),
                     ));
                 }
-                if let Some((lo, hi)) = range {
-                    if value < lo || value > hi {
-                        return Err(self.cell_error(
-                            row,
-                            column,
-                            format!("{value} is outside the valid range {lo}–{hi}"),
-                        ));
-                    }
-                }
-                Ok(value)
-            })
-            .collect()
+            }
+            out.push(value);
+        }
+        Ok(out)
     }
 
     /// Parses a 0/1 column marking test rows: any other value is an error, never a guess.
@@ -326,14 +352,18 @@ impl Table<'_> {
             .collect()
     }
 
+    /// A column's cells as strings (empty where empty), converted on every thread.
     fn strings(&self, column: Option<&str>) -> Result<Vec<String>> {
+        use rayon::prelude::*;
         match column {
-            Some(c) => Ok(self
-                .cells(c)?
-                .iter()
-                .map(|v| v.unwrap_or_default().to_string())
-                .collect()),
-            None => Ok(vec![String::new(); self.df.height()]),
+            Some(c) => {
+                let cells = self.cells(c)?;
+                Ok((0..self.rows())
+                    .into_par_iter()
+                    .map(|i| cells.get(i).unwrap_or_default().to_string())
+                    .collect())
+            }
+            None => Ok(vec![String::new(); self.rows()]),
         }
     }
 }
@@ -353,50 +383,97 @@ fn quantile(values: &[f64], q: f64) -> f64 {
 }
 
 #[cfg(feature = "csv")]
-fn read(path: &Path, bytes: Vec<u8>, delimiter: u8) -> Result<Table<'_>> {
-    let records = super::records::scan(path, &bytes, delimiter)?;
-    let bytes = match records.cleaned {
-        Some(clean) => clean,
-        None => {
-            let mut bytes = bytes;
-            bytes.drain(..records.bom);
-            bytes
-        }
-    };
-    let df = CsvReadOptions::default()
-        .with_has_header(true)
-        .with_infer_schema_length(Some(0))
-        .with_parse_options(CsvParseOptions::default().with_separator(delimiter))
-        .into_reader_with_file_handle(std::io::Cursor::new(bytes))
-        .finish()
-        .map_err(|e| Error::Csv {
-            path: path.to_path_buf(),
-            message: e.to_string(),
-        })?;
-    if df.height() != records.lines.len() || df.width() != records.header.len() {
-        // The scan and polars must agree on what a row is, or positions would be wrong.
-        return Err(Error::Csv {
-            path: path.to_path_buf(),
-            message: format!(
-                "read {} rows × {} columns but the file has {} records × {} fields; please report this file",
-                df.height(),
-                df.width(),
-                records.lines.len(),
-                records.header.len()
-            ),
-        });
-    }
-    let header = df
-        .get_column_names()
+/// Reads the columns of `source` (the file at `path`) that `wanted` names, given the header.
+fn read<'a>(
+    path: &'a Path,
+    source: impl std::io::Read,
+    delimiter: u8,
+    wanted: impl FnOnce(&[String]) -> Vec<String>,
+) -> Result<Table<'a>> {
+    let records = super::records::read(path, source, delimiter, |header| {
+        let names = wanted(header);
+        header.iter().map(|h| names.contains(h)).collect()
+    })?;
+    let position = records
+        .header
         .iter()
-        .map(|c| c.to_string())
+        .enumerate()
+        .map(|(j, h)| (h.clone(), j))
         .collect();
     Ok(Table {
         path,
-        df,
-        header,
+        header: records.header,
         lines: records.lines,
+        columns: records.columns,
+        position,
     })
+}
+
+#[cfg(feature = "csv")]
+/// The columns [`ingest_table`] reads, as found in `header`: each feature's, the id, name,
+/// artist, popularity, group, label, split and time columns (every candidate time column,
+/// since the first whose cells all hold a year is chosen).
+fn wanted_columns(header: &[String], options: &IngestOptions) -> Vec<String> {
+    let mut out = feature_columns(header, options);
+    let mut add = |c: Option<&str>| {
+        if let Some(c) = c {
+            out.push(c.to_string());
+        }
+    };
+    add(find(header, options.id_column.as_deref(), &ID_COLUMNS));
+    add(find(header, None, &NAME_COLUMNS));
+    add(find(header, None, &ARTIST_COLUMNS));
+    add(find(
+        header,
+        options.popularity_column.as_deref(),
+        &POPULARITY_COLUMNS,
+    ));
+    add(find(
+        header,
+        options.group_column.as_deref(),
+        &GROUP_COLUMNS,
+    ));
+    add(Some(options.target_column.as_deref().unwrap_or("target")));
+    add(options.split_column.as_deref());
+    match &options.time_column {
+        Some(c) => add(Some(c)),
+        None => TIME_COLUMNS.iter().for_each(|c| add(Some(c))),
+    }
+    out
+}
+
+#[cfg(feature = "csv")]
+/// The file column of a feature: its own name unless [`IngestOptions::rename`] maps it.
+fn column_of(options: &IngestOptions, feature: &str) -> String {
+    options
+        .rename
+        .get(feature)
+        .cloned()
+        .unwrap_or_else(|| feature.to_string())
+}
+
+#[cfg(feature = "csv")]
+/// The features ingest models, in order (for [`FeatureSet::All`], those the file has).
+fn feature_names(header: &[String], options: &IngestOptions) -> Vec<String> {
+    let has = |c: &str| header.iter().any(|h| h == c);
+    match &options.features {
+        FeatureSet::Core => CORE_FEATURES.iter().map(|s| s.to_string()).collect(),
+        FeatureSet::All => ALL_FEATURES
+            .iter()
+            .filter(|f| has(&column_of(options, f)))
+            .map(|s| s.to_string())
+            .collect(),
+        FeatureSet::Named(names) => names.clone(),
+    }
+}
+
+#[cfg(feature = "csv")]
+/// The file columns of [`feature_names`].
+fn feature_columns(header: &[String], options: &IngestOptions) -> Vec<String> {
+    feature_names(header, options)
+        .iter()
+        .map(|f| column_of(options, f))
+        .collect()
 }
 
 #[cfg(feature = "csv")]
@@ -406,8 +483,12 @@ fn read(path: &Path, bytes: Vec<u8>, delimiter: u8) -> Result<Table<'_>> {
 /// [`Error::Empty`], [`Error::Csv`], [`Error::MissingColumn`], [`Error::Cell`] (naming the
 /// row and column of a non-numeric, empty, NaN or out-of-range cell) and [`Error::OneClass`].
 pub fn ingest(path: &Path, options: &IngestOptions) -> Result<Ingested> {
-    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-    ingest_bytes(path, bytes, options)
+    // Streamed: the file is never in memory whole, only the columns ingest uses.
+    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let table = read(path, file, options.delimiter, |h| {
+        wanted_columns(h, options)
+    })?;
+    ingest_table(path, table, options)
 }
 
 #[cfg(feature = "csv")]
@@ -417,8 +498,16 @@ pub fn ingest(path: &Path, options: &IngestOptions) -> Result<Ingested> {
 /// # Errors
 /// As [`ingest`].
 pub fn ingest_bytes(path: &Path, bytes: Vec<u8>, options: &IngestOptions) -> Result<Ingested> {
-    let table = read(path, bytes, options.delimiter)?;
-    let header = &table.header;
+    let table = read(path, &bytes[..], options.delimiter, |h| {
+        wanted_columns(h, options)
+    })?;
+    drop(bytes);
+    ingest_table(path, table, options)
+}
+
+#[cfg(feature = "csv")]
+fn ingest_table(path: &Path, mut table: Table<'_>, options: &IngestOptions) -> Result<Ingested> {
+    let header = &table.header.clone();
     let has = |c: &str| header.iter().any(|h| h == c);
     let layout = if has("track_id") && has("track_name") && has("target") {
         Layout::HitCast
@@ -430,22 +519,7 @@ pub fn ingest_bytes(path: &Path, bytes: Vec<u8>, options: &IngestOptions) -> Res
         Layout::Custom
     };
 
-    let column_of = |feature: &str| -> String {
-        options
-            .rename
-            .get(feature)
-            .cloned()
-            .unwrap_or_else(|| feature.to_string())
-    };
-    let feature_names: Vec<String> = match &options.features {
-        FeatureSet::Core => CORE_FEATURES.iter().map(|s| s.to_string()).collect(),
-        FeatureSet::All => ALL_FEATURES
-            .iter()
-            .filter(|f| has(&column_of(f)))
-            .map(|s| s.to_string())
-            .collect(),
-        FeatureSet::Named(names) => names.clone(),
-    };
+    let feature_names = feature_names(header, options);
     if feature_names.is_empty() {
         return Err(table.missing(CORE_FEATURES[0]));
     }
@@ -454,29 +528,59 @@ pub fn ingest_bytes(path: &Path, bytes: Vec<u8>, options: &IngestOptions) -> Res
         use rayon::prelude::*;
         feature_names
             .par_iter()
-            .map(|f| table.numbers(&column_of(f), feature_range(f)))
+            .map(|f| table.numbers(&column_of(options, f), feature_range(f)))
             .collect::<Vec<Result<Vec<f64>>>>()
             .into_iter()
             .collect::<Result<Vec<_>>>()?
     };
+    // Each column's text is freed once parsed, so the columns and the dataset are never in
+    // memory whole at once.
+    let rest = wanted_columns(header, options);
+    table.release_except(
+        &rest[feature_names.len()..]
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>(),
+    );
 
     let id_column = find(header, options.id_column.as_deref(), &ID_COLUMNS);
     if let (Some(wanted), None) = (&options.id_column, id_column) {
         return Err(table.missing(wanted));
     }
-    let (ids, (names, artists)) = rayon::join(
-        || match id_column {
-            Some(c) => table.strings(Some(c)),
-            None => Ok((1..=table.df.height()).map(|i| format!("row{i}")).collect()),
-        },
-        || {
-            rayon::join(
-                || table.strings(find(header, None, &NAME_COLUMNS)),
-                || table.strings(find(header, None, &ARTIST_COLUMNS)),
-            )
-        },
-    );
-    let (ids, names, artists) = (ids?, names?, artists?);
+    let target_name = options
+        .target_column
+        .clone()
+        .unwrap_or_else(|| "target".into());
+    // The columns read after the strings; every other column's text is freed as soon as it
+    // is converted, so at most one string column is held twice.
+    let mut later: Vec<&str> = [
+        find(
+            header,
+            options.popularity_column.as_deref(),
+            &POPULARITY_COLUMNS,
+        ),
+        find(header, options.group_column.as_deref(), &GROUP_COLUMNS),
+        Some(target_name.as_str()),
+        options.split_column.as_deref(),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    match &options.time_column {
+        Some(c) => later.push(c),
+        None => later.extend(TIME_COLUMNS),
+    }
+    let ids = match id_column {
+        Some(c) => table.strings(Some(c))?,
+        None => (1..=table.rows()).map(|i| format!("row{i}")).collect(),
+    };
+    table.release(id_column, &later);
+    let name_column = find(header, None, &NAME_COLUMNS);
+    let names = table.strings(name_column)?;
+    table.release(name_column, &later);
+    let artist_column = find(header, None, &ARTIST_COLUMNS);
+    let artists = table.strings(artist_column)?;
+    table.release_except(&later);
     let pop_column = find(
         header,
         options.popularity_column.as_deref(),
@@ -494,10 +598,6 @@ pub fn ingest_bytes(path: &Path, bytes: Vec<u8>, options: &IngestOptions) -> Res
     }
     let group = group_column.map(|c| table.strings(Some(c))).transpose()?;
 
-    let target_name = options
-        .target_column
-        .clone()
-        .unwrap_or_else(|| "target".into());
     let rule = match (&options.label, has(&target_name), &popularity) {
         (LabelRule::Auto, true, _) => LabelRule::Target,
         (LabelRule::Auto, false, Some(_)) => LabelRule::PopularityQuantile(0.8),
@@ -508,7 +608,9 @@ pub fn ingest_bytes(path: &Path, bytes: Vec<u8>, options: &IngestOptions) -> Res
     };
     // Labels come from the rows that are modelled: a popularity quantile is resolved on one
     // row per track (the first), whether or not the copies are kept.
-    let first = super::first_rows(&ids);
+    // Each id hashed once, for the first rows here and the copies below.
+    let first_of = super::checks::first_of(&ids);
+    let first = super::checks::rows_first(&first_of);
     let (y, label_rule, threshold, label_column) = match rule {
         LabelRule::Target => {
             let values = table.numbers(&target_name, Some((0.0, 1.0)))?;
@@ -557,7 +659,7 @@ pub fn ingest_bytes(path: &Path, bytes: Vec<u8>, options: &IngestOptions) -> Res
             (y, format!("{col} >= {cut}{words}"), Some(cut), col)
         }
         LabelRule::Unlabelled => (
-            vec![0; table.df.height()],
+            vec![0; table.rows()],
             "unlabelled".into(),
             None,
             String::new(),
@@ -571,8 +673,8 @@ pub fn ingest_bytes(path: &Path, bytes: Vec<u8>, options: &IngestOptions) -> Res
     };
 
     let period = time_period(&table, options.time_column.as_deref())?;
-    // polars' text columns are no longer needed: free them before the duplicate checks.
-    let rows_raw = table.df.height();
+    // The columns' text is no longer needed: free it before the duplicate checks.
+    let rows_raw = table.rows();
     let id_column = id_column.map(str::to_string);
     drop(table);
 
@@ -598,7 +700,7 @@ pub fn ingest_bytes(path: &Path, bytes: Vec<u8>, options: &IngestOptions) -> Res
     // distinct ids exactly when `dedupe` is on.
     let kept = (keep.len() != full.len()).then(|| full.subset(&keep));
     let (copies, near_duplicates) = rayon::join(
-        || super::copies(&full),
+        || super::checks::copies_given(&full, &first_of),
         || super::checks::near_duplicates_of(kept.as_ref().unwrap_or(&full), options.dedupe),
     );
     let dataset = kept.unwrap_or(full);
@@ -695,8 +797,8 @@ fn time_period(table: &Table<'_>, wanted: Option<&str>) -> Result<Option<(String
 /// repeats an earlier one, and of a flag other than 0 or 1; [`Error::Split`] naming the file
 /// when a data row has no entry.
 pub fn read_split_file(path: &Path, data: &Ingested) -> Result<Vec<bool>> {
-    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-    let table = read(path, bytes, b',')?;
+    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let table = read(path, file, b',', |_| vec!["row".into(), "is_test".into()])?;
     let rows = table.numbers("row", Some((0.0, 1e12)))?;
     let flags = table.flags("is_test")?;
     let n = data.report.rows_raw;

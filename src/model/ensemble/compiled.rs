@@ -39,7 +39,7 @@ pub(super) struct Compiled {
     #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
     pub(super) tight: Option<Vec<u32>>,
     /// Each tree's top levels as byte tables, for the AVX-512 walk (with `tight`, at most
-    /// four features).
+    /// [`TABLE_FEATURES`] features).
     #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
     pub(super) tops: Option<Vec<Top>>,
 }
@@ -49,6 +49,8 @@ pub(super) const TOP_LEVELS: usize = 7;
 /// Nodes of a complete tree of [`TOP_LEVELS`] levels, in heap order (children of `h` at
 /// `2h + 1`, `2h + 2`), plus one spare so tables span 128 bytes.
 pub(super) const TOP_NODES: usize = 1 << TOP_LEVELS;
+/// Most features the table walk takes: one table per feature, and `Top::used` a `u16`.
+pub(super) const TABLE_FEATURES: usize = 16;
 
 /// A tree's first [`TOP_LEVELS`] levels: for heap node `h`, `ranks[f][h]` is its rank if it
 /// splits on feature `f`, else 255, which no bin exceeds (a leaf, or a node below one, sends
@@ -56,16 +58,21 @@ pub(super) const TOP_NODES: usize = 1 << TOP_LEVELS;
 #[derive(Debug, Clone)]
 #[repr(C, align(64))]
 pub(super) struct Top {
-    pub(super) ranks: [[u8; TOP_NODES]; 4],
+    pub(super) ranks: [[u8; TOP_NODES]; TABLE_FEATURES],
     pub(super) starts: [u32; TOP_NODES],
+    /// Bit `f` of `used[l]`: some node of level `l` splits on feature `f`. Wide rows look up
+    /// only those tables (a level of `2^l` nodes uses at most `2^l` features).
+    pub(super) used: [u16; TOP_LEVELS],
 }
 
 impl Top {
-    /// Tables of the tree rooted at step `root` (every rank at most 254).
+    /// Tables of the tree rooted at step `root` (every rank at most 254, every feature below
+    /// [`TABLE_FEATURES`]).
     fn new(steps: &[Step], root: u32) -> Top {
         let mut top = Top {
-            ranks: [[u8::MAX; TOP_NODES]; 4],
+            ranks: [[u8::MAX; TOP_NODES]; TABLE_FEATURES],
             starts: [root; TOP_NODES],
+            used: [0; TOP_LEVELS],
         };
         let mut stack = vec![(0usize, root, 0usize)];
         while let Some((h, at, level)) = stack.pop() {
@@ -78,6 +85,7 @@ impl Top {
                 (at, at)
             } else {
                 top.ranks[usize::from(s.feature)][h] = s.rank as u8;
+                top.used[level] |= 1 << s.feature;
                 (s.left, s.left + 1)
             };
             stack.push((2 * h + 1, children.0, level + 1));
@@ -201,8 +209,9 @@ impl Compiled {
                 Some(tight)
             })
             .flatten();
-        let tops = (tight.is_some() && p <= 4 && Walk::available().contains(&Walk::Tables))
-            .then(|| roots.par_iter().map(|&r| Top::new(&steps, r)).collect());
+        let tops =
+            (tight.is_some() && p <= TABLE_FEATURES && Walk::available().contains(&Walk::Tables))
+                .then(|| roots.par_iter().map(|&r| Top::new(&steps, r)).collect());
         Some(Compiled {
             tops,
             tight,
@@ -227,7 +236,8 @@ impl Compiled {
     }
 
     /// Scores with `walk` where the trees allow it (the vector walks need steps that fit 4
-    /// bytes, the table walk at most four features), else with the next slower one.
+    /// bytes, the table walk at most [`TABLE_FEATURES`] features), else with the next slower
+    /// one.
     pub(super) fn sum(&self, x: &[&[f64]], init: f64, walk: Walk) -> Vec<f64> {
         let n = x[0].len();
         let mut out = vec![init; n];
@@ -266,13 +276,15 @@ impl Compiled {
         #[cfg(target_arch = "x86_64")]
         if self.tight.is_some() && walk != Walk::Scalar {
             let n = m.next_multiple_of(simd::ROWS);
+            // The tables compare 64 rows' bins of one feature at once: they take the bins
+            // feature by feature (`planes`), besides the rows for the gathers below them.
+            let tops = self.tops.as_ref().filter(|_| walk == Walk::Tables);
             if p <= 4 {
                 // A row's bins fit a u32 lane: eight rows per vector.
                 let mut rows = vec![0u32; n];
                 self.for_each_bin(x, start, m, |k, j, b| rows[k] |= (b as u32) << (8 * j));
-                match self.tops.as_ref().filter(|_| walk == Walk::Tables) {
+                match tops {
                     Some(_) => {
-                        // The tables compare 64 rows' bins of one feature at once.
                         let n = m.next_multiple_of(simd::TABLE_ROWS);
                         rows.resize(n, 0);
                         let mut planes = vec![0u8; 4 * n];
@@ -282,7 +294,7 @@ impl Compiled {
                             }
                         }
                         let t = simd::Tables {
-                            rows: &rows,
+                            rows: simd::Rows::Packed(&rows),
                             planes: &planes,
                         };
                         simd::walk_tables(self, t, out);
@@ -292,9 +304,29 @@ impl Compiled {
             } else {
                 // Each lane gathers its row's bin byte; 3 spare bytes let the last row's
                 // 4-byte gather stay inside the buffer.
+                let n = match tops {
+                    Some(_) => m.next_multiple_of(simd::TABLE_ROWS),
+                    None => n,
+                };
                 let mut bins = vec![0u8; n * p + 3];
                 self.for_each_bin(x, start, m, |k, j, b| bins[k * p + j] = b as u8);
-                simd::walk(self, simd::Rows::Wide { bins: &bins, p }, out);
+                let rows = simd::Rows::Wide { bins: &bins, p };
+                match tops {
+                    Some(_) => {
+                        let mut planes = vec![0u8; p * n];
+                        for (j, plane) in planes.chunks_exact_mut(n).enumerate() {
+                            for (q, b) in plane.iter_mut().zip(bins.iter().skip(j).step_by(p)) {
+                                *q = *b;
+                            }
+                        }
+                        let t = simd::Tables {
+                            rows,
+                            planes: &planes,
+                        };
+                        simd::walk_tables(self, t, out);
+                    }
+                    None => simd::walk(self, rows, out),
+                }
             }
             return;
         }

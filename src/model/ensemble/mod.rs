@@ -12,8 +12,9 @@
 //! themselves) and a group stops as soon as no row moved: 32 rows with AVX2 gathers over
 //! 4-byte nodes where the CPU has AVX2 (checked at run time), else 8 rows over 8-byte nodes.
 //! The vector walks prefetch the next tree while walking one. With
-//! at most four features and AVX-512 (VBMI), each tree's top 7 levels are byte tables that
-//! place 64 rows at once with permutes, and gathers walk only the levels below.
+//! at most sixteen features and AVX-512 (VBMI), each tree's top 7 levels are byte tables that
+//! place 64 rows at once with permutes (one per feature a level splits on), and gathers walk
+//! only the levels below.
 //! Each row still adds the trees' outputs in tree order, so sums do not depend on blocks,
 //! threads or the walk taken.
 
@@ -76,7 +77,7 @@ enum Walk {
     Scalar,
     /// AVX2 gathers, 32 rows in lockstep.
     Gather,
-    /// At most four features: each tree's top levels by AVX-512 byte-table lookups for 64
+    /// At most sixteen features: each tree's top levels by AVX-512 byte-table lookups for 64
     /// rows at once, then AVX2 gathers (needs AVX-512 F, BW, VL and VBMI).
     Tables,
 }
@@ -305,6 +306,40 @@ mod tests {
         assert!(compiled.packed && compiled.tight.is_some());
         let tables = Walk::available().contains(&Walk::Tables);
         assert_eq!(compiled.tops.is_some(), tables);
+        let x: Vec<&[f64]> = data.x.iter().map(|c| &c[2000..]).collect();
+        assert_every_walk(&forest.trees, &x, 0.0);
+    }
+
+    #[test]
+    fn a_fifteen_feature_forest_scores_like_raw_walks() {
+        // Deep trees over fifteen features: the wide table walk (where the CPU runs it)
+        // looks up only the features each top level uses, then gathers bin bytes below.
+        use crate::data::{synthesize, SynthParams};
+        use crate::model::{Fit, Forest, ForestParams};
+        let (data, _) = synthesize(&SynthParams {
+            n_tracks: 3000,
+            all_features: true,
+            ..SynthParams::default()
+        })
+        .expect("synthetic data");
+        assert_eq!(data.x.len(), 15);
+        let rows: Vec<usize> = (0..2000).collect();
+        let params = ForestParams {
+            n_trees: 12,
+            ..ForestParams::default()
+        };
+        let forest = Forest::fit(&data, &rows, &params, 5).expect("fits");
+        assert!(forest.trees.iter().any(|t| t.depth > 9), "deep trees");
+        let compiled = forest.trees.compiled.as_ref().expect("compiles");
+        assert!(!compiled.packed && compiled.tight.is_some());
+        let tables = Walk::available().contains(&Walk::Tables);
+        assert_eq!(compiled.tops.is_some(), tables);
+        if let Some(tops) = &compiled.tops {
+            // The root level splits on one feature, and some level below on several.
+            assert!(tops.iter().all(|t| t.used[0].count_ones() == 1));
+            assert!(tops.iter().any(|t| t.used[6].count_ones() > 4));
+        }
+        // 1,000 rows: whole 64-row groups and a padded last one.
         let x: Vec<&[f64]> = data.x.iter().map(|c| &c[2000..]).collect();
         assert_every_walk(&forest.trees, &x, 0.0);
     }

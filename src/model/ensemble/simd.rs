@@ -4,7 +4,7 @@
 
 use std::arch::x86_64::*;
 
-use super::compiled::{Compiled, Top, TOP_LEVELS, TOP_NODES};
+use super::compiled::{Compiled, Top, TABLE_FEATURES, TOP_LEVELS, TOP_NODES};
 
 /// Rows walked together: four vectors of eight.
 pub const ROWS: usize = 32;
@@ -72,12 +72,13 @@ pub fn tables_available() -> bool {
         && std::arch::is_x86_feature_detected!("avx512vbmi")
 }
 
-/// As [`walk`] for packed rows, but each tree's first [`TOP_LEVELS`] levels are
-/// resolved for 64 rows at once by byte-table lookups (`tops`), and gathers take over
-/// below them (what that saved: docs/benchmarks.md, "Scorer design choices").
+/// As [`walk`], but each tree's first [`TOP_LEVELS`] levels are resolved for 64 rows at
+/// once by byte-table lookups (`tops`), and gathers take over below them (what that saved:
+/// docs/benchmarks.md, "Scorer design choices").
 ///
-/// Requires [`tables_available`], whole groups of [`TABLE_ROWS`] rows covering `out`, and
-/// `c`'s 4-byte steps and tables; each is asserted.
+/// Requires [`tables_available`], whole groups of [`TABLE_ROWS`] rows covering `out`, `c`'s
+/// 4-byte steps and tables, and planes for four features (packed rows) or for each of `c`'s
+/// (wide rows); each is asserted.
 pub fn walk_tables(c: &Compiled, t: Tables<'_>, out: &mut [f64]) {
     let tight = c
         .tight
@@ -96,18 +97,34 @@ pub fn walk_tables(c: &Compiled, t: Tables<'_>, out: &mut [f64]) {
     assert!(tops
         .iter()
         .all(|t| t.starts.iter().all(|&s| (s as usize) < tight.len())));
-    assert_eq!(planes.len(), 4 * n);
     assert!(tight.len() == c.steps.len() && tops.len() == c.roots.len());
-    // SAFETY: the features are present (asserted); memory as in `walk_avx2`, and every
-    // start in `tops` is a step of its tree.
-    unsafe { walk_tables_avx512(c, tight, tops, t, out) }
+    match rows {
+        Rows::Packed(r) => {
+            assert_eq!(planes.len(), 4 * n);
+            // SAFETY: the features are present (asserted); memory as in `walk_avx2`, and
+            // every start in `tops` is a step of its tree.
+            unsafe { walk_tables_avx512(c, tight, tops, r, planes, out) }
+        }
+        Rows::Wide { bins, p } => {
+            // As in `walk`: one bin per feature of `c` in each row, 3 spare bytes.
+            assert!(p > 0 && p == c.features() && p <= TABLE_FEATURES);
+            assert!(bins.len() == n * p + 3 && i32::try_from(bins.len()).is_ok());
+            assert_eq!(planes.len(), p * n);
+            // Every table looked up has a plane of bins.
+            assert!(tops
+                .iter()
+                .all(|t| t.used.iter().all(|&u| u32::from(u) >> p == 0)));
+            // SAFETY: as above; `wide_bin`'s reads as in `walk_avx2`.
+            unsafe { walk_tables_wide_avx512(c, tight, tops, (bins, p), planes, out) }
+        }
+    }
 }
 
-/// What the table walk reads besides the steps: each tree's tables, the rows' packed bins
-/// and the same bins feature by feature (`planes[f * n + i]` for row `i` of `n`).
+/// What the table walk reads besides the steps: each tree's tables, the rows' bins and the
+/// same bins feature by feature (`planes[f * n + i]` for row `i` of `n`).
 #[derive(Clone, Copy)]
 pub struct Tables<'a> {
-    pub rows: &'a [u32],
+    pub rows: Rows<'a>,
     pub planes: &'a [u8],
 }
 
@@ -120,13 +137,12 @@ unsafe fn walk_tables_avx512(
     c: &Compiled,
     tight: &[u32],
     tops: &[Top],
-    t: Tables,
+    rows: &[u32],
+    planes: &[u8],
     out: &mut [f64],
 ) {
     const V: usize = TABLE_ROWS / 8;
-    let Tables { rows, planes } = t;
     let one = _mm512_set1_epi8(1);
-    let first_start = _mm512_set1_epi8((TOP_NODES - 1) as i8);
     let n = rows.len();
     let groups = n / TABLE_ROWS;
     for (t, (top, &depth)) in tops.iter().zip(&c.depths).enumerate() {
@@ -136,7 +152,6 @@ unsafe fn walk_tables_avx512(
             let p = top.ranks[f].as_ptr();
             std::array::from_fn(|k| unsafe { _mm512_loadu_si512(p.add(64 * k).cast()) })
         });
-        let starts = top.starts.as_ptr().cast::<i32>();
         for g in 0..groups {
             fetch.group(c, tight, g);
             // SAFETY: planes hold 4 × n bytes and rows g*64 .. g*64+64 exist.
@@ -153,15 +168,7 @@ unsafe fn walk_tables_avx512(
                 heap = _mm512_add_epi8(_mm512_add_epi8(heap, heap), one);
                 heap = _mm512_mask_add_epi8(heap, right, heap, one);
             }
-            let k = _mm512_sub_epi8(heap, first_start);
-            let mut ks = [0u8; TABLE_ROWS];
-            // SAFETY: 64 bytes into a 64-byte array.
-            unsafe { _mm512_storeu_si512(ks.as_mut_ptr().cast(), k) };
-            // SAFETY: every k < TOP_NODES = starts.len(); 8-byte loads inside `ks`.
-            let at: [__m256i; V] = std::array::from_fn(|q| unsafe {
-                let kq = _mm_loadl_epi64(ks.as_ptr().add(8 * q).cast());
-                _mm256_i32gather_epi32::<4>(starts, _mm256_cvtepu8_epi32(kq))
-            });
+            let at = table_starts(heap, top);
             // SAFETY: rows g*64 .. g*64+64 exist (whole groups); loads of 8 u32.
             let r: [__m256i; V] = std::array::from_fn(|q| unsafe {
                 _mm256_loadu_si256(rows.as_ptr().add(g * TABLE_ROWS + 8 * q).cast())
@@ -172,6 +179,83 @@ unsafe fn walk_tables_avx512(
             unsafe { descend(c, tight, at, below, |q, w| packed_bin(w, r[q]), out) };
         }
     }
+}
+
+/// [`walk_tables_avx512`] for wide rows: each level looks up only the tables of the
+/// features its nodes split on, and the gathers below read each lane's bin byte.
+#[target_feature(enable = "avx2,avx512f,avx512bw,avx512vl,avx512vbmi")]
+unsafe fn walk_tables_wide_avx512(
+    c: &Compiled,
+    tight: &[u32],
+    tops: &[Top],
+    (bins, p): (&[u8], usize),
+    planes: &[u8],
+    out: &mut [f64],
+) {
+    const V: usize = TABLE_ROWS / 8;
+    let one = _mm512_set1_epi8(1);
+    let lanes = _mm256_mullo_epi32(
+        _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7),
+        _mm256_set1_epi32(p as i32),
+    );
+    let n = planes.len() / p;
+    let groups = n / TABLE_ROWS;
+    for (t, (top, &depth)) in tops.iter().zip(&c.depths).enumerate() {
+        let fetch = NextTree::new(c, t, groups);
+        for g in 0..groups {
+            fetch.group(c, tight, g);
+            let mut heap = _mm512_setzero_si512();
+            for &used in &top.used {
+                let mut right: __mmask64 = 0;
+                let mut left_to_look = used;
+                while left_to_look != 0 {
+                    let f = left_to_look.trailing_zeros() as usize;
+                    left_to_look &= left_to_look - 1;
+                    // SAFETY: f < p (asserted of every `used`): the plane holds n bytes from
+                    // f * n, and rows g*64 .. g*64+64 exist; each table is 128 bytes.
+                    let (bin, lo, hi) = unsafe {
+                        let table = top.ranks[f].as_ptr();
+                        (
+                            _mm512_loadu_si512(planes.as_ptr().add(f * n + g * TABLE_ROWS).cast()),
+                            _mm512_loadu_si512(table.cast()),
+                            _mm512_loadu_si512(table.add(64).cast()),
+                        )
+                    };
+                    let rank = _mm512_permutex2var_epi8(lo, heap, hi);
+                    right |= _mm512_cmpgt_epu8_mask(bin, rank);
+                }
+                heap = _mm512_add_epi8(_mm512_add_epi8(heap, heap), one);
+                heap = _mm512_mask_add_epi8(heap, right, heap, one);
+            }
+            let at = table_starts(heap, top);
+            // Per vector, the byte offset of each lane's row.
+            let r: [__m256i; V] = std::array::from_fn(|q| {
+                let first = ((g * TABLE_ROWS + 8 * q) * p) as i32;
+                _mm256_add_epi32(_mm256_set1_epi32(first), lanes)
+            });
+            let below = depth.saturating_sub(TOP_LEVELS as u32);
+            let out = &mut out[g * TABLE_ROWS..];
+            // SAFETY: every start is a step of this tree; the bins as in `walk_avx2`.
+            unsafe { descend(c, tight, at, below, |q, w| wide_bin(bins, r[q], w), out) };
+        }
+    }
+}
+
+/// The step each of 64 rows reaches below `top`'s tables: `heap` holds each row's heap
+/// node at the last table level (`TOP_NODES - 1 ..`), as eight vectors of eight.
+#[inline]
+#[target_feature(enable = "avx2,avx512f,avx512bw,avx512vl,avx512vbmi")]
+fn table_starts(heap: __m512i, top: &Top) -> [__m256i; TABLE_ROWS / 8] {
+    let k = _mm512_sub_epi8(heap, _mm512_set1_epi8((TOP_NODES - 1) as i8));
+    let mut ks = [0u8; TABLE_ROWS];
+    // SAFETY: 64 bytes into a 64-byte array.
+    unsafe { _mm512_storeu_si512(ks.as_mut_ptr().cast(), k) };
+    let starts = top.starts.as_ptr().cast::<i32>();
+    // SAFETY: every k < TOP_NODES = starts.len(); 8-byte loads inside `ks`.
+    std::array::from_fn(|q| unsafe {
+        let kq = _mm_loadl_epi64(ks.as_ptr().add(8 * q).cast());
+        _mm256_i32gather_epi32::<4>(starts, _mm256_cvtepu8_epi32(kq))
+    })
 }
 
 /// Prefetches the next tree's steps and values while this one is walked, a few cache
@@ -231,6 +315,23 @@ fn packed_bin(w: __m256i, r: __m256i) -> __m256i {
     _mm256_and_si256(_mm256_srlv_epi32(r, shift), _mm256_set1_epi32(0xff))
 }
 
+/// The bin each lane compares at step `w`, gathered from row-major bins: byte `feature` of
+/// the row at byte offset `row` of each lane.
+///
+/// # Safety
+/// Each lane's `row` plus any feature of `c` lies inside `bins`, with 3 bytes beyond (a
+/// 4-byte read).
+#[inline]
+#[target_feature(enable = "avx2")]
+unsafe fn wide_bin(bins: &[u8], row: __m256i, w: __m256i) -> __m256i {
+    let byte = _mm256_set1_epi32(0xff);
+    let feature = _mm256_and_si256(_mm256_srli_epi32::<8>(w), byte);
+    let at_byte = _mm256_add_epi32(row, feature);
+    // SAFETY: the caller's promise.
+    let word = unsafe { _mm256_i32gather_epi32::<1>(bins.as_ptr().cast(), at_byte) };
+    _mm256_and_si256(word, byte)
+}
+
 /// Walks every lane of `at` down its tree until no lane moves (at most `steps` steps),
 /// then adds each lane's leaf value to `out` (lane `k` of vector `q` to `out[8q + k]`,
 /// as far as `out` goes). `bin(q, w)` gives the bins vector `q` compares at steps `w`.
@@ -276,7 +377,6 @@ unsafe fn descend<const V: usize>(
 
 #[target_feature(enable = "avx2")]
 unsafe fn walk_avx2(c: &Compiled, tight: &[u32], rows: Rows<'_>, out: &mut [f64]) {
-    let byte = _mm256_set1_epi32(0xff);
     let lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
     let groups = rows.len() / ROWS;
     for (t, (&root, &depth)) in c.roots.iter().zip(&c.depths).enumerate() {
@@ -300,15 +400,9 @@ unsafe fn walk_avx2(c: &Compiled, tight: &[u32], rows: Rows<'_>, out: &mut [f64]
             let at = [_mm256_set1_epi32(root as i32); 4];
             let bin = |q: usize, w: __m256i| match rows {
                 Rows::Packed(_) => packed_bin(w, r[q]),
-                Rows::Wide { bins, .. } => {
-                    let feature = _mm256_and_si256(_mm256_srli_epi32::<8>(w), byte);
-                    let at_byte = _mm256_add_epi32(r[q], feature);
-                    // SAFETY: row offset + feature < rows × p, and the buffer has 3 bytes
-                    // beyond, so each 4-byte read is inside it.
-                    let word =
-                        unsafe { _mm256_i32gather_epi32::<1>(bins.as_ptr().cast(), at_byte) };
-                    _mm256_and_si256(word, byte)
-                }
+                // SAFETY: row offset + feature < rows × p, and the buffer has 3 bytes beyond,
+                // so each 4-byte read is inside it.
+                Rows::Wide { bins, .. } => unsafe { wide_bin(bins, r[q], w) },
             };
             // SAFETY: every lane starts at this tree's root.
             unsafe { descend(c, tight, at, depth, bin, &mut out[g * ROWS..]) };
