@@ -570,15 +570,23 @@ fn ingest_table(path: &Path, mut table: Table<'_>, options: &IngestOptions) -> R
         Some(c) => later.push(c),
         None => later.extend(TIME_COLUMNS),
     }
+    let name_column = find(header, None, &NAME_COLUMNS);
+    let artist_column = find(header, None, &ARTIST_COLUMNS);
+    // A column may play two roles (`--id-column track_name`): kept until its last one.
     let ids = match id_column {
         Some(c) => table.strings(Some(c))?,
         None => (1..=table.rows()).map(|i| format!("row{i}")).collect(),
     };
-    table.release(id_column, &later);
-    let name_column = find(header, None, &NAME_COLUMNS);
+    let keep: Vec<&str> = later
+        .iter()
+        .copied()
+        .chain(name_column)
+        .chain(artist_column)
+        .collect();
+    table.release(id_column, &keep);
     let names = table.strings(name_column)?;
-    table.release(name_column, &later);
-    let artist_column = find(header, None, &ARTIST_COLUMNS);
+    let keep: Vec<&str> = later.iter().copied().chain(artist_column).collect();
+    table.release(name_column, &keep);
     let artists = table.strings(artist_column)?;
     table.release_except(&later);
     let pop_column = find(

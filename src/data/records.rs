@@ -333,6 +333,16 @@ fn read_blocks(
     wanted: impl FnOnce(&[String]) -> Vec<bool>,
     block: usize,
 ) -> Result<Records> {
+    // The tokenizer splits bytes: a delimiter must be one ASCII byte that is not a quote or
+    // a line ending (a byte of a multi-byte character would cut characters in two).
+    if !delimiter.is_ascii() || matches!(delimiter, b'"' | b'\n' | b'\r') {
+        return Err(csv_error(
+            path,
+            format!(
+                "the delimiter must be one ASCII character other than a quote or a line ending, not byte {delimiter:#04x}"
+            ),
+        ));
+    }
     let mut s = Stream {
         source,
         buf: Vec::new(),
@@ -641,6 +651,12 @@ mod tests {
         );
         assert!(err(b"a,b\n", b',').contains("no data rows"));
         assert!(err(b"", b',').contains("no data rows"));
+        for d in [0xe9, b'"', b'\n'] {
+            assert!(
+                err(b"a,b\n1,2\n", d).contains("the delimiter must be one ASCII"),
+                "{d}"
+            );
+        }
     }
 
     #[test]

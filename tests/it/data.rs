@@ -36,6 +36,33 @@ fn hit_predictor_layout_reads_target_and_reports_duplicates() {
 }
 
 #[test]
+fn a_column_in_two_roles_is_read_for_both() {
+    // The title as the id, and the decade as both group and time column: each column's text
+    // must outlive its first use (ingest frees a column once its last role is converted).
+    let dir = tempfile::tempdir().unwrap();
+    let p = write(
+        dir.path(),
+        "roles.csv",
+        "track_name,artists,decade,danceability,energy,valence,tempo,target\n\
+         A,X,1990,0.5,0.5,0.5,120,1\n\
+         B,Y,2000,0.6,0.4,0.3,100,0\n\
+         A,X,1990,0.5,0.5,0.5,120,1\n",
+    );
+    for column in ["track_name", "artists"] {
+        let opts = IngestOptions {
+            id_column: Some(column.into()),
+            ..Default::default()
+        };
+        let ing = ingest(&p, &opts).unwrap_or_else(|e| panic!("{column}: {e}"));
+        assert_eq!(ing.dataset.names, ["A", "B"], "{column}");
+        assert_eq!(ing.dataset.artists, ["X", "Y"], "{column}");
+        assert_eq!(ing.report.duplicate_rows, 1, "{column}");
+        assert_eq!(ing.dataset.group.as_ref().unwrap(), &["1990", "2000"]);
+        assert_eq!(ing.period.as_deref(), Some(&[1990, 2000][..]));
+    }
+}
+
+#[test]
 fn dedupe_keeps_the_first_row_per_track() {
     let opts = IngestOptions {
         dedupe: true,

@@ -294,7 +294,7 @@ impl Compiled {
                             }
                         }
                         let t = simd::Tables {
-                            rows: simd::Rows::Packed(&rows),
+                            rows: simd::TableRows::Packed(&rows),
                             planes: &planes,
                         };
                         simd::walk_tables(self, t, out);
@@ -302,30 +302,30 @@ impl Compiled {
                     None => simd::walk(self, simd::Rows::Packed(&rows), out),
                 }
             } else {
-                // Each lane gathers its row's bin byte; 3 spare bytes let the last row's
-                // 4-byte gather stay inside the buffer.
-                let n = match tops {
-                    Some(_) => m.next_multiple_of(simd::TABLE_ROWS),
-                    None => n,
-                };
-                let mut bins = vec![0u8; n * p + 3];
-                self.for_each_bin(x, start, m, |k, j, b| bins[k * p + j] = b as u8);
-                let rows = simd::Rows::Wide { bins: &bins, p };
+                // Tops exist only for at most TABLE_FEATURES (16) features.
                 match tops {
                     Some(_) => {
+                        // Sixteen bytes a row, and the same bins feature by feature.
+                        let n = m.next_multiple_of(simd::TABLE_ROWS);
+                        let mut bins = vec![0u8; 16 * n];
                         let mut planes = vec![0u8; p * n];
-                        for (j, plane) in planes.chunks_exact_mut(n).enumerate() {
-                            for (q, b) in plane.iter_mut().zip(bins.iter().skip(j).step_by(p)) {
-                                *q = *b;
-                            }
-                        }
+                        self.for_each_bin(x, start, m, |k, j, b| {
+                            bins[16 * k + j] = b as u8;
+                            planes[j * n + k] = b as u8;
+                        });
                         let t = simd::Tables {
-                            rows,
+                            rows: simd::TableRows::Wide16(&bins),
                             planes: &planes,
                         };
                         simd::walk_tables(self, t, out);
                     }
-                    None => simd::walk(self, rows, out),
+                    None => {
+                        // Each lane gathers its row's bin byte; 3 spare bytes let the last
+                        // row's 4-byte gather stay inside the buffer.
+                        let mut bins = vec![0u8; n * p + 3];
+                        self.for_each_bin(x, start, m, |k, j, b| bins[k * p + j] = b as u8);
+                        simd::walk(self, simd::Rows::Wide { bins: &bins, p }, out);
+                    }
                 }
             }
             return;

@@ -18,6 +18,25 @@ pub enum Rows<'a> {
     Wide { bins: &'a [u8], p: usize },
 }
 
+/// Binned rows for the table walk.
+#[derive(Clone, Copy)]
+pub enum TableRows<'a> {
+    /// As [`Rows::Packed`].
+    Packed(&'a [u32]),
+    /// At most sixteen features: row `i`'s bins at bytes `16 i ..`, so eight rows' bins fill
+    /// two AVX-512 registers and a byte permute picks each lane's.
+    Wide16(&'a [u8]),
+}
+
+impl TableRows<'_> {
+    fn len(&self) -> usize {
+        match *self {
+            TableRows::Packed(r) => r.len(),
+            TableRows::Wide16(bins) => bins.len() / 16,
+        }
+    }
+}
+
 impl Rows<'_> {
     fn len(&self) -> usize {
         match *self {
@@ -99,23 +118,23 @@ pub fn walk_tables(c: &Compiled, t: Tables<'_>, out: &mut [f64]) {
         .all(|t| t.starts.iter().all(|&s| (s as usize) < tight.len())));
     assert!(tight.len() == c.steps.len() && tops.len() == c.roots.len());
     match rows {
-        Rows::Packed(r) => {
+        TableRows::Packed(r) => {
             assert_eq!(planes.len(), 4 * n);
             // SAFETY: the features are present (asserted); memory as in `walk_avx2`, and
             // every start in `tops` is a step of its tree.
             unsafe { walk_tables_avx512(c, tight, tops, r, planes, out) }
         }
-        Rows::Wide { bins, p } => {
-            // As in `walk`: one bin per feature of `c` in each row, 3 spare bytes.
-            assert!(p > 0 && p == c.features() && p <= TABLE_FEATURES);
-            assert!(bins.len() == n * p + 3 && i32::try_from(bins.len()).is_ok());
+        TableRows::Wide16(bins) => {
+            let p = c.features();
+            // Sixteen bytes a row, one plane per feature; every step's feature is below p.
+            assert!(p > 0 && p <= TABLE_FEATURES && bins.len() == 16 * n);
             assert_eq!(planes.len(), p * n);
             // Every table looked up has a plane of bins.
             assert!(tops
                 .iter()
                 .all(|t| t.used.iter().all(|&u| u32::from(u) >> p == 0)));
-            // SAFETY: as above; `wide_bin`'s reads as in `walk_avx2`.
-            unsafe { walk_tables_wide_avx512(c, tight, tops, (bins, p), planes, out) }
+            // SAFETY: as above; the bins are read 128 bytes per eight rows, inside `bins`.
+            unsafe { walk_tables_wide_avx512(c, tight, tops, bins, planes, out) }
         }
     }
 }
@@ -124,7 +143,7 @@ pub fn walk_tables(c: &Compiled, t: Tables<'_>, out: &mut [f64]) {
 /// same bins feature by feature (`planes[f * n + i]` for row `i` of `n`).
 #[derive(Clone, Copy)]
 pub struct Tables<'a> {
-    pub rows: Rows<'a>,
+    pub rows: TableRows<'a>,
     pub planes: &'a [u8],
 }
 
@@ -182,23 +201,22 @@ unsafe fn walk_tables_avx512(
 }
 
 /// [`walk_tables_avx512`] for wide rows: each level looks up only the tables of the
-/// features its nodes split on, and the gathers below read each lane's bin byte.
+/// features its nodes split on, and below them each step picks each lane's bin byte from
+/// its row's sixteen with one byte permute (no second gather on the step's critical path).
 #[target_feature(enable = "avx2,avx512f,avx512bw,avx512vl,avx512vbmi")]
 unsafe fn walk_tables_wide_avx512(
     c: &Compiled,
     tight: &[u32],
     tops: &[Top],
-    (bins, p): (&[u8], usize),
+    bins: &[u8],
     planes: &[u8],
     out: &mut [f64],
 ) {
-    const V: usize = TABLE_ROWS / 8;
     let one = _mm512_set1_epi8(1);
-    let lanes = _mm256_mullo_epi32(
-        _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7),
-        _mm256_set1_epi32(p as i32),
-    );
-    let n = planes.len() / p;
+    let byte = _mm256_set1_epi32(0xff);
+    // Lane k's row starts at byte 16 k of its vector's 128.
+    let lanes = _mm256_setr_epi32(0, 16, 32, 48, 64, 80, 96, 112);
+    let n = bins.len() / 16;
     let groups = n / TABLE_ROWS;
     for (t, (top, &depth)) in tops.iter().zip(&c.depths).enumerate() {
         let fetch = NextTree::new(c, t, groups);
@@ -228,15 +246,27 @@ unsafe fn walk_tables_wide_avx512(
                 heap = _mm512_mask_add_epi8(heap, right, heap, one);
             }
             let at = table_starts(heap, top);
-            // Per vector, the byte offset of each lane's row.
-            let r: [__m256i; V] = std::array::from_fn(|q| {
-                let first = ((g * TABLE_ROWS + 8 * q) * p) as i32;
-                _mm256_add_epi32(_mm256_set1_epi32(first), lanes)
-            });
+            let group = &bins[16 * g * TABLE_ROWS..16 * (g + 1) * TABLE_ROWS];
+            let bin = |q: usize, w: __m256i| {
+                // Index 16 k + feature (< 128: every feature is below 16) in lane k's low
+                // byte; the permute reads registers only, whatever the other bytes hold.
+                let feature = _mm256_and_si256(_mm256_srli_epi32::<8>(w), byte);
+                let index = _mm512_castsi256_si512(_mm256_add_epi32(lanes, feature));
+                // SAFETY: the group holds 8 × 128 bytes: two 64-byte loads of vector q's.
+                let (lo, hi) = unsafe {
+                    let at = group.as_ptr().add(128 * q);
+                    (
+                        _mm512_loadu_si512(at.cast()),
+                        _mm512_loadu_si512(at.add(64).cast()),
+                    )
+                };
+                let picked = _mm512_permutex2var_epi8(lo, index, hi);
+                _mm256_and_si256(_mm512_castsi512_si256(picked), byte)
+            };
             let below = depth.saturating_sub(TOP_LEVELS as u32);
             let out = &mut out[g * TABLE_ROWS..];
-            // SAFETY: every start is a step of this tree; the bins as in `walk_avx2`.
-            unsafe { descend(c, tight, at, below, |q, w| wide_bin(bins, r[q], w), out) };
+            // SAFETY: every start is a step of this tree.
+            unsafe { descend(c, tight, at, below, bin, out) };
         }
     }
 }
