@@ -410,34 +410,51 @@ fn read<'a>(
 }
 
 #[cfg(feature = "csv")]
-/// The columns [`ingest_table`] reads, as found in `header`: each feature's, the id, name,
-/// artist, popularity, group, label, split and time columns (every candidate time column,
-/// since the first whose cells all hold a year is chosen).
+/// The columns [`ingest_table`] reads, as found in `header`: each feature's, the id, name
+/// and artist columns, then [`later_columns`].
 fn wanted_columns(header: &[String], options: &IngestOptions) -> Vec<String> {
     let mut out = feature_columns(header, options);
-    let mut add = |c: Option<&str>| {
-        if let Some(c) = c {
-            out.push(c.to_string());
-        }
-    };
-    add(find(header, options.id_column.as_deref(), &ID_COLUMNS));
-    add(find(header, None, &NAME_COLUMNS));
-    add(find(header, None, &ARTIST_COLUMNS));
-    add(find(
-        header,
-        options.popularity_column.as_deref(),
-        &POPULARITY_COLUMNS,
-    ));
-    add(find(
-        header,
-        options.group_column.as_deref(),
-        &GROUP_COLUMNS,
-    ));
-    add(Some(options.target_column.as_deref().unwrap_or("target")));
-    add(options.split_column.as_deref());
+    out.extend(
+        string_columns(header, options)
+            .into_iter()
+            .flatten()
+            .map(str::to_string),
+    );
+    out.extend(later_columns(header, options));
+    out
+}
+
+#[cfg(feature = "csv")]
+/// The id, name and artist columns, as found in `header`.
+fn string_columns<'h>(header: &'h [String], options: &IngestOptions) -> [Option<&'h str>; 3] {
+    [
+        find(header, options.id_column.as_deref(), &ID_COLUMNS),
+        find(header, None, &NAME_COLUMNS),
+        find(header, None, &ARTIST_COLUMNS),
+    ]
+}
+
+#[cfg(feature = "csv")]
+/// The columns read after the strings: popularity, group, label, split and time (every
+/// candidate time column, since the first whose cells all hold a year is chosen).
+fn later_columns(header: &[String], options: &IngestOptions) -> Vec<String> {
+    let mut out: Vec<String> = [
+        find(
+            header,
+            options.popularity_column.as_deref(),
+            &POPULARITY_COLUMNS,
+        ),
+        find(header, options.group_column.as_deref(), &GROUP_COLUMNS),
+        Some(options.target_column.as_deref().unwrap_or("target")),
+        options.split_column.as_deref(),
+    ]
+    .into_iter()
+    .flatten()
+    .map(str::to_string)
+    .collect();
     match &options.time_column {
-        Some(c) => add(Some(c)),
-        None => TIME_COLUMNS.iter().for_each(|c| add(Some(c))),
+        Some(c) => out.push(c.clone()),
+        None => out.extend(TIME_COLUMNS.iter().map(|c| c.to_string())),
     }
     out
 }
@@ -533,17 +550,21 @@ fn ingest_table(path: &Path, mut table: Table<'_>, options: &IngestOptions) -> R
             .into_iter()
             .collect::<Result<Vec<_>>>()?
     };
-    // Each column's text is freed once parsed, so the columns and the dataset are never in
-    // memory whole at once.
-    let rest = wanted_columns(header, options);
-    table.release_except(
-        &rest[feature_names.len()..]
+    // Each column's text is freed once its last role is converted (a column may play two:
+    // `--id-column track_name`), so the columns and the dataset are never in memory whole
+    // at once, and at most one string column is held twice.
+    let [id_column, name_column, artist_column] = string_columns(header, options);
+    let later = later_columns(header, options);
+    let later: Vec<&str> = later.iter().map(String::as_str).collect();
+    fn with<'a>(later: &[&'a str], rest: &[Option<&'a str>]) -> Vec<&'a str> {
+        later
             .iter()
-            .map(String::as_str)
-            .collect::<Vec<_>>(),
-    );
+            .copied()
+            .chain(rest.iter().flatten().copied())
+            .collect()
+    }
+    table.release_except(&with(&later, &[id_column, name_column, artist_column]));
 
-    let id_column = find(header, options.id_column.as_deref(), &ID_COLUMNS);
     if let (Some(wanted), None) = (&options.id_column, id_column) {
         return Err(table.missing(wanted));
     }
@@ -551,42 +572,13 @@ fn ingest_table(path: &Path, mut table: Table<'_>, options: &IngestOptions) -> R
         .target_column
         .clone()
         .unwrap_or_else(|| "target".into());
-    // The columns read after the strings; every other column's text is freed as soon as it
-    // is converted, so at most one string column is held twice.
-    let mut later: Vec<&str> = [
-        find(
-            header,
-            options.popularity_column.as_deref(),
-            &POPULARITY_COLUMNS,
-        ),
-        find(header, options.group_column.as_deref(), &GROUP_COLUMNS),
-        Some(target_name.as_str()),
-        options.split_column.as_deref(),
-    ]
-    .into_iter()
-    .flatten()
-    .collect();
-    match &options.time_column {
-        Some(c) => later.push(c),
-        None => later.extend(TIME_COLUMNS),
-    }
-    let name_column = find(header, None, &NAME_COLUMNS);
-    let artist_column = find(header, None, &ARTIST_COLUMNS);
-    // A column may play two roles (`--id-column track_name`): kept until its last one.
     let ids = match id_column {
         Some(c) => table.strings(Some(c))?,
         None => (1..=table.rows()).map(|i| format!("row{i}")).collect(),
     };
-    let keep: Vec<&str> = later
-        .iter()
-        .copied()
-        .chain(name_column)
-        .chain(artist_column)
-        .collect();
-    table.release(id_column, &keep);
+    table.release(id_column, &with(&later, &[name_column, artist_column]));
     let names = table.strings(name_column)?;
-    let keep: Vec<&str> = later.iter().copied().chain(artist_column).collect();
-    table.release(name_column, &keep);
+    table.release(name_column, &with(&later, &[artist_column]));
     let artists = table.strings(artist_column)?;
     table.release_except(&later);
     let pop_column = find(

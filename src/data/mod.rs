@@ -209,15 +209,10 @@ impl Dataset {
         // The CSV's bytes, rendered a block of rows at a time: the digest of `to_csv`
         // without a copy of the whole table in memory.
         let mut hasher = Sha256::new();
-        let mut block = self.csv_header();
-        for i in 0..self.len() {
-            self.push_csv_row(&mut block, i);
-            if block.len() >= 1 << 16 {
-                hasher.update(block.as_bytes());
-                block.clear();
-            }
-        }
-        hasher.update(block.as_bytes());
+        let _ = self.csv_blocks(|block| {
+            hasher.update(block);
+            Ok::<(), std::convert::Infallible>(())
+        });
         let digest = hasher.finalize();
         digest.iter().fold(String::with_capacity(64), |mut s, b| {
             let _ = write!(s, "{b:02x}");
@@ -289,17 +284,24 @@ impl Dataset {
     /// # Errors
     /// [`Error::Io`] if the file cannot be written; the target is then left untouched.
     pub fn write_csv(&self, path: &Path) -> Result<()> {
-        crate::atomic::write_with(path, |w| {
-            let mut buf = self.csv_header();
-            for i in 0..self.len() {
-                self.push_csv_row(&mut buf, i);
-                if buf.len() >= 1 << 16 {
-                    w.write_all(buf.as_bytes())?;
-                    buf.clear();
-                }
+        crate::atomic::write_with(path, |w| self.csv_blocks(|block| w.write_all(block)))
+    }
+
+    /// Hands [`Dataset::to_csv`]'s bytes to `put` in blocks of about 64 KiB, in order, so
+    /// that the text is never held whole; stops at `put`'s first error.
+    fn csv_blocks<E>(
+        &self,
+        mut put: impl FnMut(&[u8]) -> std::result::Result<(), E>,
+    ) -> std::result::Result<(), E> {
+        let mut block = self.csv_header();
+        for i in 0..self.len() {
+            self.push_csv_row(&mut block, i);
+            if block.len() >= 1 << 16 {
+                put(block.as_bytes())?;
+                block.clear();
             }
-            w.write_all(buf.as_bytes())
-        })
+        }
+        put(block.as_bytes())
     }
 }
 

@@ -43,11 +43,7 @@ impl Column {
 
     /// Appends a field's raw bytes (already checked to be UTF-8), unquoting a quoted field.
     fn push(&mut self, path: &Path, name: &str, raw: &str) -> Result<()> {
-        let cell = raw
-            .strip_prefix('"')
-            .and_then(|r| r.strip_suffix('"'))
-            .filter(|_| raw.len() >= 2);
-        match cell {
+        match quoted(raw) {
             Some(inner) if inner.contains("\"\"") => {
                 let mut rest = inner;
                 while let Some(k) = rest.find("\"\"") {
@@ -209,13 +205,17 @@ fn split_record(
     }
 }
 
+/// What lies between a field's quotes (`""` not yet collapsed), if it is quoted.
+fn quoted(raw: &str) -> Option<&str> {
+    raw.strip_prefix('"')?.strip_suffix('"')
+}
+
 /// The text of a header field, unquoted and trimmed.
 fn unquote(raw: &str) -> String {
     let t = raw.trim();
-    if t.len() >= 2 && t.starts_with('"') && t.ends_with('"') {
-        t[1..t.len() - 1].replace("\"\"", "\"")
-    } else {
-        t.to_string()
+    match quoted(t) {
+        Some(inner) => inner.replace("\"\"", "\""),
+        None => t.to_string(),
     }
 }
 
