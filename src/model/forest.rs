@@ -11,7 +11,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::ensemble::Ensemble;
-use super::tree::{grow, Binned, GrowParams, Tree, Weights};
+use super::tree::{grow, Binned, GrowParams, Scratch, Tree, Weights};
 use super::{normalise, Family, Fit, Model};
 use crate::data::Dataset;
 use crate::error::{Error, Result};
@@ -131,7 +131,7 @@ struct Buffers {
     /// Each row's weights as [`Weights::Counts`] packs them.
     packed: Vec<u64>,
     in_bag: Vec<u32>,
-    scratch: Vec<u32>,
+    scratch: Scratch,
     /// Raw random words for the bootstrap's draws.
     words: Vec<u64>,
 }
@@ -181,7 +181,7 @@ impl Forest {
             counts: vec![0; n],
             packed: vec![0; n],
             in_bag: Vec::with_capacity(n),
-            scratch: Vec::with_capacity(n),
+            scratch: Scratch::with_rows(n),
             words: Vec::new(),
         };
         let grown: Vec<Grown> = seeds

@@ -30,6 +30,18 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use super::tree::{sum_trees, Tree};
 use compiled::Compiled;
 
+/// Hints the cache to load `slice[i]`, for loops that gather rows they know ahead (nothing
+/// when `i` is past the end, or off x86-64). A hint never changes a result.
+#[inline(always)]
+pub(crate) fn prefetch<T>(slice: &[T], i: usize) {
+    #[cfg(target_arch = "x86_64")]
+    if let Some(x) = slice.get(i) {
+        simd::prefetch(x);
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = (slice, i);
+}
+
 /// Rows that walk one tree in lockstep.
 const GROUP: usize = 8;
 

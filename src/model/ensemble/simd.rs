@@ -6,6 +6,13 @@ use std::arch::x86_64::*;
 
 use super::compiled::{Compiled, Top, TABLE_FEATURES, TOP_LEVELS, TOP_NODES};
 
+/// Hints the cache to load the line holding `x` (see [`super::prefetch`]).
+#[inline(always)]
+pub(super) fn prefetch<T>(x: &T) {
+    // SAFETY: a prefetch only hints the cache, and `x` is a live reference.
+    unsafe { _mm_prefetch::<_MM_HINT_T0>((x as *const T).cast()) };
+}
+
 /// Rows walked together: four vectors of eight.
 pub const ROWS: usize = 32;
 

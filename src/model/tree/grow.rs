@@ -6,6 +6,10 @@ use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 
 use super::{Binned, Node, Tree, MAX_BINS};
+use crate::model::ensemble::prefetch;
+
+/// How many rows ahead a gathering loop asks for its row's data (see [`prefetch`]).
+const AHEAD: usize = 16;
 
 /// Settings of one tree (checked by the owning model's parameters).
 #[derive(Debug, Clone)]
@@ -35,9 +39,54 @@ struct Best {
     left: (f64, f64),
 }
 
-/// One histogram bin: gradient sum, hessian sum and row count (the count is exact under
-/// subtraction, so it alone decides whether a bin is occupied).
-type Bin = (f64, f64, u32);
+/// Histograms of every feature, feature-major (`p × MAX_BINS` bins): each bin's gradient and
+/// hessian sums side by side (one vector add per row and feature), and its row count (exact
+/// under subtraction, so it alone decides whether a bin is occupied).
+#[derive(Debug, Clone, PartialEq)]
+pub(super) struct Histograms {
+    pub(super) sums: Vec<[f64; 2]>,
+    pub(super) counts: Vec<u32>,
+}
+
+impl Histograms {
+    pub(super) fn zeros(p: usize) -> Histograms {
+        Histograms {
+            sums: vec![[0.0; 2]; p * MAX_BINS],
+            counts: vec![0; p * MAX_BINS],
+        }
+    }
+
+    fn add(&mut self, other: &Histograms) {
+        for (a, b) in self.sums.iter_mut().zip(&other.sums) {
+            a[0] += b[0];
+            a[1] += b[1];
+        }
+        for (a, b) in self.counts.iter_mut().zip(&other.counts) {
+            *a += b;
+        }
+    }
+
+    fn subtract(&mut self, other: &Histograms) {
+        for (a, b) in self.sums.iter_mut().zip(&other.sums) {
+            a[0] -= b[0];
+            a[1] -= b[1];
+        }
+        for (a, b) in self.counts.iter_mut().zip(&other.counts) {
+            *a -= b;
+        }
+    }
+
+    /// The occupied bins of feature `j`, in bin order.
+    fn occupied(&self, j: usize) -> impl Iterator<Item = (usize, f64, f64)> + '_ {
+        let range = j * MAX_BINS..(j + 1) * MAX_BINS;
+        self.sums[range.clone()]
+            .iter()
+            .zip(&self.counts[range])
+            .enumerate()
+            .filter(|(_, (_, &c))| c > 0)
+            .map(|(b, (s, _))| (b, s[0], s[1]))
+    }
+}
 
 /// What a split search at one node needs to know.
 struct SplitContext<'a> {
@@ -96,59 +145,73 @@ impl SplitContext<'_> {
 pub(super) fn all_histograms(
     binned: &Binned,
     rows: &[u32],
-    g: &[f64],
-    h: &[f64],
-) -> (Vec<Bin>, (f64, f64)) {
+    gh: &[[f64; 2]],
+) -> (Histograms, (f64, f64)) {
     let p = binned.bins.len();
-    let mut hist = vec![(0.0, 0.0, 0); p * MAX_BINS];
-    let fill_part = |rows: &[u32], features: std::ops::Range<usize>, out: &mut [Bin]| {
+    let mut hist = Histograms::zeros(p);
+    let fill_part = |rows: &[u32],
+                     features: std::ops::Range<usize>,
+                     sums: &mut [[f64; 2]],
+                     counts: &mut [u32]| {
+        let (sums, _) = sums.as_chunks_mut::<MAX_BINS>();
+        let (counts, _) = counts.as_chunks_mut::<MAX_BINS>();
         let (mut sg, mut sh) = (0.0, 0.0);
-        for &r in rows {
+        for (k, &r) in rows.iter().enumerate() {
+            // Rows below the root are scattered over `gh` and the bins: ask for the row
+            // `AHEAD` places on, as XGBoost does, so its loads overlap this row's work.
+            if let Some(&next) = rows.get(k + AHEAD) {
+                prefetch(gh, next as usize);
+                prefetch(&binned.rows, next as usize * p);
+            }
             let r = r as usize;
-            let (gr, hr) = (g[r], h[r]);
+            let [gr, hr] = gh[r];
             sg += gr;
             sh += hr;
             let row = &binned.rows[r * p..(r + 1) * p];
-            for (k, &b) in row[features.clone()].iter().enumerate() {
-                let bin = &mut out[k * MAX_BINS + b as usize];
-                bin.0 += gr;
-                bin.1 += hr;
-                bin.2 += 1;
+            // Whole 256-bin histograms per feature: a `u8` bin indexes them unchecked.
+            for ((s, c), &b) in sums
+                .iter_mut()
+                .zip(counts.iter_mut())
+                .zip(&row[features.clone()])
+            {
+                let s = &mut s[usize::from(b)];
+                s[0] += gr;
+                s[1] += hr;
+                c[usize::from(b)] += 1;
             }
         }
         (sg, sh)
     };
-    let fill = |features: std::ops::Range<usize>, out: &mut [Bin]| fill_part(rows, features, out);
-    let fill_rows = |block: &[u32], out: &mut [Bin]| fill_part(block, 0..p, out);
     let sums = if p >= PARALLEL_MIN_FEATURES && rows.len() * p >= PARALLEL_MIN_CELLS {
         let half = p / 2;
-        let (a, b) = hist.split_at_mut(half * MAX_BINS);
-        rayon::join(|| fill(0..half, a), || fill(half..p, b)).0
+        let (sa, sb) = hist.sums.split_at_mut(half * MAX_BINS);
+        let (ca, cb) = hist.counts.split_at_mut(half * MAX_BINS);
+        rayon::join(
+            || fill_part(rows, 0..half, sa, ca),
+            || fill_part(rows, half..p, sb, cb),
+        )
+        .0
     } else if rows.len() >= 2 * HISTOGRAM_BLOCK {
         // Few features but many rows: fixed blocks of rows on the pool, each its own
         // histograms, added in block order. The blocks depend on the row count only, so
         // the sums are the same whatever the thread count.
-        let blocks: Vec<(Vec<Bin>, (f64, f64))> = rows
+        let blocks: Vec<(Histograms, (f64, f64))> = rows
             .par_chunks(HISTOGRAM_BLOCK)
             .map(|block| {
-                let mut part = vec![(0.0, 0.0, 0); p * MAX_BINS];
-                let sums = fill_rows(block, &mut part);
+                let mut part = Histograms::zeros(p);
+                let sums = fill_part(block, 0..p, &mut part.sums, &mut part.counts);
                 (part, sums)
             })
             .collect();
         let mut sums = (0.0, 0.0);
         for (part, (g, h)) in &blocks {
-            for (a, b) in hist.iter_mut().zip(part) {
-                a.0 += b.0;
-                a.1 += b.1;
-                a.2 += b.2;
-            }
+            hist.add(part);
             sums.0 += g;
             sums.1 += h;
         }
         sums
     } else {
-        fill(0..p, &mut hist)
+        fill_part(rows, 0..p, &mut hist.sums, &mut hist.counts)
     };
     (hist, sums)
 }
@@ -172,16 +235,12 @@ struct Pending {
     /// Gradient and hessian sums of its rows.
     sg: f64,
     sh: f64,
-    /// Its histograms of every feature, when the larger child's come by subtraction.
-    hist: Option<Vec<Bin>>,
 }
 
 /// Each row's gradient and hessian, as [`grow`] takes them.
 pub enum Weights<'a> {
-    Real {
-        g: &'a [f64],
-        h: &'a [f64],
-    },
+    /// Each row's gradient and hessian side by side (read together, one load).
+    Real(&'a [[f64; 2]]),
     /// Whole-number weights (the forest: `h` its bootstrap count, `g = y·h`) packed per row as
     /// `h << 32 | g`, every sum below 2³²: sampled features' histograms then add one integer
     /// per row. The sums are the same as in floating point, where such sums are exact, so
@@ -189,10 +248,25 @@ pub enum Weights<'a> {
     Counts(&'a [u64]),
 }
 
+/// Buffers [`grow`] works in, kept by a caller that grows many trees: at scale a fresh
+/// allocation per tree costs a page fault per 4 KiB. Their contents are never read.
+#[derive(Debug, Default)]
+pub struct Scratch {
+    /// The partition's rows.
+    rows: Vec<u32>,
+}
+
+impl Scratch {
+    /// Room for partitions of up to `n` rows.
+    pub fn with_rows(n: usize) -> Scratch {
+        Scratch {
+            rows: Vec::with_capacity(n),
+        }
+    }
+}
+
 /// Grows one tree over `rows` (each listed once; weights live in `h`).
-/// `gain_by_feature` accumulates the gain of every split, for importances. `scratch` is the
-/// partition's buffer, passed in so that a caller growing many trees reuses one allocation
-/// (at scale a fresh one per tree costs a page fault per 4 KiB); its contents are ignored.
+/// `gain_by_feature` accumulates the gain of every split, for importances.
 pub fn grow(
     binned: &Binned,
     rows: &mut [u32],
@@ -200,11 +274,11 @@ pub fn grow(
     params: &GrowParams,
     rng: &mut ChaCha8Rng,
     gain_by_feature: &mut [f64],
-    scratch: &mut Vec<u32>,
+    scratch: &mut Scratch,
 ) -> Tree {
-    let (g, h, packed): (&[f64], &[f64], &[u64]) = match weights {
-        Weights::Real { g, h } => (g, h, &[]),
-        Weights::Counts(packed) => (&[], &[], packed),
+    let (gh, packed): (&[[f64; 2]], &[u64]) = match weights {
+        Weights::Real(gh) => (gh, &[]),
+        Weights::Counts(packed) => (&[], packed),
     };
     let integer = matches!(weights, Weights::Counts(_));
     let p = binned.bins.len();
@@ -217,24 +291,24 @@ pub fn grow(
     let mut values = Vec::new();
     let mut cover = Vec::new();
     let mut max_depth_seen = 0u32;
-    let mut hist: Vec<Bin> = vec![(0.0, 0.0, 0); MAX_BINS];
+    let mut hist = [[0.0f64; 2]; MAX_BINS];
     let mut packed_hist = [0u64; MAX_BINS];
     let mut order: Vec<usize> = (0..p).collect();
     let mut present: Vec<(usize, f64, f64)> = Vec::with_capacity(MAX_BINS);
     let n_try = params.features_per_split.unwrap_or(p).min(p);
     // Subtraction needs every feature's histogram at every node (in floating point).
     let subtract = params.subtract_histograms && n_try == p && !integer;
-    let (root_hist, root) = if subtract {
-        let (hist, sums) = all_histograms(binned, rows, g, h);
-        (Some(hist), sums)
-    } else if integer {
+    if subtract {
+        return grow_by_levels(binned, rows, gh, params, gain_by_feature, scratch);
+    }
+    let root = if integer {
         let v = rows.iter().fold(0u64, |a, &r| a + packed[r as usize]);
-        (None, ((v & 0xffff_ffff) as f64, (v >> 32) as f64))
+        ((v & 0xffff_ffff) as f64, (v >> 32) as f64)
     } else {
-        let sums = rows.iter().fold((0.0, 0.0), |(a, b), &r| {
-            (a + g[r as usize], b + h[r as usize])
-        });
-        (None, sums)
+        rows.iter().fold((0.0, 0.0), |(a, b), &r| {
+            let [g, h] = gh[r as usize];
+            (a + g, b + h)
+        })
     };
     // Room for the largest tree these rows allow, shrunk once grown: growing by doubling
     // copied every node vector several times and left up to half of it unused.
@@ -252,7 +326,6 @@ pub fn grow(
         depth: 0,
         sg: root.0,
         sh: root.1,
-        hist: root_hist,
     }];
     while let Some(Pending {
         node,
@@ -261,7 +334,6 @@ pub fn grow(
         depth,
         sg,
         sh,
-        hist: node_hist,
     }) = stack.pop()
     {
         values[node] = -sg / (sh + params.lambda) * params.leaf_scale;
@@ -297,52 +369,43 @@ pub fn grow(
             params,
         };
         for &j in &order[..n_try] {
-            let found = match &node_hist {
-                Some(all) => {
-                    let occupied = all[j * MAX_BINS..(j + 1) * MAX_BINS]
-                        .iter()
-                        .enumerate()
-                        .filter(|(_, bin)| bin.2 > 0)
-                        .map(|(b, bin)| (b, bin.0, bin.1));
-                    ctx.scan(j, occupied, best.gain)
+            let found = {
+                // Deep trees have many small nodes: a bitmap of touched bins lists the
+                // occupied ones in order without scanning or clearing all 256.
+                let col = &binned.bins[j];
+                let mut touched = [0u64; MAX_BINS / 64];
+                present.clear();
+                if integer {
+                    // One integer add sums both g and h.
+                    for &r in node_rows {
+                        let b = col[r as usize];
+                        touched[usize::from(b >> 6)] |= 1 << (b & 63);
+                        packed_hist[usize::from(b)] += packed[r as usize];
+                    }
+                } else {
+                    for &r in node_rows {
+                        let b = col[r as usize] as usize;
+                        touched[b >> 6] |= 1 << (b & 63);
+                        let bin = &mut hist[b];
+                        let [g, h] = gh[r as usize];
+                        bin[0] += g;
+                        bin[1] += h;
+                    }
                 }
-                None => {
-                    // Deep trees have many small nodes: a bitmap of touched bins lists the
-                    // occupied ones in order without scanning or clearing all 256.
-                    let col = &binned.bins[j];
-                    let mut touched = [0u64; MAX_BINS / 64];
-                    present.clear();
-                    if integer {
-                        // One integer add sums both g and h.
-                        for &r in node_rows {
-                            let b = col[r as usize];
-                            touched[usize::from(b >> 6)] |= 1 << (b & 63);
-                            packed_hist[usize::from(b)] += packed[r as usize];
-                        }
-                    } else {
-                        for &r in node_rows {
-                            let b = col[r as usize] as usize;
-                            touched[b >> 6] |= 1 << (b & 63);
-                            let bin = &mut hist[b];
-                            bin.0 += g[r as usize];
-                            bin.1 += h[r as usize];
+                for (word_index, mut word) in touched.into_iter().enumerate() {
+                    while word != 0 {
+                        let b = word_index * 64 + word.trailing_zeros() as usize;
+                        word &= word - 1;
+                        if integer {
+                            let v = std::mem::take(&mut packed_hist[b]);
+                            present.push((b, (v & 0xffff_ffff) as f64, (v >> 32) as f64));
+                        } else {
+                            let [g, h] = std::mem::take(&mut hist[b]);
+                            present.push((b, g, h));
                         }
                     }
-                    for (word_index, mut word) in touched.into_iter().enumerate() {
-                        while word != 0 {
-                            let b = word_index * 64 + word.trailing_zeros() as usize;
-                            word &= word - 1;
-                            if integer {
-                                let v = std::mem::take(&mut packed_hist[b]);
-                                present.push((b, (v & 0xffff_ffff) as f64, (v >> 32) as f64));
-                            } else {
-                                present.push((b, hist[b].0, hist[b].1));
-                                hist[b] = (0.0, 0.0, 0);
-                            }
-                        }
-                    }
-                    ctx.scan(j, present.iter().copied(), best.gain)
                 }
+                ctx.scan(j, present.iter().copied(), best.gain)
             };
             if let Some(b) = found {
                 best = b;
@@ -352,27 +415,6 @@ pub fn grow(
             continue;
         }
         gain_by_feature[best.feature] += best.gain;
-        // Partition rows (bin ≤ best.bin to the left), branch-free: each row is written to
-        // both sides and only one cursor advances, which beats a mispredicted swap.
-        let col = &binned.bins[best.feature];
-        let slice = &mut rows[start..end];
-        scratch.resize(slice.len(), 0);
-        let mut mid = 0;
-        let mut right = slice.len();
-        for k in 0..slice.len() {
-            let r = slice[k];
-            let go_left = usize::from(col[r as usize] <= best.bin);
-            slice[mid] = r;
-            scratch[right - 1] = r;
-            mid += go_left;
-            right -= 1 - go_left;
-        }
-        // Right-side rows were stacked from the end of `scratch`; restore their order.
-        let n_right = slice.len() - mid;
-        for (k, &r) in scratch[right..].iter().rev().enumerate() {
-            slice[mid + k] = r;
-        }
-        debug_assert_eq!(right, slice.len() - n_right);
         let left = nodes.len();
         nodes[node] = Node {
             threshold: binned.cuts[best.feature][best.bin as usize],
@@ -385,29 +427,23 @@ pub fn grow(
         values.extend([0.0, 0.0]);
         cover.extend([0.0, 0.0]);
         let (gl, hl) = best.left;
-        let (left_hist, right_hist) = match node_hist {
-            Some(mut parent) => {
-                // Build the smaller child's histograms from its rows; the larger child's are
-                // the parent's minus the smaller's.
-                let (small, left_is_small) = if mid <= end - start - mid {
-                    (&rows[start..start + mid], true)
-                } else {
-                    (&rows[start + mid..end], false)
-                };
-                let (small_hist, _) = all_histograms(binned, small, g, h);
-                for (a, b) in parent.iter_mut().zip(&small_hist) {
-                    a.0 -= b.0;
-                    a.1 -= b.1;
-                    a.2 -= b.2;
-                }
-                if left_is_small {
-                    (Some(small_hist), Some(parent))
-                } else {
-                    (Some(parent), Some(small_hist))
-                }
+        if depth + 1 >= params.max_depth {
+            // Both children are leaves by depth: their values need only their sums, so
+            // neither the partition nor the children's histograms are worth making (a
+            // quarter of a depth-4 boosting tree's row work).
+            for (child, sg, sh) in [(left, gl, hl), (left + 1, sg - gl, sh - hl)] {
+                values[child] = -sg / (sh + params.lambda) * params.leaf_scale;
+                cover[child] = sh;
             }
-            None => (None, None),
-        };
+            max_depth_seen = max_depth_seen.max(depth as u32 + 1);
+            continue;
+        }
+        let mid = partition(
+            &mut rows[start..end],
+            &mut scratch.rows,
+            &binned.bins[best.feature],
+            best.bin,
+        );
         stack.push(Pending {
             node: left + 1,
             start: start + mid,
@@ -415,7 +451,6 @@ pub fn grow(
             depth: depth + 1,
             sg: sg - gl,
             sh: sh - hl,
-            hist: right_hist,
         });
         stack.push(Pending {
             node: left,
@@ -424,7 +459,6 @@ pub fn grow(
             depth: depth + 1,
             sg: gl,
             sh: hl,
-            hist: left_hist,
         });
     }
     nodes.shrink_to_fit();
@@ -436,6 +470,250 @@ pub fn grow(
         depth: max_depth_seen,
         cover,
     }
+}
+
+/// A node of a tree grown level by level, before it is numbered as [`grow`] numbers nodes.
+struct Grown {
+    value: f64,
+    cover: f64,
+    /// Feature, bin and gain of its split, and its first child (the second follows).
+    split: Option<(usize, u8, f64, usize)>,
+}
+
+/// A node of the level being split, with its histograms of every feature.
+struct Open {
+    id: usize,
+    start: usize,
+    end: usize,
+    depth: usize,
+    sg: f64,
+    sh: f64,
+    hist: Histograms,
+}
+
+/// [`grow`] for boosting (every feature tried, histograms subtracted, no random draws): the
+/// nodes of each level are split side by side on the pool, each on its own rows, so both
+/// threads work below the root. Each node's sums, split and partition are the ones the
+/// depth-first walk makes, and the nodes are numbered (and their gains added) in its order
+/// afterwards, so the tree is the same to the bit.
+fn grow_by_levels(
+    binned: &Binned,
+    rows: &mut [u32],
+    gh: &[[f64; 2]],
+    params: &GrowParams,
+    gain_by_feature: &mut [f64],
+    scratch: &mut Scratch,
+) -> Tree {
+    let leaf_value = |sg: f64, sh: f64| -sg / (sh + params.lambda) * params.leaf_scale;
+    let scratch_rows = &mut scratch.rows;
+    scratch_rows.resize(rows.len(), 0);
+    let (root_hist, (sg, sh)) = all_histograms(binned, rows, gh);
+    let mut grown = Vec::with_capacity(node_bound(rows.len(), sh, params));
+    grown.push(Grown {
+        value: leaf_value(sg, sh),
+        cover: sh,
+        split: None,
+    });
+    let mut max_depth_seen = 0;
+    let mut level = vec![Open {
+        id: 0,
+        start: 0,
+        end: rows.len(),
+        depth: 0,
+        sg,
+        sh,
+        hist: root_hist,
+    }];
+    while !level.is_empty() {
+        // A level's nodes hold disjoint ranges of the rows, in order: carve them out.
+        let mut jobs = Vec::with_capacity(level.len());
+        let mut rest = (&mut rows[..], &mut scratch_rows[..]);
+        let mut at = 0;
+        for open in level.drain(..) {
+            debug_assert!(open.start >= at);
+            let (skip, len) = (open.start - at, open.end - open.start);
+            let (r, sr) = std::mem::take(&mut rest);
+            let (mine, r) = r[skip..].split_at_mut(len);
+            let (mine_sr, sr) = sr[skip..].split_at_mut(len);
+            (rest, at) = ((r, sr), open.end);
+            jobs.push((open, mine, mine_sr));
+        }
+        let results: Vec<_> = jobs
+            .into_par_iter()
+            .map(|(open, rows, rows_spare)| {
+                let split = split_open(binned, &open, rows, rows_spare, gh, params);
+                (open, split)
+            })
+            .collect();
+        for (open, split) in results {
+            max_depth_seen = max_depth_seen.max(open.depth as u32);
+            let Some((best, children)) = split else {
+                continue;
+            };
+            let first = grown.len();
+            grown[open.id].split = Some((best.feature, best.bin, best.gain, first));
+            let (gl, hl) = best.left;
+            for (sg, sh) in [(gl, hl), (open.sg - gl, open.sh - hl)] {
+                grown.push(Grown {
+                    value: leaf_value(sg, sh),
+                    cover: sh,
+                    split: None,
+                });
+            }
+            match children {
+                Some(children) => {
+                    for (k, mut child) in children.into_iter().enumerate() {
+                        child.id = first + k;
+                        level.push(child);
+                    }
+                }
+                None => max_depth_seen = max_depth_seen.max(open.depth as u32 + 1),
+            }
+        }
+    }
+    // Number the nodes as the depth-first walk does: a split node's two children take the
+    // next two places when it is reached, the left child's subtree before the right's.
+    let leaf_node = |i: usize| Node {
+        threshold: f64::INFINITY,
+        feature: 0,
+        left: i as u32,
+    };
+    let mut nodes = Vec::with_capacity(grown.len());
+    let mut values = vec![0.0; grown.len()];
+    let mut cover = vec![0.0; grown.len()];
+    nodes.push(leaf_node(0));
+    let mut stack = vec![(0usize, 0usize)];
+    while let Some((id, i)) = stack.pop() {
+        let node = &grown[id];
+        cover[i] = node.cover;
+        match node.split {
+            None => values[i] = node.value,
+            Some((feature, bin, gain, first)) => {
+                gain_by_feature[feature] += gain;
+                let left = nodes.len();
+                nodes[i] = Node {
+                    threshold: binned.cuts[feature][bin as usize],
+                    feature: feature as u32,
+                    left: left as u32,
+                };
+                nodes.push(leaf_node(left));
+                nodes.push(leaf_node(left + 1));
+                stack.push((first + 1, left + 1));
+                stack.push((first, left));
+            }
+        }
+    }
+    Tree {
+        nodes,
+        values,
+        depth: max_depth_seen,
+        cover,
+    }
+}
+
+/// The best split of one node of [`grow_by_levels`], if it is split, and its children with
+/// their histograms unless they are leaves by depth. Partitions the node's rows.
+fn split_open(
+    binned: &Binned,
+    open: &Open,
+    rows: &mut [u32],
+    rows_spare: &mut [u32],
+    gh: &[[f64; 2]],
+    params: &GrowParams,
+) -> Option<(Best, Option<[Open; 2]>)> {
+    let Open {
+        start,
+        end,
+        depth,
+        sg,
+        sh,
+        ..
+    } = *open;
+    let pure = params.stop_when_pure && (sg <= 0.0 || sg >= sh);
+    if pure || depth >= params.max_depth || sh < 2.0 * params.min_child_weight || end - start < 2 {
+        return None;
+    }
+    let ctx = SplitContext {
+        sg,
+        sh,
+        parent_score: sg * sg / (sh + params.lambda),
+        params,
+    };
+    let mut best = Best {
+        gain: params.min_gain,
+        feature: usize::MAX,
+        bin: 0,
+        left: (0.0, 0.0),
+    };
+    for j in 0..binned.bins.len() {
+        if let Some(b) = ctx.scan(j, open.hist.occupied(j), best.gain) {
+            best = b;
+        }
+    }
+    if best.feature == usize::MAX {
+        return None;
+    }
+    if depth + 1 >= params.max_depth {
+        return Some((best, None));
+    }
+    let mid = partition_into(rows, rows_spare, &binned.bins[best.feature], best.bin);
+    let left_is_small = mid <= rows.len() - mid;
+    let small = if left_is_small {
+        &rows[..mid]
+    } else {
+        &rows[mid..]
+    };
+    let (small_hist, _) = all_histograms(binned, small, gh);
+    let mut large_hist = open.hist.clone();
+    large_hist.subtract(&small_hist);
+    let (left_hist, right_hist) = if left_is_small {
+        (small_hist, large_hist)
+    } else {
+        (large_hist, small_hist)
+    };
+    let (gl, hl) = best.left;
+    let child = |start, end, sg, sh, hist| Open {
+        id: 0,
+        start,
+        end,
+        depth: depth + 1,
+        sg,
+        sh,
+        hist,
+    };
+    Some((
+        best,
+        Some([
+            child(start, start + mid, gl, hl, left_hist),
+            child(start + mid, end, sg - gl, sh - hl, right_hist),
+        ]),
+    ))
+}
+
+/// Partitions `slice` (rows whose bin in `col` is ≤ `bin` first), keeping each side in row
+/// order, branch-free: each row is written to both sides and only one cursor advances,
+/// which beats a mispredicted swap. Returns the left side's length.
+fn partition(slice: &mut [u32], scratch: &mut Vec<u32>, col: &[u8], bin: u8) -> usize {
+    scratch.resize(slice.len(), 0);
+    partition_into(slice, &mut scratch[..slice.len()], col, bin)
+}
+
+fn partition_into(slice: &mut [u32], scratch: &mut [u32], col: &[u8], bin: u8) -> usize {
+    let mut mid = 0;
+    let mut right = slice.len();
+    for k in 0..slice.len() {
+        let r = slice[k];
+        let go_left = usize::from(col[r as usize] <= bin);
+        slice[mid] = r;
+        scratch[right - 1] = r;
+        mid += go_left;
+        right -= 1 - go_left;
+    }
+    // Right-side rows were stacked from the end of `scratch`; restore their order.
+    for (k, &r) in scratch[right..].iter().rev().enumerate() {
+        slice[mid + k] = r;
+    }
+    mid
 }
 
 /// Most nodes a tree grown on `rows` rows of hessian sum `sh` can have: each leaf holds a

@@ -14,7 +14,7 @@ mod bins;
 mod grow;
 
 pub use bins::{bin_of, Binned, MAX_BINS};
-pub use grow::{grow, GrowParams, Weights};
+pub use grow::{grow, GrowParams, Scratch, Weights};
 
 use serde::{Deserialize, Serialize};
 
@@ -273,6 +273,51 @@ impl Tree {
         k
     }
 
+    /// Adds to each margin the value of the leaf its row of `p` bins reaches (`rows`
+    /// row-major, one row per margin; `ranks` from `Binned::ranks`): what
+    /// [`Tree::leaf_of_row`] gives, found for eight rows at once. Every row takes exactly
+    /// `depth` steps (a leaf points to itself and its rank, `u8::MAX`, sends no bin right),
+    /// so the walk has no branch and eight rows' load chains overlap.
+    pub fn add_leaf_values(&self, ranks: &[u8], rows: &[u8], p: usize, margins: &mut [f64]) {
+        const LANES: usize = 8;
+        assert!(p > 0 && rows.len() == margins.len() * p && ranks.len() == self.nodes.len());
+        // left | feature << 32 | rank << 56: one load a step.
+        let steps: Vec<u64> = self
+            .nodes
+            .iter()
+            .zip(ranks)
+            .map(|(n, &r)| {
+                u64::from(n.left)
+                    | (u64::from(n.feature.min(0xff_ffff)) << 32)
+                    | (u64::from(r) << 56)
+            })
+            .collect();
+        let depth = self.depth as usize;
+        let mut m = margins.chunks_exact_mut(LANES);
+        let mut r = rows.chunks_exact(LANES * p);
+        for (m, block) in (&mut m).zip(&mut r) {
+            let mut k = [0usize; LANES];
+            for _ in 0..depth {
+                for (lane, k) in k.iter_mut().enumerate() {
+                    let s = steps[*k];
+                    let feature = ((s >> 32) & 0xff_ffff) as usize;
+                    *k = (s & 0xffff_ffff) as usize
+                        + usize::from(block[lane * p + feature] > (s >> 56) as u8);
+                }
+            }
+            for (v, &k) in m.iter_mut().zip(&k) {
+                *v += self.values[k];
+            }
+        }
+        for (v, row) in m
+            .into_remainder()
+            .iter_mut()
+            .zip(r.remainder().chunks_exact(p))
+        {
+            *v += self.values[self.leaf_of_row(ranks, row)];
+        }
+    }
+
     /// The largest feature index the tree reads.
     pub fn max_feature(&self) -> usize {
         (0..self.nodes.len())
@@ -351,7 +396,7 @@ pub fn sum_trees(trees: &[Tree], x: &[&[f64]], init: f64) -> Vec<f64> {
 
 #[cfg(test)]
 mod tests {
-    use super::grow::{all_histograms, PARALLEL_MIN_CELLS};
+    use super::grow::{all_histograms, Histograms, PARALLEL_MIN_CELLS};
     use super::*;
     use rand::SeedableRng;
     use rand_chacha::ChaCha8Rng;
@@ -382,17 +427,18 @@ mod tests {
             .map(|j| (0..n).map(|i| ((i * (j + 7)) % 301) as f64).collect())
             .collect();
         let binned = Binned::new(&x);
-        let g: Vec<f64> = (0..n).map(|i| (i as f64 * 0.37).sin()).collect();
-        let h: Vec<f64> = (0..n).map(|i| 0.1 + (i % 13) as f64 / 13.0).collect();
+        let gh: Vec<[f64; 2]> = (0..n)
+            .map(|i| [(i as f64 * 0.37).sin(), 0.1 + (i % 13) as f64 / 13.0])
+            .collect();
         let rows: Vec<u32> = (0..n as u32).filter(|i| i % 3 != 0).collect();
         assert!(rows.len() * p >= PARALLEL_MIN_CELLS);
-        let mut want = vec![(0.0, 0.0, 0u32); p * MAX_BINS];
+        let mut want = Histograms::zeros(p);
         for (j, col) in binned.bins.iter().enumerate() {
             for &r in &rows {
-                let b = &mut want[j * MAX_BINS + col[r as usize] as usize];
-                b.0 += g[r as usize];
-                b.1 += h[r as usize];
-                b.2 += 1;
+                let b = j * MAX_BINS + col[r as usize] as usize;
+                want.sums[b][0] += gh[r as usize][0];
+                want.sums[b][1] += gh[r as usize][1];
+                want.counts[b] += 1;
             }
         }
         for threads in [1, 2, 3] {
@@ -400,8 +446,83 @@ mod tests {
                 .num_threads(threads)
                 .build()
                 .expect("pool");
-            let (got, _) = pool.install(|| all_histograms(&binned, &rows, &g, &h));
+            let (got, _) = pool.install(|| all_histograms(&binned, &rows, &gh));
             assert!(got == want, "{threads} threads");
+        }
+    }
+
+    /// Boosting's trees grow level by level, splitting a level's nodes side by side and
+    /// subtracting histograms; the depth-first builder sums every node's histograms from its
+    /// rows. With gradients in quarters every sum is exact, so both must build the same tree,
+    /// numbered alike, with the same gains, on any thread count: this checks the level
+    /// grower's partitions, its subtraction and its renumbering against a separate path.
+    #[test]
+    fn levels_grow_the_depth_first_tree_on_any_thread_count() {
+        // 140k rows: the root takes the row-block histograms (few features) or the
+        // two-thread feature split (ten features).
+        let n = 140_000;
+        for p in [3, 10] {
+            let x: Vec<Vec<f64>> = (0..p)
+                .map(|j| {
+                    (0..n)
+                        .map(|i| ((i * (j + 7) + i / 97) % 301) as f64)
+                        .collect()
+                })
+                .collect();
+            let binned = Binned::new(&x);
+            let gh: Vec<[f64; 2]> = (0..n)
+                .map(|i| {
+                    let signal = if x[0][i] + x[p - 1][i] > 300.0 {
+                        -1.0
+                    } else {
+                        0.75
+                    };
+                    [
+                        signal + ((i * 7) % 5) as f64 * 0.25 - 0.5,
+                        0.25 * (1 + i % 4) as f64,
+                    ]
+                })
+                .collect();
+            let rows: Vec<u32> = (0..n as u32).filter(|i| i % 5 != 0).collect();
+            let grow_with = |subtract_histograms: bool, threads: usize| {
+                let params = GrowParams {
+                    max_depth: 4,
+                    min_child_weight: 1.0,
+                    lambda: 1.0,
+                    min_gain: 1e-12,
+                    features_per_split: None,
+                    leaf_scale: 0.1,
+                    stop_when_pure: false,
+                    subtract_histograms,
+                };
+                let pool = rayon::ThreadPoolBuilder::new()
+                    .num_threads(threads)
+                    .build()
+                    .expect("pool");
+                let mut gains = vec![0.0; p];
+                let tree = pool.install(|| {
+                    grow(
+                        &binned,
+                        &mut rows.clone(),
+                        Weights::Real(&gh),
+                        &params,
+                        &mut ChaCha8Rng::seed_from_u64(1),
+                        &mut gains,
+                        &mut Scratch::default(),
+                    )
+                });
+                (tree, gains)
+            };
+            let (want, want_gains) = grow_with(false, 1);
+            assert!(
+                want.n_leaves() >= 12,
+                "{p} features: a near-full depth-4 tree"
+            );
+            for threads in [1, 2, 3] {
+                let (got, gains) = grow_with(true, threads);
+                assert!(got == want, "{p} features, {threads} threads");
+                assert_eq!(gains, want_gains, "{p} features, {threads} threads");
+            }
         }
     }
 
@@ -490,8 +611,7 @@ mod tests {
         let x = vec![(0..200).map(|i| i as f64).collect::<Vec<_>>()];
         let y: Vec<f64> = (0..200).map(|i| f64::from(u8::from(i >= 120))).collect();
         let binned = Binned::new(&x);
-        let g: Vec<f64> = y.iter().map(|v| -v).collect();
-        let h = vec![1.0; 200];
+        let gh: Vec<[f64; 2]> = y.iter().map(|v| [-v, 1.0]).collect();
         let mut rows: Vec<u32> = (0..200).collect();
         let params = GrowParams {
             max_depth: 3,
@@ -507,11 +627,11 @@ mod tests {
         let tree = grow(
             &binned,
             &mut rows,
-            Weights::Real { g: &g, h: &h },
+            Weights::Real(&gh),
             &params,
             &mut ChaCha8Rng::seed_from_u64(1),
             &mut imp,
-            &mut Vec::new(),
+            &mut Scratch::default(),
         );
         assert_eq!(tree.n_leaves(), 2);
         assert_eq!(tree.nodes[0].threshold, 119.5);
