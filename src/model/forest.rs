@@ -126,11 +126,17 @@ impl Fit for Forest {
 
 /// One fitting job's row-sized buffers (see [`Forest::fit_checked`]).
 struct Buffers {
-    /// Each row's bootstrap count.
+    /// Each row's bootstrap count (all zero between trees when bootstrapping).
     counts: Vec<u8>,
-    /// Each row's weights as [`Weights::Counts`] packs them.
-    packed: Vec<u64>,
+    /// One bit per row: drawn by this tree's bootstrap.
+    drawn: Vec<u64>,
+    /// The in-bag rows (ascending), their weights as [`Weights::Counts`] packs them, and
+    /// their bins: the tree grows on this compact copy, numbered 0.., which stays in cache
+    /// where the rows scattered over a large training set would not.
     in_bag: Vec<u32>,
+    packed: Vec<u64>,
+    local: Binned,
+    local_rows: Vec<u32>,
     scratch: Scratch,
     /// Raw random words for the bootstrap's draws.
     words: Vec<u64>,
@@ -179,8 +185,15 @@ impl Forest {
         // scale fresh row-sized buffers per tree cost more in page faults than the tree.
         let buffers = || Buffers {
             counts: vec![0; n],
-            packed: vec![0; n],
-            in_bag: Vec::with_capacity(n),
+            drawn: vec![0; n.div_ceil(64)],
+            in_bag: Vec::with_capacity(draws),
+            packed: Vec::with_capacity(draws),
+            local: Binned {
+                bins: vec![Vec::with_capacity(draws); p],
+                rows: Vec::new(),
+                cuts: binned.cuts.clone(),
+            },
+            local_rows: Vec::with_capacity(draws),
             scratch: Scratch::with_rows(n),
             words: Vec::new(),
         };
@@ -188,32 +201,48 @@ impl Forest {
             .par_iter()
             .map_init(buffers, |buf, &s| {
                 let mut rng = ChaCha8Rng::seed_from_u64(s);
-                let counts = &mut buf.counts;
-                if params.bootstrap {
-                    counts.fill(0);
-                    crate::draws::uniform_indices(&mut rng, n, draws, &mut buf.words, |i| {
-                        counts[i] = counts[i].saturating_add(1);
-                    });
-                } else {
-                    counts.fill(1);
-                }
                 // h = the count, g = y·h, packed as h << 32 | g (at most 255 per row and
                 // 2³² per sum); leaf_scale −1 turns the builder's −G/H into the weighted hit
-                // fraction of the leaf. One pass also lists the drawn rows, branch-free.
-                buf.in_bag.resize(n, 0);
-                let mut drawn = 0;
-                for (i, ((v, &c), &l)) in
-                    (buf.packed.iter_mut().zip(counts.iter()).zip(&labels)).enumerate()
-                {
-                    *v = (u64::from(c) << 32) | (u64::from(c) * u64::from(l));
-                    buf.in_bag[drawn] = i as u32;
-                    drawn += usize::from(c > 0);
+                // fraction of the leaf.
+                let pack =
+                    |c: u8, i: usize| (u64::from(c) << 32) | (u64::from(c) * u64::from(labels[i]));
+                buf.in_bag.clear();
+                buf.packed.clear();
+                if params.bootstrap {
+                    // Only the drawn rows are touched (a tree draws at most `max_samples` of
+                    // them): a bit per drawn row lists them in row order, and their counts
+                    // are zeroed again once the tree is done.
+                    let (counts, drawn) = (&mut buf.counts, &mut buf.drawn);
+                    crate::draws::uniform_indices(&mut rng, n, draws, &mut buf.words, |i| {
+                        counts[i] = counts[i].saturating_add(1);
+                        drawn[i / 64] |= 1 << (i % 64);
+                    });
+                    for (w, word) in drawn.iter_mut().enumerate() {
+                        while *word != 0 {
+                            let i = w * 64 + word.trailing_zeros() as usize;
+                            *word &= *word - 1;
+                            buf.packed.push(pack(counts[i], i));
+                            buf.in_bag.push(i as u32);
+                        }
+                    }
+                } else {
+                    buf.counts.fill(1);
+                    for i in 0..n {
+                        buf.packed.push(pack(1, i));
+                        buf.in_bag.push(i as u32);
+                    }
                 }
-                buf.in_bag.truncate(drawn);
+                // Local row k is in-bag row in_bag[k]: the same order, so the same tree.
+                for (local, col) in buf.local.bins.iter_mut().zip(&binned.bins) {
+                    local.clear();
+                    local.extend(buf.in_bag.iter().map(|&i| col[i as usize]));
+                }
+                buf.local_rows.clear();
+                buf.local_rows.extend(0..buf.in_bag.len() as u32);
                 let mut gains = vec![0.0; p];
                 let tree = grow(
-                    &binned,
-                    &mut buf.in_bag,
+                    &buf.local,
+                    &mut buf.local_rows,
                     Weights::Counts(&buf.packed),
                     &grow_params,
                     &mut rng,
@@ -229,6 +258,11 @@ impl Forest {
                 } else {
                     Vec::new()
                 };
+                if params.bootstrap {
+                    for &i in &buf.in_bag {
+                        buf.counts[i as usize] = 0;
+                    }
+                }
                 (tree, gains, oob)
             })
             .collect();
