@@ -82,12 +82,12 @@ impl Sorted {
 
     /// ROC AUC and average precision with row `i` counted `w[i]` times, where the drawn rows
     /// hold `total_pos` hits and `total_neg` non-hits.
-    fn metrics(&self, w: &[u32], total_pos: f64, total_neg: f64) -> (f64, f64) {
+    fn metrics<W: Copy + Into<u64>>(&self, w: &[W], total_pos: f64, total_neg: f64) -> (f64, f64) {
         let mut m = Running::default();
         if self.ends.len() == self.order.len() {
             // No ties (the usual case): one row per step, without the group bookkeeping.
             for (&i, &l) in self.order.iter().zip(&self.label) {
-                let c = u64::from(w[i]);
+                let c: u64 = w[i].into();
                 let hit = c * u64::from(l);
                 m.step(hit, c - hit, total_pos);
             }
@@ -97,7 +97,7 @@ impl Sorted {
                 // Counts are integers: summed exactly (and without a branch on the label).
                 let (mut dp, mut dn) = (0u64, 0u64);
                 for (&i, &l) in self.order[start..end].iter().zip(&self.label[start..end]) {
-                    let c = u64::from(w[i]);
+                    let c: u64 = w[i].into();
                     let hit = c * u64::from(l);
                     dp += hit;
                     dn += c - hit;
@@ -134,6 +134,48 @@ impl Running {
             self.ap += dp / total_pos * (self.tp / (self.tp + self.fp));
         }
     }
+}
+
+/// A row's draw count in one resample.
+trait Count: Copy + Into<u64> {
+    /// Adds one; false when the count overflowed.
+    fn bump(&mut self) -> bool;
+}
+
+impl Count for u8 {
+    #[inline]
+    fn bump(&mut self) -> bool {
+        let (v, overflowed) = self.overflowing_add(1);
+        *self = v;
+        !overflowed
+    }
+}
+
+impl Count for u32 {
+    #[inline]
+    fn bump(&mut self) -> bool {
+        let (v, overflowed) = self.overflowing_add(1);
+        *self = v;
+        !overflowed
+    }
+}
+
+/// One stratified resample's draw counts, added to `w` (zero on entry): each class's rows
+/// drawn again with replacement, as many as it has. False when a count overflowed (`w` is
+/// then not the resample's).
+fn draw_counts<W: Count>(
+    rng: &mut ChaCha8Rng,
+    classes: [&[usize]; 2],
+    words: &mut Vec<u64>,
+    w: &mut [W],
+) -> bool {
+    let mut fits = true;
+    for class in classes {
+        crate::draws::uniform_indices(rng, class.len(), class.len(), words, |k| {
+            fits &= w[class[k]].bump();
+        });
+    }
+    fits
 }
 
 /// The `q` quantile (linear interpolation) of sorted `v`.
@@ -193,25 +235,33 @@ pub fn paired_bootstrap(
     let neg: Vec<usize> = (0..y.len()).filter(|&i| y[i] == 0).collect();
     // Each resample: every model's (ROC AUC, AP) on one draw of the rows.
     // Each job reuses its count and word buffers: a fresh holdout-sized vector per resample
-    // cost a page fault per 4 KiB (a quarter of a million at 1M rows).
-    let buffers = || (vec![0u32; y.len()], Vec::new());
+    // cost a page fault per 4 KiB (a quarter of a million at 1M rows). Counts are one byte
+    // a row, so that the random increments and the metrics' gathers stay in cache; a
+    // resample drawing a row 256 times (practically never: a count is about Poisson(1)) is
+    // drawn again from the same stream into four-byte counts.
+    let buffers = || (vec![0u8; y.len()], Vec::new());
+    let (total_pos, total_neg) = (pos.len() as f64, neg.len() as f64);
     let draws: Vec<Vec<(f64, f64)>> = (0..resamples)
         .into_par_iter()
         .map_init(buffers, |(w, words), b| {
             let mut rng = ChaCha8Rng::seed_from_u64(seed);
             rng.set_stream(b as u64 + 1);
             w.fill(0);
-            for class in [&pos, &neg] {
-                crate::draws::uniform_indices(&mut rng, class.len(), class.len(), words, |k| {
-                    w[class[k]] += 1;
-                });
-            }
             // Class counts are fixed by the stratified draw.
-            let (total_pos, total_neg) = (pos.len() as f64, neg.len() as f64);
-            sorted
-                .iter()
-                .map(|s| s.metrics(w, total_pos, total_neg))
-                .collect()
+            if draw_counts(&mut rng.clone(), [&pos, &neg], words, w) {
+                sorted
+                    .iter()
+                    .map(|s| s.metrics(w, total_pos, total_neg))
+                    .collect()
+            } else {
+                let mut wide = vec![0u32; y.len()];
+                let fits = draw_counts(&mut rng, [&pos, &neg], words, &mut wide);
+                debug_assert!(fits, "a class of 2³² rows");
+                sorted
+                    .iter()
+                    .map(|s| s.metrics(&wide, total_pos, total_neg))
+                    .collect()
+            }
         })
         .collect();
     /// Every model's (ROC AUC, AP) on one resample.
@@ -248,7 +298,7 @@ mod tests {
     fn unit_weights_reproduce_the_plain_metrics() {
         let y = [1, 0, 1, 1, 0, 0, 1, 0, 0, 1];
         let p = [0.9, 0.1, 0.4, 0.4, 0.4, 0.2, 0.8, 0.8, 0.3, 0.05];
-        let (auc, ap) = Sorted::new(&p, &y).metrics(&[1; 10], 5.0, 5.0);
+        let (auc, ap) = Sorted::new(&p, &y).metrics(&[1u32; 10], 5.0, 5.0);
         assert!((auc - roc_auc(&y, &p).unwrap()).abs() < 1e-12);
         assert!((ap - average_precision(&y, &p).unwrap()).abs() < 1e-12);
         // Weight 2 on a row is the row written twice.
@@ -262,6 +312,49 @@ mod tests {
         let (auc, ap) = Sorted::new(&p, &y).metrics(&w, 6.0, 4.0);
         assert!((auc - roc_auc(&y2, &p2).unwrap()).abs() < 1e-12);
         assert!((ap - average_precision(&y2, &p2).unwrap()).abs() < 1e-12);
+    }
+
+    /// Byte counts say when a row was drawn 256 times, and four-byte counts of the same
+    /// stream are then exact: a "class" listing one row 300 times draws it 300 times.
+    #[test]
+    fn byte_counts_report_overflow_and_wide_counts_take_over() {
+        use rand::SeedableRng;
+        let one_row = vec![0usize; 300];
+        let others: Vec<usize> = (1..5).collect();
+        let rng = ChaCha8Rng::seed_from_u64(3);
+        let mut narrow = vec![0u8; 5];
+        let fits = draw_counts(
+            &mut rng.clone(),
+            [&one_row, &others],
+            &mut Vec::new(),
+            &mut narrow,
+        );
+        assert!(!fits);
+        let mut wide = vec![0u32; 5];
+        assert!(draw_counts(
+            &mut rng.clone(),
+            [&one_row, &others],
+            &mut Vec::new(),
+            &mut wide
+        ));
+        assert_eq!(wide[0], 300);
+        assert_eq!(wide.iter().sum::<u32>(), 304);
+        // Below 256 draws a row, both widths count alike.
+        let mut narrow = vec![0u8; 5];
+        let mut wide = vec![0u32; 5];
+        assert!(draw_counts(
+            &mut rng.clone(),
+            [&one_row[..200], &others],
+            &mut Vec::new(),
+            &mut narrow
+        ));
+        assert!(draw_counts(
+            &mut rng.clone(),
+            [&one_row[..200], &others],
+            &mut Vec::new(),
+            &mut wide
+        ));
+        assert!(narrow.iter().zip(&wide).all(|(&a, &b)| u32::from(a) == b));
     }
 
     #[test]
