@@ -160,20 +160,24 @@ impl Count for u32 {
     }
 }
 
-/// One stratified resample's draw counts, added to `w` (zero on entry): each class's rows
-/// drawn again with replacement, as many as it has. False when a count overflowed (`w` is
-/// then not the resample's).
+/// One stratified resample's draw counts, added to `w` (zero on entry), whose rows are
+/// numbered class by class (`classes` the two classes' sizes, hits first): each class's
+/// rows drawn again with replacement, as many as it has. False when a count overflowed
+/// (`w` is then not the resample's).
 fn draw_counts<W: Count>(
     rng: &mut ChaCha8Rng,
-    classes: [&[usize]; 2],
+    classes: [usize; 2],
     words: &mut Vec<u64>,
     w: &mut [W],
 ) -> bool {
     let mut fits = true;
-    for class in classes {
-        crate::draws::uniform_indices(rng, class.len(), class.len(), words, |k| {
-            fits &= w[class[k]].bump();
+    let mut first = 0;
+    for size in classes {
+        let class = &mut w[first..first + size];
+        crate::draws::uniform_indices(rng, size, size, words, |k| {
+            fits &= class[k].bump();
         });
+        first += size;
     }
     fits
 }
@@ -230,9 +234,25 @@ pub fn paired_bootstrap(
         .iter()
         .map(|p| average_precision(y, p))
         .collect::<Result<_>>()?;
-    let sorted: Vec<Sorted> = scores.iter().map(|p| Sorted::new(p, y)).collect();
     let pos: Vec<usize> = (0..y.len()).filter(|&i| y[i] == 1).collect();
     let neg: Vec<usize> = (0..y.len()).filter(|&i| y[i] == 0).collect();
+    // Counts are kept class by class (the hits, then the others, each in row order), so a
+    // draw adds to its count directly instead of looking its row up first; the rankings
+    // name rows by that numbering.
+    let mut renumbered = vec![0usize; y.len()];
+    for (k, &i) in pos.iter().chain(&neg).enumerate() {
+        renumbered[i] = k;
+    }
+    let sorted: Vec<Sorted> = scores
+        .iter()
+        .map(|p| {
+            let mut s = Sorted::new(p, y);
+            for i in &mut s.order {
+                *i = renumbered[*i];
+            }
+            s
+        })
+        .collect();
     // Each resample: every model's (ROC AUC, AP) on one draw of the rows.
     // Each job reuses its count and word buffers: a fresh holdout-sized vector per resample
     // cost a page fault per 4 KiB (a quarter of a million at 1M rows). Counts are one byte
@@ -248,14 +268,14 @@ pub fn paired_bootstrap(
             rng.set_stream(b as u64 + 1);
             w.fill(0);
             // Class counts are fixed by the stratified draw.
-            if draw_counts(&mut rng.clone(), [&pos, &neg], words, w) {
+            if draw_counts(&mut rng.clone(), [pos.len(), neg.len()], words, w) {
                 sorted
                     .iter()
                     .map(|s| s.metrics(w, total_pos, total_neg))
                     .collect()
             } else {
                 let mut wide = vec![0u32; y.len()];
-                let fits = draw_counts(&mut rng, [&pos, &neg], words, &mut wide);
+                let fits = draw_counts(&mut rng, [pos.len(), neg.len()], words, &mut wide);
                 debug_assert!(fits, "a class of 2³² rows");
                 sorted
                     .iter()
@@ -314,47 +334,58 @@ mod tests {
         assert!((ap - average_precision(&y2, &p2).unwrap()).abs() < 1e-12);
     }
 
-    /// Byte counts say when a row was drawn 256 times, and four-byte counts of the same
-    /// stream are then exact: a "class" listing one row 300 times draws it 300 times.
+    /// A counter that overflows at 2, to force the wide fallback's condition.
+    #[derive(Clone, Copy, Default)]
+    struct Tiny(u8);
+
+    impl From<Tiny> for u64 {
+        fn from(t: Tiny) -> u64 {
+            u64::from(t.0)
+        }
+    }
+
+    impl Count for Tiny {
+        fn bump(&mut self) -> bool {
+            self.0 = (self.0 + 1) % 2;
+            self.0 != 0
+        }
+    }
+
+    /// `draw_counts` says when a count overflowed, and counts of any width drawn from the
+    /// same stream agree while none does: each class draws as many as it has, in its range.
     #[test]
-    fn byte_counts_report_overflow_and_wide_counts_take_over() {
+    fn draw_counts_report_overflow_and_agree_across_widths() {
         use rand::SeedableRng;
-        let one_row = vec![0usize; 300];
-        let others: Vec<usize> = (1..5).collect();
         let rng = ChaCha8Rng::seed_from_u64(3);
-        let mut narrow = vec![0u8; 5];
-        let fits = draw_counts(
-            &mut rng.clone(),
-            [&one_row, &others],
-            &mut Vec::new(),
-            &mut narrow,
-        );
-        assert!(!fits);
-        let mut wide = vec![0u32; 5];
+        let classes = [40, 60];
+        let mut narrow = vec![0u8; 100];
+        let mut wide = vec![0u32; 100];
         assert!(draw_counts(
             &mut rng.clone(),
-            [&one_row, &others],
-            &mut Vec::new(),
-            &mut wide
-        ));
-        assert_eq!(wide[0], 300);
-        assert_eq!(wide.iter().sum::<u32>(), 304);
-        // Below 256 draws a row, both widths count alike.
-        let mut narrow = vec![0u8; 5];
-        let mut wide = vec![0u32; 5];
-        assert!(draw_counts(
-            &mut rng.clone(),
-            [&one_row[..200], &others],
+            classes,
             &mut Vec::new(),
             &mut narrow
         ));
         assert!(draw_counts(
             &mut rng.clone(),
-            [&one_row[..200], &others],
+            classes,
             &mut Vec::new(),
             &mut wide
         ));
         assert!(narrow.iter().zip(&wide).all(|(&a, &b)| u32::from(a) == b));
+        assert_eq!(wide[..40].iter().sum::<u32>(), 40);
+        assert_eq!(wide[40..].iter().sum::<u32>(), 60);
+        // 100 draws over 100 rows draw some row twice: a counter that overflows at 2 says so.
+        assert!(wide.iter().any(|&c| c >= 2));
+        let mut tiny = vec![Tiny::default(); 100];
+        assert!(!draw_counts(
+            &mut rng.clone(),
+            classes,
+            &mut Vec::new(),
+            &mut tiny
+        ));
+        let (mut full, mut empty) = (u8::MAX, 0u8);
+        assert!(!full.bump() && full == 0 && empty.bump());
     }
 
     #[test]
