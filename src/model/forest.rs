@@ -126,7 +126,7 @@ impl Fit for Forest {
 
 /// One fitting job's row-sized buffers (see [`Forest::fit_checked`]).
 struct Buffers {
-    /// Each row's bootstrap count (all zero between trees when bootstrapping).
+    /// Each row's bootstrap count (all zero between trees; read only when bootstrapping).
     counts: Vec<u8>,
     /// One bit per row: drawn by this tree's bootstrap.
     drawn: Vec<u64>,
@@ -194,7 +194,7 @@ impl Forest {
                 cuts: binned.cuts.clone(),
             },
             local_rows: Vec::with_capacity(draws),
-            scratch: Scratch::with_rows(n),
+            scratch: Scratch::with_rows(draws),
             words: Vec::new(),
         };
         let grown: Vec<Grown> = seeds
@@ -226,22 +226,27 @@ impl Forest {
                         }
                     }
                 } else {
-                    buf.counts.fill(1);
                     for i in 0..n {
                         buf.packed.push(pack(1, i));
                         buf.in_bag.push(i as u32);
                     }
                 }
                 // Local row k is in-bag row in_bag[k]: the same order, so the same tree.
-                for (local, col) in buf.local.bins.iter_mut().zip(&binned.bins) {
-                    local.clear();
-                    local.extend(buf.in_bag.iter().map(|&i| col[i as usize]));
-                }
+                // Without the bootstrap every row is in the bag, already numbered so.
+                let bins = if params.bootstrap {
+                    for (local, col) in buf.local.bins.iter_mut().zip(&binned.bins) {
+                        local.clear();
+                        local.extend(buf.in_bag.iter().map(|&i| col[i as usize]));
+                    }
+                    &buf.local
+                } else {
+                    &binned
+                };
                 buf.local_rows.clear();
                 buf.local_rows.extend(0..buf.in_bag.len() as u32);
                 let mut gains = vec![0.0; p];
                 let tree = grow(
-                    &buf.local,
+                    bins,
                     &mut buf.local_rows,
                     Weights::Counts(&buf.packed),
                     &grow_params,

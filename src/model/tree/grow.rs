@@ -42,7 +42,7 @@ struct Best {
 /// Histograms of every feature, feature-major (`p × MAX_BINS` bins): each bin's gradient and
 /// hessian sums side by side (one vector add per row and feature), and its row count (exact
 /// under subtraction, so it alone decides whether a bin is occupied).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub(super) struct Histograms {
     pub(super) sums: Vec<[f64; 2]>,
     pub(super) counts: Vec<u32>,
@@ -540,8 +540,8 @@ fn grow_by_levels(
         }
         let results: Vec<_> = jobs
             .into_par_iter()
-            .map(|(open, rows, rows_spare)| {
-                let split = split_open(binned, &open, rows, rows_spare, gh, params);
+            .map(|(mut open, rows, rows_spare)| {
+                let split = split_open(binned, &mut open, rows, rows_spare, gh, params);
                 (open, split)
             })
             .collect();
@@ -612,10 +612,11 @@ fn grow_by_levels(
 }
 
 /// The best split of one node of [`grow_by_levels`], if it is split, and its children with
-/// their histograms unless they are leaves by depth. Partitions the node's rows.
+/// their histograms unless they are leaves by depth. Partitions the node's rows, and hands
+/// its histograms on to the larger child.
 fn split_open(
     binned: &Binned,
-    open: &Open,
+    open: &mut Open,
     rows: &mut [u32],
     rows_spare: &mut [u32],
     gh: &[[f64; 2]],
@@ -664,7 +665,7 @@ fn split_open(
         &rows[mid..]
     };
     let (small_hist, _) = all_histograms(binned, small, gh);
-    let mut large_hist = open.hist.clone();
+    let mut large_hist = std::mem::take(&mut open.hist);
     large_hist.subtract(&small_hist);
     let (left_hist, right_hist) = if left_is_small {
         (small_hist, large_hist)
