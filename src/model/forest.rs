@@ -64,6 +64,10 @@ impl Default for ForestParams {
     }
 }
 
+/// A tree drawing at least `1 / DENSE_DRAWS` of the rows reads every row's count to list
+/// its bag; fewer draws mark the drawn rows in a bitmap instead.
+const DENSE_DRAWS: usize = 4;
+
 /// The default cap on each tree's bootstrap draw. Below it (the Billboard data, the synthetic
 /// default) every tree draws as many rows as there are, as before the cap. Above it a tree
 /// on all the rows only grows: on 750k synthetic training rows (`hitcast bench --rows
@@ -208,7 +212,24 @@ impl Forest {
                     |c: u8, i: usize| (u64::from(c) << 32) | (u64::from(c) * u64::from(labels[i]));
                 buf.in_bag.clear();
                 buf.packed.clear();
-                if params.bootstrap {
+                if params.bootstrap && draws >= n / DENSE_DRAWS {
+                    // Most rows are drawn: the counts are read in row order, branch-free (a
+                    // row is written and the cursor passes it only if it was drawn).
+                    let counts = &mut buf.counts;
+                    crate::draws::uniform_indices(&mut rng, n, draws, &mut buf.words, |i| {
+                        counts[i] = counts[i].saturating_add(1);
+                    });
+                    buf.packed.resize(n, 0);
+                    buf.in_bag.resize(n, 0);
+                    let mut k = 0;
+                    for (i, &c) in counts.iter().enumerate() {
+                        buf.packed[k] = pack(c, i);
+                        buf.in_bag[k] = i as u32;
+                        k += usize::from(c != 0);
+                    }
+                    buf.packed.truncate(k);
+                    buf.in_bag.truncate(k);
+                } else if params.bootstrap {
                     // Only the drawn rows are touched (a tree draws at most `max_samples` of
                     // them): a bit per drawn row lists them in row order, and their counts
                     // are zeroed again once the tree is done.

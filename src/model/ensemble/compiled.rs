@@ -8,7 +8,7 @@ use rayon::prelude::*;
 #[cfg(target_arch = "x86_64")]
 use super::simd;
 use super::{Walk, GROUP, MAX_BLOCK};
-use crate::model::tree::{bin_of, Tree};
+use crate::model::tree::{bin_of, Node, Tree};
 
 /// One node of a compiled tree: go to `left + 1` if the row's bin of `feature` exceeds
 /// `rank`, else to `left`. A leaf points to itself with a rank no bin exceeds.
@@ -95,42 +95,86 @@ impl Top {
     }
 }
 
+/// Trees per task when the thresholds are gathered.
+const TREES_PER_TASK: usize = 16;
+/// Slots of the tables of recent threshold keys.
+const KEY_SLOTS: usize = 1 << 12;
+/// No key: a feature index takes at most 32 bits of a key's top 64.
+const NO_KEY: u128 = u128::MAX;
+
+/// A key's slot in a table of [`KEY_SLOTS`]: the top bits of a multiplicative hash.
+fn key_slot(k: u128) -> usize {
+    const M: u64 = 0x9e37_79b9_7f4a_7c15;
+    let x = (k as u64 ^ ((k >> 64) as u64).wrapping_mul(M)).wrapping_mul(M);
+    (x >> (64 - KEY_SLOTS.trailing_zeros())) as usize
+}
+
+/// `x`'s bits as an integer ordered as [`f64::total_cmp`] orders floats: positive values
+/// (sign bit clear) above every negative one, negative ones with their magnitude reversed.
+fn ordered(x: f64) -> u64 {
+    let b = x.to_bits();
+    if b >> 63 == 1 {
+        !b
+    } else {
+        b | 1 << 63
+    }
+}
+
+/// The float [`ordered`] maps to `k`.
+fn unordered(k: u64) -> f64 {
+    f64::from_bits(if k >> 63 == 1 { k & !(1 << 63) } else { !k })
+}
+
 impl Compiled {
     /// `None` when the trees cannot be compiled (more than 65,535 thresholds for one feature,
     /// more than 65,535 features or 2³² nodes); they are then scored on raw values.
     pub(super) fn new(trees: &[Tree]) -> Option<Compiled> {
         // Compiling runs after a fit on one thread otherwise idle-waiting: trees are read
-        // side by side, each tree's thresholds deduplicated before the (short) merge.
+        // side by side, the thresholds deduplicated before the (short) merge.
         let p = trees.iter().map(|t| t.max_feature() + 1).max().unwrap_or(1);
-        let sorted_distinct = |c: &mut Vec<f64>| {
-            c.sort_unstable_by(f64::total_cmp);
-            c.dedup_by(|a, b| a.total_cmp(b).is_eq());
-        };
-        // Each tree's (feature, threshold) pairs rather than a vector per feature: memory
-        // follows the nodes, whatever feature index an artifact not yet validated claims
-        // (20,000 one-split trees on feature 4095 took 2 GB).
-        let per_tree: Vec<Vec<(u32, f64)>> = trees
-            .par_iter()
-            .map(|t| {
-                // A binary tree has fewer splits than half its nodes.
-                let mut cuts: Vec<(u32, f64)> = Vec::with_capacity(t.nodes.len() / 2);
-                cuts.extend(
-                    (t.nodes.iter().enumerate())
-                        .filter(|&(i, n)| n.left as usize != i)
-                        .map(|(_, n)| (n.feature, n.threshold)),
-                );
-                cuts.sort_unstable_by(|a, b| a.0.cmp(&b.0).then(a.1.total_cmp(&b.1)));
-                cuts.dedup_by(|a, b| a.0 == b.0 && a.1.total_cmp(&b.1).is_eq());
-                cuts
+        // Thresholds are sorted and ranked as integers in `f64::total_cmp`'s order (see
+        // [`ordered`]), keyed with their feature: the same order and the same equal values,
+        // without a comparison closure per step.
+        let key = |n: &Node| u128::from(n.feature) << 64 | u128::from(ordered(n.threshold));
+        // A forest's splits repeat a few thousand thresholds at most: a small table of the
+        // keys last seen drops most repeats before the sort. It only filters (the sort
+        // dedups exactly), so it changes no result, and memory follows the nodes, whatever
+        // feature index an artifact not yet validated claims.
+        let per_chunk: Vec<Vec<u128>> = trees
+            .par_chunks(TREES_PER_TASK)
+            .map(|chunk| {
+                let mut seen = vec![NO_KEY; KEY_SLOTS];
+                let mut found = Vec::new();
+                for t in chunk {
+                    for (i, n) in t.nodes.iter().enumerate() {
+                        if n.left as usize != i {
+                            let k = key(n);
+                            let slot = &mut seen[key_slot(k)];
+                            if *slot != k {
+                                *slot = k;
+                                found.push(k);
+                            }
+                        }
+                    }
+                }
+                found.sort_unstable();
+                found.dedup();
+                found
             })
             .collect();
-        let mut cuts = vec![Vec::new(); p];
-        for tree_cuts in &per_tree {
-            for &(f, t) in tree_cuts {
-                cuts[f as usize].push(t);
+        let mut keys: Vec<Vec<u64>> = vec![Vec::new(); p];
+        for chunk_keys in &per_chunk {
+            for &k in chunk_keys {
+                keys[(k >> 64) as usize].push(k as u64);
             }
         }
-        cuts.iter_mut().for_each(sorted_distinct);
+        for k in &mut keys {
+            k.sort_unstable();
+            k.dedup();
+        }
+        let cuts: Vec<Vec<f64>> = (keys.iter())
+            .map(|k| k.iter().map(|&k| unordered(k)).collect())
+            .collect();
         let rank_max = usize::from(u16::MAX);
         if p > rank_max || cuts.iter().any(|c| c.len() > rank_max) {
             return None;
@@ -166,26 +210,37 @@ impl Compiled {
             parts.push((t, offset, part));
             rest = tail;
         }
-        parts.into_par_iter().for_each(|(t, offset, part)| {
-            for (i, (n, s)) in t.nodes.iter().zip(part).enumerate() {
-                *s = if n.left as usize == i {
-                    Step {
-                        left: offset + i as u32,
-                        feature: 0,
-                        rank: u16::MAX,
-                    }
-                } else {
-                    let f = n.feature as usize;
-                    // Ranked in the total order the cuts were sorted in.
-                    let rank = cuts[f].partition_point(|c| c.total_cmp(&n.threshold).is_lt());
-                    Step {
-                        left: offset + n.left,
-                        feature: f as u16,
-                        rank: rank as u16,
-                    }
-                };
-            }
-        });
+        // Ranks found by binary search, remembered in a small table by key (exact: a slot
+        // answers only for the key it holds).
+        let rank_table = || vec![(NO_KEY, 0u16); KEY_SLOTS];
+        parts
+            .into_par_iter()
+            .for_each_init(rank_table, |ranks, (t, offset, part)| {
+                for (i, (n, s)) in t.nodes.iter().zip(part).enumerate() {
+                    *s = if n.left as usize == i {
+                        Step {
+                            left: offset + i as u32,
+                            feature: 0,
+                            rank: u16::MAX,
+                        }
+                    } else {
+                        let f = n.feature as usize;
+                        // Ranked in the total order the cuts were sorted in.
+                        let k = key(n);
+                        let slot = &mut ranks[key_slot(k)];
+                        if slot.0 != k {
+                            let t = k as u64;
+                            *slot = (k, keys[f].partition_point(|&c| c < t) as u16);
+                        }
+                        let rank = slot.1;
+                        Step {
+                            left: offset + n.left,
+                            feature: f as u16,
+                            rank,
+                        }
+                    };
+                }
+            });
         let mut values: Vec<f64> = Vec::with_capacity(total);
         for t in trees {
             values.extend_from_slice(&t.values);
@@ -366,6 +421,104 @@ impl Compiled {
                 }
                 for (o, &i) in out.iter_mut().skip(g).zip(&at) {
                     *o += self.values[i as usize];
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The integer keys sort as `f64::total_cmp` sorts, tell apart what it tells apart (the
+    /// two zeros, NaNs of either sign) and give back the same bits.
+    #[test]
+    fn ordered_keys_sort_as_total_cmp() {
+        let mut xs = vec![
+            f64::NAN,
+            -f64::NAN,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            0.0,
+            -0.0,
+            1.0,
+            -1.0,
+            f64::MIN_POSITIVE,
+            -f64::MIN_POSITIVE,
+            5e-324,
+            -5e-324,
+            f64::MAX,
+            f64::MIN,
+            0.5,
+            121.25,
+        ];
+        xs.sort_by(f64::total_cmp);
+        for pair in xs.windows(2) {
+            assert!(ordered(pair[0]) < ordered(pair[1]), "{pair:?}");
+        }
+        for &x in &xs {
+            assert_eq!(unordered(ordered(x)).to_bits(), x.to_bits());
+        }
+    }
+
+    /// More distinct thresholds than the tables of recent keys hold, so slots collide: the
+    /// cuts are still every distinct threshold once, in order, and each split's rank finds
+    /// its own threshold.
+    #[test]
+    fn colliding_key_slots_change_no_cut_or_rank() {
+        let leaf = |i: u32| Node {
+            threshold: f64::INFINITY,
+            feature: 0,
+            left: i,
+        };
+        // 40 trees × 255 splits over two features, thresholds repeating across trees.
+        let trees: Vec<Tree> = (0..40u32)
+            .map(|t| {
+                let mut nodes = Vec::new();
+                let splits = 255u32;
+                for s in 0..splits {
+                    nodes.push(Node {
+                        threshold: f64::from((s * 7 + t * 13) % 5000) / 8.0 - 300.0,
+                        feature: (s + t) % 2,
+                        left: s + 1,
+                    });
+                }
+                nodes.push(leaf(splits));
+                nodes.push(leaf(splits + 1));
+                // A spine: each split's right child is the next split.
+                for s in 0..splits {
+                    nodes[s as usize].left = if s + 1 < splits { s + 1 } else { splits };
+                }
+                let n = nodes.len();
+                Tree {
+                    values: vec![0.5; n],
+                    cover: vec![1.0; n],
+                    depth: splits,
+                    nodes,
+                }
+            })
+            .collect();
+        let c = Compiled::new(&trees).expect("compiles");
+        for f in 0..2 {
+            let mut want: Vec<f64> = (trees.iter())
+                .flat_map(|t| t.nodes.iter().enumerate())
+                .filter(|&(i, n)| n.left as usize != i && n.feature == f as u32)
+                .map(|(_, n)| n.threshold)
+                .collect();
+            want.sort_by(f64::total_cmp);
+            want.dedup();
+            assert!(want.len() > KEY_SLOTS / 4, "enough distinct thresholds");
+            assert_eq!(c.cuts[f], want);
+        }
+        for (t, &root) in trees.iter().zip(&c.roots) {
+            for (i, n) in t.nodes.iter().enumerate() {
+                let s = c.steps[root as usize + i];
+                if n.left as usize != i {
+                    assert_eq!(
+                        c.cuts[usize::from(s.feature)][usize::from(s.rank)],
+                        n.threshold
+                    );
                 }
             }
         }

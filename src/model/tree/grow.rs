@@ -226,6 +226,9 @@ pub(super) const PARALLEL_MIN_CELLS: usize = 64 * 1024;
 /// data of up to 128k training rows gets the same sums as before blocks existed.
 const HISTOGRAM_BLOCK: usize = 64 * 1024;
 
+/// Rows whose touched bins a node's histogram records in separate bitmaps (see [`grow`]).
+const LANES: usize = 4;
+
 /// A node waiting to be split: its rows are `rows[start..end]` of [`grow`]'s row list.
 struct Pending {
     node: usize,
@@ -292,7 +295,7 @@ pub fn grow(
     let mut cover = Vec::new();
     let mut max_depth_seen = 0u32;
     let mut hist = [[0.0f64; 2]; MAX_BINS];
-    let mut packed_hist = [0u64; MAX_BINS];
+    let mut packed_hist = [[0u64; MAX_BINS]; 2];
     let mut order: Vec<usize> = (0..p).collect();
     let mut present: Vec<(usize, f64, f64)> = Vec::with_capacity(MAX_BINS);
     let n_try = params.features_per_split.unwrap_or(p).min(p);
@@ -368,36 +371,36 @@ pub fn grow(
             parent_score,
             params,
         };
-        for &j in &order[..n_try] {
-            let found = {
-                // Deep trees have many small nodes: a bitmap of touched bins lists the
-                // occupied ones in order without scanning or clearing all 256.
-                let col = &binned.bins[j];
-                let mut touched = [0u64; MAX_BINS / 64];
-                present.clear();
-                if integer {
-                    // One integer add sums both g and h.
-                    for &r in node_rows {
-                        let b = col[r as usize];
-                        touched[usize::from(b >> 6)] |= 1 << (b & 63);
-                        packed_hist[usize::from(b)] += packed[r as usize];
-                    }
-                } else {
-                    for &r in node_rows {
-                        let b = col[r as usize] as usize;
-                        touched[b >> 6] |= 1 << (b & 63);
-                        let bin = &mut hist[b];
-                        let [g, h] = gh[r as usize];
-                        bin[0] += g;
-                        bin[1] += h;
-                    }
+        // Features in pairs: one pass over the node's rows fills both histograms, so each
+        // row's index and weight are loaded once for two features.
+        for pair in order[..n_try].chunks(2) {
+            let mut touched = [[0u64; MAX_BINS / 64]; 2];
+            if integer {
+                let [h0, h1] = &mut packed_hist;
+                let [t0, t1] = &mut touched;
+                match *pair {
+                    [j0, j1] => fill_counts(
+                        [&binned.bins[j0], &binned.bins[j1]],
+                        node_rows,
+                        packed,
+                        [h0, h1],
+                        [t0, t1],
+                    ),
+                    [j0] => fill_counts([&binned.bins[j0]], node_rows, packed, [h0], [t0]),
+                    _ => unreachable!("chunks of two"),
                 }
-                for (word_index, mut word) in touched.into_iter().enumerate() {
+            }
+            for (k, &j) in pair.iter().enumerate() {
+                present.clear();
+                if !integer {
+                    touched[k] = fill_real(&binned.bins[j], node_rows, gh, &mut hist);
+                }
+                for (word_index, mut word) in touched[k].into_iter().enumerate() {
                     while word != 0 {
                         let b = word_index * 64 + word.trailing_zeros() as usize;
                         word &= word - 1;
                         if integer {
-                            let v = std::mem::take(&mut packed_hist[b]);
+                            let v = std::mem::take(&mut packed_hist[k][b]);
                             present.push((b, (v & 0xffff_ffff) as f64, (v >> 32) as f64));
                         } else {
                             let [g, h] = std::mem::take(&mut hist[b]);
@@ -405,10 +408,9 @@ pub fn grow(
                         }
                     }
                 }
-                ctx.scan(j, present.iter().copied(), best.gain)
-            };
-            if let Some(b) = found {
-                best = b;
+                if let Some(b) = ctx.scan(j, present.iter().copied(), best.gain) {
+                    best = b;
+                }
             }
         }
         if best.feature == usize::MAX {
@@ -470,6 +472,85 @@ pub fn grow(
         depth: max_depth_seen,
         cover,
     }
+}
+
+/// Deep trees have many small nodes: a bitmap of touched bins lists the occupied ones in
+/// order without scanning or clearing all 256.
+type Touched = [u64; MAX_BINS / 64];
+
+/// Adds each row's packed count into its bin of `F` features' histograms at once, marking
+/// the touched bins. Each bitmap is kept in [`LANES`] copies, one per row of a group:
+/// consecutive rows mostly mark the same word, and a single bitmap chained every row
+/// through that store.
+fn fill_counts<const F: usize>(
+    cols: [&[u8]; F],
+    rows: &[u32],
+    packed: &[u64],
+    hists: [&mut [u64; MAX_BINS]; F],
+    touched: [&mut Touched; F],
+) {
+    let mut lanes = [[[0u64; MAX_BINS / 64]; LANES]; F];
+    let (groups, tail) = rows.as_chunks::<LANES>();
+    let mut add = |lane: usize, r: u32, hists: &mut [&mut [u64; MAX_BINS]; F]| {
+        let v = packed[r as usize];
+        for f in 0..F {
+            let b = cols[f][r as usize];
+            lanes[f][lane][usize::from(b >> 6)] |= 1 << (b & 63);
+            hists[f][usize::from(b)] += v;
+        }
+    };
+    let mut hists = hists;
+    for group in groups {
+        for (lane, &r) in group.iter().enumerate() {
+            add(lane, r, &mut hists);
+        }
+    }
+    for &r in tail {
+        add(0, r, &mut hists);
+    }
+    for (t, lanes) in touched.into_iter().zip(&lanes) {
+        *t = lanes[0];
+        for lane in &lanes[1..] {
+            for (t, l) in t.iter_mut().zip(lane) {
+                *t |= l;
+            }
+        }
+    }
+}
+
+/// Adds each row's gradient and hessian into its bin of one feature's histogram, in row
+/// order; returns the touched bins.
+fn fill_real(
+    col: &[u8],
+    rows: &[u32],
+    gh: &[[f64; 2]],
+    hist: &mut [[f64; 2]; MAX_BINS],
+) -> Touched {
+    let mut lanes = [[0u64; MAX_BINS / 64]; LANES];
+    let mut add = |touched: &mut Touched, r: u32| {
+        let b = col[r as usize] as usize;
+        touched[b >> 6] |= 1 << (b & 63);
+        let bin = &mut hist[b];
+        let [g, h] = gh[r as usize];
+        bin[0] += g;
+        bin[1] += h;
+    };
+    let (groups, tail) = rows.as_chunks::<LANES>();
+    for group in groups {
+        for (touched, &r) in lanes.iter_mut().zip(group) {
+            add(touched, r);
+        }
+    }
+    for &r in tail {
+        add(&mut lanes[0], r);
+    }
+    let mut touched = lanes[0];
+    for lane in &lanes[1..] {
+        for (t, l) in touched.iter_mut().zip(lane) {
+            *t |= l;
+        }
+    }
+    touched
 }
 
 /// A node of a tree grown level by level, before it is numbered as [`grow`] numbers nodes.
