@@ -31,10 +31,11 @@ pub(crate) struct LowOrder {
 /// at splits on each feature.
 #[derive(Clone, Copy)]
 struct Frame {
-    node: usize,
-    lo: [usize; MAX_P],
-    hi: [usize; MAX_P],
+    /// Cells fit in `u32` (at most [`MAX_CELLS`]): a frame is copied at every split.
+    lo: [u32; MAX_P],
+    hi: [u32; MAX_P],
     fraction: [f64; MAX_P],
+    node: u32,
 }
 
 /// Most features tabulated (the subset walk's own limit).
@@ -82,39 +83,45 @@ impl LowOrder {
             }
             let mut stack = Vec::new();
             for t in trees {
-                let mut root = Frame {
+                let mut f = Frame {
                     node: 0,
                     lo: [0; MAX_P],
                     hi: [0; MAX_P],
                     fraction: [1.0; MAX_P],
                 };
-                root.hi[..p].copy_from_slice(&cells);
-                stack.push(root);
-                while let Some(f) = stack.pop() {
-                    let n = t.nodes[f.node];
+                for (h, &c) in f.hi.iter_mut().zip(&cells) {
+                    *h = c as u32;
+                }
+                // Depth first, left before right: the left child is walked on at once and
+                // only the right one waits on the stack.
+                loop {
+                    let node = f.node as usize;
+                    let n = t.nodes[node];
                     let left = n.left as usize;
-                    if left == f.node {
-                        let v = t.values[f.node] * scale;
+                    if left == node {
+                        let v = t.values[node] * scale;
                         if with_singles {
                             add_leaf_singles(&f, v, p, &mut single);
                         }
                         add_leaf_pairs(&f, v, p, &cells, pair_range.clone(), &mut pairs);
+                        match stack.pop() {
+                            Some(next) => f = next,
+                            None => break,
+                        }
                         continue;
                     }
                     let j = n.feature as usize;
                     // The threshold is in `cuts[j]`: its rank splits the cells.
-                    let r = cuts[j].partition_point(|&c| c < n.threshold);
-                    let cover = t.cover[f.node];
-                    let mut l = f;
-                    l.node = left;
-                    l.hi[j] = l.hi[j].min(r + 1);
-                    l.fraction[j] *= t.cover[left] / cover;
+                    let r = cuts[j].partition_point(|&c| c < n.threshold) as u32;
+                    let cover = t.cover[node];
                     let mut g = f;
-                    g.node = left + 1;
+                    g.node = left as u32 + 1;
                     g.lo[j] = g.lo[j].max(r + 1);
                     g.fraction[j] *= t.cover[left + 1] / cover;
                     stack.push(g);
-                    stack.push(l);
+                    f.node = left as u32;
+                    f.hi[j] = f.hi[j].min(r + 1);
+                    f.fraction[j] *= t.cover[left] / cover;
                 }
             }
             (single, pairs)
@@ -190,8 +197,8 @@ fn add_leaf_singles(f: &Frame, v: f64, p: usize, single: &mut [Vec<f64>]) {
     for j in 0..p {
         if f.lo[j] < f.hi[j] {
             let c = others(f, v, p, &[j]);
-            single[j][f.lo[j]] += c;
-            single[j][f.hi[j]] -= c;
+            single[j][f.lo[j] as usize] += c;
+            single[j][f.hi[j] as usize] -= c;
         }
     }
 }
@@ -213,10 +220,11 @@ fn add_leaf_pairs(
                 let c = others(f, v, p, &[j, k]);
                 let w = cells[k] + 1;
                 let t = &mut pairs[at - range.start];
-                t[f.lo[j] * w + f.lo[k]] += c;
-                t[f.lo[j] * w + f.hi[k]] -= c;
-                t[f.hi[j] * w + f.lo[k]] -= c;
-                t[f.hi[j] * w + f.hi[k]] += c;
+                let (lj, hj) = (f.lo[j] as usize, f.hi[j] as usize);
+                t[lj * w + f.lo[k] as usize] += c;
+                t[lj * w + f.hi[k] as usize] -= c;
+                t[hj * w + f.lo[k] as usize] -= c;
+                t[hj * w + f.hi[k] as usize] += c;
             }
             at += 1;
         }

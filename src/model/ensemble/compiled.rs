@@ -8,7 +8,8 @@ use rayon::prelude::*;
 #[cfg(target_arch = "x86_64")]
 use super::simd;
 use super::{Walk, GROUP, MAX_BLOCK};
-use crate::model::tree::{bin_of, Node, Tree};
+use crate::model::tree::keys::{distinct_keys, key_slot, split_key, unordered, KEY_SLOTS, NO_KEY};
+use crate::model::tree::{bin_of, Tree};
 
 /// One node of a compiled tree: go to `left + 1` if the row's bin of `feature` exceeds
 /// `rank`, else to `left`. A leaf points to itself with a rank no bin exceeds.
@@ -95,36 +96,6 @@ impl Top {
     }
 }
 
-/// Trees per task when the thresholds are gathered.
-const TREES_PER_TASK: usize = 16;
-/// Slots of the tables of recent threshold keys.
-const KEY_SLOTS: usize = 1 << 12;
-/// No key: a feature index takes at most 32 bits of a key's top 64.
-const NO_KEY: u128 = u128::MAX;
-
-/// A key's slot in a table of [`KEY_SLOTS`]: the top bits of a multiplicative hash.
-fn key_slot(k: u128) -> usize {
-    const M: u64 = 0x9e37_79b9_7f4a_7c15;
-    let x = (k as u64 ^ ((k >> 64) as u64).wrapping_mul(M)).wrapping_mul(M);
-    (x >> (64 - KEY_SLOTS.trailing_zeros())) as usize
-}
-
-/// `x`'s bits as an integer ordered as [`f64::total_cmp`] orders floats: positive values
-/// (sign bit clear) above every negative one, negative ones with their magnitude reversed.
-fn ordered(x: f64) -> u64 {
-    let b = x.to_bits();
-    if b >> 63 == 1 {
-        !b
-    } else {
-        b | 1 << 63
-    }
-}
-
-/// The float [`ordered`] maps to `k`.
-fn unordered(k: u64) -> f64 {
-    f64::from_bits(if k >> 63 == 1 { k & !(1 << 63) } else { !k })
-}
-
 impl Compiled {
     /// `None` when the trees cannot be compiled (more than 65,535 thresholds for one feature,
     /// more than 65,535 features or 2³² nodes); they are then scored on raw values.
@@ -132,46 +103,9 @@ impl Compiled {
         // Compiling runs after a fit on one thread otherwise idle-waiting: trees are read
         // side by side, the thresholds deduplicated before the (short) merge.
         let p = trees.iter().map(|t| t.max_feature() + 1).max().unwrap_or(1);
-        // Thresholds are sorted and ranked as integers in `f64::total_cmp`'s order (see
-        // [`ordered`]), keyed with their feature: the same order and the same equal values,
-        // without a comparison closure per step.
-        let key = |n: &Node| u128::from(n.feature) << 64 | u128::from(ordered(n.threshold));
-        // A forest's splits repeat a few thousand thresholds at most: a small table of the
-        // keys last seen drops most repeats before the sort. It only filters (the sort
-        // dedups exactly), so it changes no result, and memory follows the nodes, whatever
-        // feature index an artifact not yet validated claims.
-        let per_chunk: Vec<Vec<u128>> = trees
-            .par_chunks(TREES_PER_TASK)
-            .map(|chunk| {
-                let mut seen = vec![NO_KEY; KEY_SLOTS];
-                let mut found = Vec::new();
-                for t in chunk {
-                    for (i, n) in t.nodes.iter().enumerate() {
-                        if n.left as usize != i {
-                            let k = key(n);
-                            let slot = &mut seen[key_slot(k)];
-                            if *slot != k {
-                                *slot = k;
-                                found.push(k);
-                            }
-                        }
-                    }
-                }
-                found.sort_unstable();
-                found.dedup();
-                found
-            })
-            .collect();
-        let mut keys: Vec<Vec<u64>> = vec![Vec::new(); p];
-        for chunk_keys in &per_chunk {
-            for &k in chunk_keys {
-                keys[(k >> 64) as usize].push(k as u64);
-            }
-        }
-        for k in &mut keys {
-            k.sort_unstable();
-            k.dedup();
-        }
+        // Thresholds are sorted and ranked as integer keys in `f64::total_cmp`'s order:
+        // the same order and the same equal values, without a comparison closure per step.
+        let keys = distinct_keys(trees, p);
         let cuts: Vec<Vec<f64>> = (keys.iter())
             .map(|k| k.iter().map(|&k| unordered(k)).collect())
             .collect();
@@ -226,7 +160,7 @@ impl Compiled {
                     } else {
                         let f = n.feature as usize;
                         // Ranked in the total order the cuts were sorted in.
-                        let k = key(n);
+                        let k = split_key(n.feature, n.threshold);
                         let slot = &mut ranks[key_slot(k)];
                         if slot.0 != k {
                             let t = k as u64;
@@ -430,37 +364,7 @@ impl Compiled {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// The integer keys sort as `f64::total_cmp` sorts, tell apart what it tells apart (the
-    /// two zeros, NaNs of either sign) and give back the same bits.
-    #[test]
-    fn ordered_keys_sort_as_total_cmp() {
-        let mut xs = vec![
-            f64::NAN,
-            -f64::NAN,
-            f64::INFINITY,
-            f64::NEG_INFINITY,
-            0.0,
-            -0.0,
-            1.0,
-            -1.0,
-            f64::MIN_POSITIVE,
-            -f64::MIN_POSITIVE,
-            5e-324,
-            -5e-324,
-            f64::MAX,
-            f64::MIN,
-            0.5,
-            121.25,
-        ];
-        xs.sort_by(f64::total_cmp);
-        for pair in xs.windows(2) {
-            assert!(ordered(pair[0]) < ordered(pair[1]), "{pair:?}");
-        }
-        for &x in &xs {
-            assert_eq!(unordered(ordered(x)).to_bits(), x.to_bits());
-        }
-    }
+    use crate::model::tree::Node;
 
     /// More distinct thresholds than the tables of recent keys hold, so slots collide: the
     /// cuts are still every distinct threshold once, in order, and each split's rank finds

@@ -12,6 +12,7 @@
 
 mod bins;
 mod grow;
+pub(crate) mod keys;
 
 pub use bins::{bin_of, Binned, MAX_BINS};
 pub use grow::{grow, GrowParams, Scratch, Weights};
@@ -86,19 +87,14 @@ impl From<Tree> for TreeArrays {
 /// thresholds lie below the value, which the SQL table form and the explanation tables use.
 /// The trees must have passed [`Tree::check`] over `p` features.
 pub fn distinct_thresholds(trees: &[Tree], p: usize) -> Vec<Vec<f64>> {
-    let mut cuts = vec![Vec::new(); p];
-    for t in trees {
-        for (i, n) in t.nodes.iter().enumerate() {
-            if n.left as usize != i {
-                cuts[n.feature as usize].push(n.threshold);
-            }
-        }
-    }
-    for c in &mut cuts {
-        c.sort_by(f64::total_cmp);
-        c.dedup_by(|a, b| a == b);
-    }
-    cuts
+    keys::distinct_keys(trees, p)
+        .into_iter()
+        .map(|k| {
+            let mut c: Vec<f64> = k.into_iter().map(keys::unordered).collect();
+            c.dedup_by(|a, b| a == b);
+            c
+        })
+        .collect()
 }
 
 /// Deepest tree an artifact may hold: the deepest any family's parameters allow.
