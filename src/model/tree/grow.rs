@@ -781,20 +781,17 @@ fn partition(slice: &mut [u32], scratch: &mut Vec<u32>, col: &[u8], bin: u8) -> 
 }
 
 fn partition_into(slice: &mut [u32], scratch: &mut [u32], col: &[u8], bin: u8) -> usize {
+    let n = slice.len();
     let mut mid = 0;
-    let mut right = slice.len();
-    for k in 0..slice.len() {
+    for k in 0..n {
         let r = slice[k];
         let go_left = usize::from(col[r as usize] <= bin);
         slice[mid] = r;
-        scratch[right - 1] = r;
+        // `k - mid` right-side rows so far: a left row is overwritten by the next row.
+        scratch[k - mid] = r;
         mid += go_left;
-        right -= 1 - go_left;
     }
-    // Right-side rows were stacked from the end of `scratch`; restore their order.
-    for (k, &r) in scratch[right..].iter().rev().enumerate() {
-        slice[mid + k] = r;
-    }
+    slice[mid..].copy_from_slice(&scratch[..n - mid]);
     mid
 }
 
