@@ -68,6 +68,45 @@ impl Default for ForestParams {
 /// its bag; fewer draws mark the drawn rows in a bitmap instead.
 const DENSE_DRAWS: usize = 4;
 
+/// Lists the drawn rows (a count above 0) in row order, with their packed weights, reading
+/// every count branch-free: a row is written, and the cursor passes it only if drawn.
+fn bag_from_counts(
+    counts: &[u8],
+    pack: impl Fn(u8, usize) -> u64,
+    packed: &mut Vec<u64>,
+    in_bag: &mut Vec<u32>,
+) {
+    packed.resize(counts.len(), 0);
+    in_bag.resize(counts.len(), 0);
+    let mut k = 0;
+    for (i, &c) in counts.iter().enumerate() {
+        packed[k] = pack(c, i);
+        in_bag[k] = i as u32;
+        k += usize::from(c != 0);
+    }
+    packed.truncate(k);
+    in_bag.truncate(k);
+}
+
+/// [`bag_from_counts`] for few draws: the rows marked in `drawn` (a bit per row, cleared on
+/// the way), in row order.
+fn bag_from_marks(
+    counts: &[u8],
+    drawn: &mut [u64],
+    pack: impl Fn(u8, usize) -> u64,
+    packed: &mut Vec<u64>,
+    in_bag: &mut Vec<u32>,
+) {
+    for (w, word) in drawn.iter_mut().enumerate() {
+        while *word != 0 {
+            let i = w * 64 + word.trailing_zeros() as usize;
+            *word &= *word - 1;
+            packed.push(pack(counts[i], i));
+            in_bag.push(i as u32);
+        }
+    }
+}
+
 /// The default cap on each tree's bootstrap draw. Below it (the Billboard data, the synthetic
 /// default) every tree draws as many rows as there are, as before the cap. Above it a tree
 /// on all the rows only grows: on 750k synthetic training rows (`hitcast bench --rows
@@ -219,16 +258,7 @@ impl Forest {
                     crate::draws::uniform_indices(&mut rng, n, draws, &mut buf.words, |i| {
                         counts[i] = counts[i].saturating_add(1);
                     });
-                    buf.packed.resize(n, 0);
-                    buf.in_bag.resize(n, 0);
-                    let mut k = 0;
-                    for (i, &c) in counts.iter().enumerate() {
-                        buf.packed[k] = pack(c, i);
-                        buf.in_bag[k] = i as u32;
-                        k += usize::from(c != 0);
-                    }
-                    buf.packed.truncate(k);
-                    buf.in_bag.truncate(k);
+                    bag_from_counts(counts, pack, &mut buf.packed, &mut buf.in_bag);
                 } else if params.bootstrap {
                     // Only the drawn rows are touched (a tree draws at most `max_samples` of
                     // them): a bit per drawn row lists them in row order, and their counts
@@ -238,14 +268,7 @@ impl Forest {
                         counts[i] = counts[i].saturating_add(1);
                         drawn[i / 64] |= 1 << (i % 64);
                     });
-                    for (w, word) in drawn.iter_mut().enumerate() {
-                        while *word != 0 {
-                            let i = w * 64 + word.trailing_zeros() as usize;
-                            *word &= *word - 1;
-                            buf.packed.push(pack(counts[i], i));
-                            buf.in_bag.push(i as u32);
-                        }
-                    }
+                    bag_from_marks(counts, drawn, pack, &mut buf.packed, &mut buf.in_bag);
                 } else {
                     for i in 0..n {
                         buf.packed.push(pack(1, i));
@@ -340,5 +363,43 @@ impl Model for Forest {
 
     fn importances(&self) -> Vec<f64> {
         self.impurity_importance.clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Both ways of listing a tree's bag give the same rows, in the same order, with the same
+    /// weights, and the marks are cleared for the next tree.
+    #[test]
+    fn a_bag_listed_from_counts_or_from_marks_is_the_same() {
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
+        for n in [1usize, 63, 64, 65, 1000] {
+            let counts: Vec<u8> = (0..n)
+                .map(|_| {
+                    if rng.gen::<f64>() < 0.4 {
+                        0
+                    } else {
+                        rng.gen_range(1..4)
+                    }
+                })
+                .collect();
+            let mut drawn = vec![0u64; n.div_ceil(64)];
+            for (i, &c) in counts.iter().enumerate() {
+                if c > 0 {
+                    drawn[i / 64] |= 1 << (i % 64);
+                }
+            }
+            let pack = |c: u8, i: usize| (u64::from(c) << 32) | i as u64;
+            let (mut pa, mut ia) = (Vec::new(), Vec::new());
+            bag_from_counts(&counts, pack, &mut pa, &mut ia);
+            let (mut pb, mut ib) = (Vec::new(), Vec::new());
+            bag_from_marks(&counts, &mut drawn, pack, &mut pb, &mut ib);
+            assert_eq!((&pa, &ia), (&pb, &ib), "{n} rows");
+            let drawn_rows = counts.iter().filter(|&&c| c > 0).count();
+            assert_eq!(ia.len(), drawn_rows);
+            assert!(drawn.iter().all(|&w| w == 0));
+        }
     }
 }
