@@ -374,7 +374,7 @@ pub fn grow(
         // Features in pairs: one pass over the node's rows fills both histograms, so each
         // row's index and weight are loaded once for two features.
         for pair in order[..n_try].chunks(2) {
-            let mut touched = [[0u64; MAX_BINS / 64]; 2];
+            let mut touched: [Touched; 2] = [[0; MAX_BINS / 64]; 2];
             if integer {
                 let [h0, h1] = &mut packed_hist;
                 let [t0, t1] = &mut touched;
@@ -489,7 +489,7 @@ fn fill_counts<const F: usize>(
     hists: [&mut [u64; MAX_BINS]; F],
     touched: [&mut Touched; F],
 ) {
-    let mut lanes = [[[0u64; MAX_BINS / 64]; LANES]; F];
+    let mut lanes: [[Touched; LANES]; F] = [[[0; MAX_BINS / 64]; LANES]; F];
     let (groups, tail) = rows.as_chunks::<LANES>();
     let mut add = |lane: usize, r: u32, hists: &mut [&mut [u64; MAX_BINS]; F]| {
         let v = packed[r as usize];
@@ -509,12 +509,7 @@ fn fill_counts<const F: usize>(
         add(0, r, &mut hists);
     }
     for (t, lanes) in touched.into_iter().zip(&lanes) {
-        *t = lanes[0];
-        for lane in &lanes[1..] {
-            for (t, l) in t.iter_mut().zip(lane) {
-                *t |= l;
-            }
-        }
+        *t = merge_lanes(lanes);
     }
 }
 
@@ -526,7 +521,7 @@ fn fill_real(
     gh: &[[f64; 2]],
     hist: &mut [[f64; 2]; MAX_BINS],
 ) -> Touched {
-    let mut lanes = [[0u64; MAX_BINS / 64]; LANES];
+    let mut lanes: [Touched; LANES] = [[0; MAX_BINS / 64]; LANES];
     let mut add = |touched: &mut Touched, r: u32| {
         let b = col[r as usize] as usize;
         touched[b >> 6] |= 1 << (b & 63);
@@ -544,6 +539,11 @@ fn fill_real(
     for &r in tail {
         add(&mut lanes[0], r);
     }
+    merge_lanes(&lanes)
+}
+
+/// The bins any lane's bitmap marks.
+fn merge_lanes(lanes: &[Touched; LANES]) -> Touched {
     let mut touched = lanes[0];
     for lane in &lanes[1..] {
         for (t, l) in touched.iter_mut().zip(lane) {
