@@ -12,7 +12,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::ensemble::Ensemble;
-use super::tree::{grow, Binned, GrowParams, Scratch, Tree, Weights};
+use super::tree::{grow, Binned, Fixed, GrowParams, Scratch, Tree, Weights};
 use super::{normalise, sigmoid, Family, Fit, Model};
 use crate::data::{stratified_holdout, Dataset};
 use crate::error::{Error, Result};
@@ -160,6 +160,51 @@ fn add_leaf_values(tree: &Tree, ranks: &[u8], rows: &[u8], p: usize, margins: &m
         });
 }
 
+/// The logistic function for the gradients, within 2 ulp of [`sigmoid`] and inlined: libm's
+/// `exp` behind its call was a fifth of a fit at scale. Its own `exp` also keeps the trees
+/// independent of the C library's version.
+fn logistic(z: f64) -> f64 {
+    1.0 / (1.0 + exp(-z))
+}
+
+/// e^x: x = k·ln 2 + r with |r| ≤ ln 2 / 2 (Cody–Waite, ln 2 in two parts), e^r by its Taylor
+/// series to r¹² (the next term is below 2·10⁻¹⁶ of it), scaled by 2^k through the exponent
+/// bits. Clamped to [-708, 709], where 2^k stays a normal number.
+fn exp(x: f64) -> f64 {
+    const LOG2_E: f64 = std::f64::consts::LOG2_E;
+    // ln 2 = LN2_HI + LN2_LO, LN2_HI with zeros in its low bits so k · LN2_HI is exact.
+    const LN2_HI: f64 = f64::from_bits(0x3fe6_2e42_fee0_0000);
+    const LN2_LO: f64 = f64::from_bits(0x3dea_39ef_3579_3c76);
+    // 1.5 · 2⁵²: adding and subtracting it rounds to a whole number.
+    const ROUND: f64 = 6_755_399_441_055_744.0;
+    let x = x.clamp(-708.0, 709.0);
+    // k in the low bits of `t`'s mantissa (two's complement), and as a float.
+    let t = x * LOG2_E + ROUND;
+    let k = t - ROUND;
+    let r = (x - k * LN2_HI) - k * LN2_LO;
+    let mut p = 1.0 / 479_001_600.0;
+    for d in [
+        39_916_800.0,
+        3_628_800.0,
+        362_880.0,
+        40_320.0,
+        5_040.0,
+        720.0,
+        120.0,
+        24.0,
+        6.0,
+        2.0,
+        1.0,
+        1.0,
+    ] {
+        p = p * r + 1.0 / d;
+    }
+    // (k + 1023) << 52 from t's bits: the bits above k's shift out (no float-to-int
+    // conversion, which SSE2 cannot vectorise).
+    let scale = f64::from_bits(t.to_bits().wrapping_add(1023) << 52);
+    p * scale
+}
+
 /// Mean logistic loss of `margins` on labels `y`: the terms computed on the pool, summed in
 /// row order on this thread (the same bits as one thread summing them).
 fn log_loss_of(margins: &[f64], y: &[f64]) -> f64 {
@@ -228,7 +273,10 @@ impl Boost {
             subtract_histograms: true,
         };
         let mut margin = vec![base_score; n];
-        let mut gh = vec![[0.0; 2]; n];
+        // Gradients lie in [-1, 1] and hessians in (0, 1/4]: fixed-point units for sums of
+        // n of them (see [`Fixed`]), each hessian at least one unit.
+        let units = Fixed::for_sums(n, 1.0);
+        let mut gh = vec![[0i64; 2]; n];
         let mut gains = vec![0.0; p];
         let mut trees: Vec<Tree> = Vec::with_capacity(params.n_rounds);
         let mut rows_buf: Vec<u32> = Vec::with_capacity(n);
@@ -247,14 +295,15 @@ impl Boost {
         // the next round, in the same pass that draws the row and computes its gradients.
         let mut newest: Option<Vec<u8>> = None;
         for round in 0..params.n_rounds {
-            // Row `i` keeps its own draw, the `i`-th 64-bit value of the random stream (two
-            // 32-bit words): blocks of rows jump to their place in the stream and draw side by
-            // side on the pool, so the sample is the one a single loop would draw. Each block
-            // first adds the newest tree's leaf values to its margins, then computes its kept
-            // rows' gradients, each from that row's margin alone, so the bits do not depend on
-            // who computes them.
+            // Row `i` keeps its own draw, the `i`-th 32-bit word of the random stream, kept
+            // when below `keep_below` (subsample · 2³²): blocks of rows jump to their place in
+            // the stream and draw side by side on the pool, so the sample is the one a single
+            // loop would draw. Each block first adds the newest tree's leaf values to its
+            // margins, then computes its rows' gradients, each from that row's margin alone,
+            // so the bits do not depend on who computes them.
             let start = rng.get_word_pos();
             let subsample = params.subsample;
+            let keep_below = (subsample * 2f64.powi(32)) as u64;
             let previous = newest
                 .as_deref()
                 .map(|ranks| (trees.last().expect("grown"), ranks));
@@ -269,28 +318,37 @@ impl Boost {
                         tree.add_leaf_values(ranks, rows, p, m);
                     }
                     // The kept rows are listed branch-free (a fifth of the draws would
-                    // mispredict), then their gradients computed without a branch.
+                    // mispredict). Every row's gradients are then computed in one straight
+                    // pass the compiler vectorises (the dropped rows' are never read): a
+                    // fifth more arithmetic, but no gather and no call.
                     let mut kept: Vec<u32> = (first as u32..(first + m.len()) as u32).collect();
                     if subsample < 1.0 {
                         let mut r = rng.clone();
-                        r.set_word_pos(start + 2 * first as u128);
+                        r.set_word_pos(start + first as u128);
+                        // The block's words at once (ChaCha's wide refill, no per-draw
+                        // bookkeeping).
+                        let mut words = vec![0u32; m.len()];
+                        r.fill(&mut words[..]);
                         let mut n_kept = 0;
-                        for k in 0..m.len() {
+                        for (k, &w) in words.iter().enumerate() {
                             kept[n_kept] = (first + k) as u32;
-                            n_kept += usize::from(r.gen::<f64>() < subsample);
+                            n_kept += usize::from(u64::from(w) < keep_below);
                         }
                         kept.truncate(n_kept);
                     }
-                    for &i in &kept {
-                        let k = i as usize - first;
-                        let pi = sigmoid(m[k]);
-                        gh[k] = [pi - y[i as usize], (pi * (1.0 - pi)).max(1e-16)];
+                    let y = &y[first..first + m.len()];
+                    for ((gh, &z), &t) in gh.iter_mut().zip(m.iter()).zip(y) {
+                        let pi = logistic(z);
+                        *gh = [
+                            units.quantise(pi - t),
+                            units.quantise_at_least_one(pi * (1.0 - pi)),
+                        ];
                     }
                     kept
                 })
                 .collect();
             if subsample < 1.0 {
-                rng.set_word_pos(start + 2 * n as u128);
+                rng.set_word_pos(start + n as u128);
             }
             rows_buf.clear();
             for b in &blocks {
@@ -299,7 +357,7 @@ impl Boost {
             let tree = grow(
                 &binned,
                 &mut rows_buf,
-                Weights::Real(&gh),
+                Weights::Fixed { gh: &gh, units },
                 &grow_params,
                 &mut rng,
                 &mut gains,
@@ -369,5 +427,37 @@ impl Model for Boost {
 
     fn importances(&self) -> Vec<f64> {
         self.gain_importance.clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_gradients_logistic_is_libms_to_two_ulp() {
+        let ulp = |v: f64| f64::from_bits(v.to_bits() + 1) - v;
+        // Margins from saturated to saturated, finely near 0 where the reduction turns
+        // (below -708 the clamp leaves ~1e-308 where libm gives 0: checked below).
+        let mut z = -708.0;
+        while z < 800.0 {
+            let (got, want) = (logistic(z), sigmoid(z));
+            assert!(
+                (got - want).abs() <= 2.0 * ulp(want),
+                "z = {z}: {got} vs {want}"
+            );
+            z += if z.abs() < 40.0 { 0.0137 } else { 3.1 };
+        }
+        for x in [
+            -708.0, -300.5, -1.0, -1e-9, 0.0, 1e-9, 0.5, 1.0, 20.25, 300.5, 709.0,
+        ] {
+            let (got, want) = (exp(x), x.exp());
+            assert!(
+                (got - want).abs() <= 2.0 * ulp(want),
+                "x = {x}: {got} vs {want}"
+            );
+        }
+        assert_eq!(logistic(1e6), 1.0);
+        assert!(logistic(-1e6) < 1e-300);
     }
 }

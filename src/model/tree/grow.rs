@@ -36,62 +36,116 @@ struct Best {
     gain: f64,
     feature: usize,
     bin: u8,
-    left: (f64, f64),
+    /// Gradient and hessian sums of the left child, in the weights' units.
+    left: (i64, i64),
+}
+
+/// The fixed point boosting's gradients and hessians are summed in: each value is a whole
+/// number of units of 2^-shift, the unit small enough that no sum of the rows' values leaves
+/// ±2⁶². Sums of integers are exact in any order, so a histogram made by subtraction is the
+/// one summed from its rows, bit for bit, and an empty bin is exactly zero.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Fixed {
+    /// Units per 1.0 (a power of two) and its inverse.
+    scale: f64,
+    unit: f64,
+}
+
+/// 1.5 · 2⁵²: added to an `x` with |x| < 2⁵¹, it leaves `x` rounded (half to even) in the
+/// low bits of its mantissa.
+const ROUNDER: f64 = 6_755_399_441_055_744.0;
+
+impl Fixed {
+    /// Whole numbers (the forest's counts): one unit is 1.0.
+    pub const WHOLE: Fixed = Fixed {
+        scale: 1.0,
+        unit: 1.0,
+    };
+
+    /// Units for sums over at most `rows` values, each within ±`bound`.
+    pub fn for_sums(rows: usize, bound: f64) -> Fixed {
+        let log2 = |v: f64| v.max(f64::MIN_POSITIVE).log2().ceil() as i32;
+        // rows · bound · 2^shift ≤ 2⁶², and one value at most 2⁵⁰ units (see `quantise`).
+        let shift = (62 - log2(rows.max(1) as f64 * bound))
+            .min(50 - log2(bound))
+            .clamp(0, 62);
+        let scale = 2f64.powi(shift);
+        Fixed {
+            scale,
+            unit: 1.0 / scale,
+        }
+    }
+
+    /// `v` (within the `bound` these units are for) to the nearest unit, half to even.
+    /// Branch-free: no libm `round` (SSE2 has none) nor a saturating cast.
+    pub fn quantise(self, v: f64) -> i64 {
+        let x = v * self.scale;
+        debug_assert!(x.abs() < 2f64.powi(51), "{v} beyond the units' bound");
+        ((x + ROUNDER).to_bits() as i64).wrapping_sub(ROUNDER.to_bits() as i64)
+    }
+
+    /// [`quantise`](Fixed::quantise), but at least one unit (a hessian: its bin is then
+    /// occupied).
+    pub fn quantise_at_least_one(self, v: f64) -> i64 {
+        let x = (v * self.scale).max(1.0);
+        debug_assert!(x < 2f64.powi(51), "{v} beyond the units' bound");
+        ((x + ROUNDER).to_bits() as i64).wrapping_sub(ROUNDER.to_bits() as i64)
+    }
+
+    /// The value of `q` units.
+    pub fn value(self, q: i64) -> f64 {
+        q as f64 * self.unit
+    }
 }
 
 /// Histograms of every feature, feature-major (`p × MAX_BINS` bins): each bin's gradient and
-/// hessian sums side by side (one vector add per row and feature), and its row count (exact
-/// under subtraction, so it alone decides whether a bin is occupied).
+/// hessian sums side by side in [`Fixed`] units (one vector add per row and feature). Every
+/// row's hessian is at least one unit, so a bin is occupied exactly when its hessian sum is
+/// positive, subtraction included.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub(super) struct Histograms {
-    pub(super) sums: Vec<[f64; 2]>,
-    pub(super) counts: Vec<u32>,
+    pub(super) sums: Vec<[i64; 2]>,
 }
 
 impl Histograms {
     pub(super) fn zeros(p: usize) -> Histograms {
         Histograms {
-            sums: vec![[0.0; 2]; p * MAX_BINS],
-            counts: vec![0; p * MAX_BINS],
+            sums: vec![[0; 2]; p * MAX_BINS],
         }
     }
 
+    // Sums stay within ±2⁶² (see [`Fixed`]): the wrapping ops never wrap, and unlike
+    // checked ones they vectorise in test builds too.
     fn add(&mut self, other: &Histograms) {
         for (a, b) in self.sums.iter_mut().zip(&other.sums) {
-            a[0] += b[0];
-            a[1] += b[1];
-        }
-        for (a, b) in self.counts.iter_mut().zip(&other.counts) {
-            *a += b;
+            a[0] = a[0].wrapping_add(b[0]);
+            a[1] = a[1].wrapping_add(b[1]);
         }
     }
 
-    fn subtract(&mut self, other: &Histograms) {
+    pub(super) fn subtract(&mut self, other: &Histograms) {
         for (a, b) in self.sums.iter_mut().zip(&other.sums) {
-            a[0] -= b[0];
-            a[1] -= b[1];
-        }
-        for (a, b) in self.counts.iter_mut().zip(&other.counts) {
-            *a -= b;
+            a[0] = a[0].wrapping_sub(b[0]);
+            a[1] = a[1].wrapping_sub(b[1]);
         }
     }
 
     /// The occupied bins of feature `j`, in bin order.
-    fn occupied(&self, j: usize) -> impl Iterator<Item = (usize, f64, f64)> + '_ {
-        let range = j * MAX_BINS..(j + 1) * MAX_BINS;
-        self.sums[range.clone()]
+    fn occupied(&self, j: usize) -> impl Iterator<Item = (usize, i64, i64)> + '_ {
+        self.sums[j * MAX_BINS..(j + 1) * MAX_BINS]
             .iter()
-            .zip(&self.counts[range])
             .enumerate()
-            .filter(|(_, (_, &c))| c > 0)
-            .map(|(b, (s, _))| (b, s[0], s[1]))
+            .filter(|(_, s)| s[1] > 0)
+            .map(|(b, s)| (b, s[0], s[1]))
     }
 }
 
 /// What a split search at one node needs to know.
 struct SplitContext<'a> {
-    sg: f64,
-    sh: f64,
+    /// The node's sums, in `units`.
+    sg: i64,
+    sh: i64,
+    units: Fixed,
     parent_score: f64,
     params: &'a GrowParams,
 }
@@ -103,17 +157,18 @@ impl SplitContext<'_> {
     fn scan(
         &self,
         j: usize,
-        occupied: impl Iterator<Item = (usize, f64, f64)>,
+        occupied: impl Iterator<Item = (usize, i64, i64)>,
         floor: f64,
     ) -> Option<Best> {
-        let params = self.params;
+        let (params, units) = (self.params, self.units);
         let mut best: Option<Best> = None;
         let mut best_gain = floor;
-        let (mut gl, mut hl) = (0.0, 0.0);
+        let (mut ql, mut qh) = (0i64, 0i64);
         let mut prev: Option<u8> = None;
         for (b, bg, bh) in occupied {
             if let Some(pb) = prev {
-                let (gr, hr) = (self.sg - gl, self.sh - hl);
+                let (gl, hl) = (units.value(ql), units.value(qh));
+                let (gr, hr) = (units.value(self.sg - ql), units.value(self.sh - qh));
                 if hl >= params.min_child_weight && hr >= params.min_child_weight {
                     let gain = gl * gl / (hl + params.lambda) + gr * gr / (hr + params.lambda)
                         - self.parent_score;
@@ -123,13 +178,13 @@ impl SplitContext<'_> {
                             gain,
                             feature: j,
                             bin: ((u16::from(pb) + b as u16) / 2) as u8,
-                            left: (gl, hl),
+                            left: (ql, qh),
                         });
                     }
                 }
             }
-            gl += bg;
-            hl += bh;
+            ql += bg;
+            qh += bh;
             prev = Some(b as u8);
         }
         best
@@ -137,25 +192,21 @@ impl SplitContext<'_> {
 }
 
 /// Histograms of every feature over `rows`, feature-major (`p × MAX_BINS`). One pass over
-/// the rows fills every feature (each row's gradients are read once); wide, large nodes split
-/// the features between two threads. Each feature's sums run in row order either way.
+/// the rows fills every feature (each row's gradients are read once); large nodes split
+/// their rows between threads.
 ///
-/// Also returns the rows' gradient and hessian sums, added in row order alongside the
-/// histograms (where the add chain hides behind the histogram work).
+/// Also returns the rows' gradient and hessian sums, added alongside the histograms (where
+/// the add chain hides behind the histogram work).
 pub(super) fn all_histograms(
     binned: &Binned,
     rows: &[u32],
-    gh: &[[f64; 2]],
-) -> (Histograms, (f64, f64)) {
+    gh: &[[i64; 2]],
+) -> (Histograms, (i64, i64)) {
     let p = binned.bins.len();
     let mut hist = Histograms::zeros(p);
-    let fill_part = |rows: &[u32],
-                     features: std::ops::Range<usize>,
-                     sums: &mut [[f64; 2]],
-                     counts: &mut [u32]| {
+    let fill_part = |rows: &[u32], features: std::ops::Range<usize>, sums: &mut [[i64; 2]]| {
         let (sums, _) = sums.as_chunks_mut::<MAX_BINS>();
-        let (counts, _) = counts.as_chunks_mut::<MAX_BINS>();
-        let (mut sg, mut sh) = (0.0, 0.0);
+        let (mut sg, mut sh) = (0i64, 0i64);
         for (k, &r) in rows.iter().enumerate() {
             // Rows below the root are scattered over `gh` and the bins: ask for the row
             // `AHEAD` places on, as XGBoost does, so its loads overlap this row's work.
@@ -165,53 +216,50 @@ pub(super) fn all_histograms(
             }
             let r = r as usize;
             let [gr, hr] = gh[r];
-            sg += gr;
-            sh += hr;
+            sg = sg.wrapping_add(gr);
+            sh = sh.wrapping_add(hr);
             let row = &binned.rows[r * p..(r + 1) * p];
             // Whole 256-bin histograms per feature: a `u8` bin indexes them unchecked.
-            for ((s, c), &b) in sums
-                .iter_mut()
-                .zip(counts.iter_mut())
-                .zip(&row[features.clone()])
-            {
+            for (s, &b) in sums.iter_mut().zip(&row[features.clone()]) {
                 let s = &mut s[usize::from(b)];
-                s[0] += gr;
-                s[1] += hr;
-                c[usize::from(b)] += 1;
+                s[0] = s[0].wrapping_add(gr);
+                s[1] = s[1].wrapping_add(hr);
             }
         }
         (sg, sh)
     };
     let sums = if p >= PARALLEL_MIN_FEATURES && rows.len() * p >= PARALLEL_MIN_CELLS {
-        let half = p / 2;
-        let (sa, sb) = hist.sums.split_at_mut(half * MAX_BINS);
-        let (ca, cb) = hist.counts.split_at_mut(half * MAX_BINS);
-        rayon::join(
-            || fill_part(rows, 0..half, sa, ca),
-            || fill_part(rows, half..p, sb, cb),
-        )
-        .0
+        // Wide, large nodes: each half of the rows on its own thread into its own
+        // histograms (each row's data fetched once, where splitting the features fetched it
+        // on both threads), added after: integer sums are the same in any order.
+        let (ra, rb) = rows.split_at(rows.len() / 2);
+        let mut other = Histograms::zeros(p);
+        let (a, b) = rayon::join(
+            || fill_part(ra, 0..p, &mut hist.sums),
+            || fill_part(rb, 0..p, &mut other.sums),
+        );
+        hist.add(&other);
+        (a.0.wrapping_add(b.0), a.1.wrapping_add(b.1))
     } else if rows.len() >= 2 * HISTOGRAM_BLOCK {
-        // Few features but many rows: fixed blocks of rows on the pool, each its own
-        // histograms, added in block order. The blocks depend on the row count only, so
-        // the sums are the same whatever the thread count.
-        let blocks: Vec<(Histograms, (f64, f64))> = rows
+        // Few features but many rows: blocks of rows on the pool, each its own histograms,
+        // added after (integer sums: the same in any order).
+        let blocks: Vec<(Histograms, (i64, i64))> = rows
             .par_chunks(HISTOGRAM_BLOCK)
             .map(|block| {
                 let mut part = Histograms::zeros(p);
-                let sums = fill_part(block, 0..p, &mut part.sums, &mut part.counts);
+                let sums = fill_part(block, 0..p, &mut part.sums);
                 (part, sums)
             })
             .collect();
-        let mut sums = (0.0, 0.0);
+        let mut sums = (0i64, 0i64);
         for (part, (g, h)) in &blocks {
             hist.add(part);
-            sums.0 += g;
-            sums.1 += h;
+            sums.0 = sums.0.wrapping_add(*g);
+            sums.1 = sums.1.wrapping_add(*h);
         }
         sums
     } else {
-        fill_part(rows, 0..p, &mut hist.sums, &mut hist.counts)
+        fill_part(rows, 0..p, &mut hist.sums)
     };
     (hist, sums)
 }
@@ -235,19 +283,20 @@ struct Pending {
     start: usize,
     end: usize,
     depth: usize,
-    /// Gradient and hessian sums of its rows.
-    sg: f64,
-    sh: f64,
+    /// Gradient and hessian sums of its rows, in the weights' units.
+    sg: i64,
+    sh: i64,
 }
 
 /// Each row's gradient and hessian, as [`grow`] takes them.
 pub enum Weights<'a> {
-    /// Each row's gradient and hessian side by side (read together, one load).
-    Real(&'a [[f64; 2]]),
+    /// Each row's gradient and hessian side by side (read together, one load), in `units`;
+    /// every hessian at least one unit (a positive hessian sum marks an occupied bin).
+    Fixed { gh: &'a [[i64; 2]], units: Fixed },
     /// Whole-number weights (the forest: `h` its bootstrap count, `g = y·h`) packed per row as
     /// `h << 32 | g`, every sum below 2³²: sampled features' histograms then add one integer
-    /// per row. The sums are the same as in floating point, where such sums are exact, so
-    /// the tree is the one `Real` weights of the same values build.
+    /// per row, and the tree is the one `Fixed` weights of the same values in
+    /// [`Fixed::WHOLE`] units build.
     Counts(&'a [u64]),
 }
 
@@ -279,10 +328,13 @@ pub fn grow(
     gain_by_feature: &mut [f64],
     scratch: &mut Scratch,
 ) -> Tree {
-    let (gh, packed): (&[[f64; 2]], &[u64]) = match weights {
-        Weights::Real(gh) => (gh, &[]),
-        Weights::Counts(packed) => (&[], packed),
+    let (gh, packed, units): (&[[i64; 2]], &[u64], Fixed) = match weights {
+        Weights::Fixed { gh, units } => (gh, &[], units),
+        Weights::Counts(packed) => (&[], packed, Fixed::WHOLE),
     };
+    let value = |q: i64| units.value(q);
+    let leaf_value =
+        |sg: i64, sh: i64| -value(sg) / (value(sh) + params.lambda) * params.leaf_scale;
     let integer = matches!(weights, Weights::Counts(_));
     let p = binned.bins.len();
     let leaf_node = |i: usize| Node {
@@ -294,28 +346,28 @@ pub fn grow(
     let mut values = Vec::new();
     let mut cover = Vec::new();
     let mut max_depth_seen = 0u32;
-    let mut hist = [[0.0f64; 2]; MAX_BINS];
+    let mut hist = [[0i64; 2]; MAX_BINS];
     let mut packed_hist = [[0u64; MAX_BINS]; 2];
     let mut order: Vec<usize> = (0..p).collect();
-    let mut present: Vec<(usize, f64, f64)> = Vec::with_capacity(MAX_BINS);
+    let mut present: Vec<(usize, i64, i64)> = Vec::with_capacity(MAX_BINS);
     let n_try = params.features_per_split.unwrap_or(p).min(p);
-    // Subtraction needs every feature's histogram at every node (in floating point).
+    // Subtraction needs every feature's histogram at every node.
     let subtract = params.subtract_histograms && n_try == p && !integer;
     if subtract {
-        return grow_by_levels(binned, rows, gh, params, gain_by_feature, scratch);
+        return grow_by_levels(binned, rows, gh, units, params, gain_by_feature, scratch);
     }
     let root = if integer {
         let v = rows.iter().fold(0u64, |a, &r| a + packed[r as usize]);
-        ((v & 0xffff_ffff) as f64, (v >> 32) as f64)
+        unpack(v)
     } else {
-        rows.iter().fold((0.0, 0.0), |(a, b), &r| {
+        rows.iter().fold((0i64, 0i64), |(a, b), &r| {
             let [g, h] = gh[r as usize];
-            (a + g, b + h)
+            (a.wrapping_add(g), b.wrapping_add(h))
         })
     };
     // Room for the largest tree these rows allow, shrunk once grown: growing by doubling
     // copied every node vector several times and left up to half of it unused.
-    let cap = node_bound(rows.len(), root.1, params);
+    let cap = node_bound(rows.len(), value(root.1), params);
     nodes.reserve_exact(cap);
     values.reserve_exact(cap);
     cover.reserve_exact(cap);
@@ -339,19 +391,19 @@ pub fn grow(
         sh,
     }) = stack.pop()
     {
-        values[node] = -sg / (sh + params.lambda) * params.leaf_scale;
-        cover[node] = sh;
+        values[node] = leaf_value(sg, sh);
+        cover[node] = value(sh);
         max_depth_seen = max_depth_seen.max(depth as u32);
-        let pure = params.stop_when_pure && (sg <= 0.0 || sg >= sh);
+        let pure = params.stop_when_pure && (sg <= 0 || sg >= sh);
         if pure
             || depth >= params.max_depth
-            || sh < 2.0 * params.min_child_weight
+            || value(sh) < 2.0 * params.min_child_weight
             || end - start < 2
         {
             continue;
         }
         let node_rows = &rows[start..end];
-        let parent_score = sg * sg / (sh + params.lambda);
+        let parent_score = value(sg) * value(sg) / (value(sh) + params.lambda);
         if n_try < p {
             // Partial Fisher–Yates: the first n_try entries are a uniform sample.
             for k in 0..n_try {
@@ -363,11 +415,12 @@ pub fn grow(
             gain: params.min_gain,
             feature: usize::MAX,
             bin: 0,
-            left: (0.0, 0.0),
+            left: (0, 0),
         };
         let ctx = SplitContext {
             sg,
             sh,
+            units,
             parent_score,
             params,
         };
@@ -393,15 +446,15 @@ pub fn grow(
             for (k, &j) in pair.iter().enumerate() {
                 present.clear();
                 if !integer {
-                    touched[k] = fill_real(&binned.bins[j], node_rows, gh, &mut hist);
+                    touched[k] = fill_fixed(&binned.bins[j], node_rows, gh, &mut hist);
                 }
                 for (word_index, mut word) in touched[k].into_iter().enumerate() {
                     while word != 0 {
                         let b = word_index * 64 + word.trailing_zeros() as usize;
                         word &= word - 1;
                         if integer {
-                            let v = std::mem::take(&mut packed_hist[k][b]);
-                            present.push((b, (v & 0xffff_ffff) as f64, (v >> 32) as f64));
+                            let (g, h) = unpack(std::mem::take(&mut packed_hist[k][b]));
+                            present.push((b, g, h));
                         } else {
                             let [g, h] = std::mem::take(&mut hist[b]);
                             present.push((b, g, h));
@@ -434,8 +487,8 @@ pub fn grow(
             // neither the partition nor the children's histograms are worth making (a
             // quarter of a depth-4 boosting tree's row work).
             for (child, sg, sh) in [(left, gl, hl), (left + 1, sg - gl, sh - hl)] {
-                values[child] = -sg / (sh + params.lambda) * params.leaf_scale;
-                cover[child] = sh;
+                values[child] = leaf_value(sg, sh);
+                cover[child] = value(sh);
             }
             max_depth_seen = max_depth_seen.max(depth as u32 + 1);
             continue;
@@ -513,13 +566,18 @@ fn fill_counts<const F: usize>(
     }
 }
 
-/// Adds each row's gradient and hessian into its bin of one feature's histogram, in row
-/// order; returns the touched bins.
-fn fill_real(
+/// A [`Weights::Counts`] sum: (gradient, hessian) from the low and high 32 bits.
+fn unpack(v: u64) -> (i64, i64) {
+    ((v & 0xffff_ffff) as i64, (v >> 32) as i64)
+}
+
+/// Adds each row's gradient and hessian into its bin of one feature's histogram; returns
+/// the touched bins.
+fn fill_fixed(
     col: &[u8],
     rows: &[u32],
-    gh: &[[f64; 2]],
-    hist: &mut [[f64; 2]; MAX_BINS],
+    gh: &[[i64; 2]],
+    hist: &mut [[i64; 2]; MAX_BINS],
 ) -> Touched {
     let mut lanes: [Touched; LANES] = [[0; MAX_BINS / 64]; LANES];
     let mut add = |touched: &mut Touched, r: u32| {
@@ -527,8 +585,8 @@ fn fill_real(
         touched[b >> 6] |= 1 << (b & 63);
         let bin = &mut hist[b];
         let [g, h] = gh[r as usize];
-        bin[0] += g;
-        bin[1] += h;
+        bin[0] = bin[0].wrapping_add(g);
+        bin[1] = bin[1].wrapping_add(h);
     };
     let (groups, tail) = rows.as_chunks::<LANES>();
     for group in groups {
@@ -567,8 +625,8 @@ struct Open {
     start: usize,
     end: usize,
     depth: usize,
-    sg: f64,
-    sh: f64,
+    sg: i64,
+    sh: i64,
     hist: Histograms,
 }
 
@@ -580,19 +638,22 @@ struct Open {
 fn grow_by_levels(
     binned: &Binned,
     rows: &mut [u32],
-    gh: &[[f64; 2]],
+    gh: &[[i64; 2]],
+    units: Fixed,
     params: &GrowParams,
     gain_by_feature: &mut [f64],
     scratch: &mut Scratch,
 ) -> Tree {
-    let leaf_value = |sg: f64, sh: f64| -sg / (sh + params.lambda) * params.leaf_scale;
+    let value = |q: i64| units.value(q);
+    let leaf_value =
+        |sg: i64, sh: i64| -value(sg) / (value(sh) + params.lambda) * params.leaf_scale;
     let scratch_rows = &mut scratch.rows;
     scratch_rows.resize(rows.len(), 0);
     let (root_hist, (sg, sh)) = all_histograms(binned, rows, gh);
-    let mut grown = Vec::with_capacity(node_bound(rows.len(), sh, params));
+    let mut grown = Vec::with_capacity(node_bound(rows.len(), value(sh), params));
     grown.push(Grown {
         value: leaf_value(sg, sh),
-        cover: sh,
+        cover: value(sh),
         split: None,
     });
     let mut max_depth_seen = 0;
@@ -622,7 +683,7 @@ fn grow_by_levels(
         let results: Vec<_> = jobs
             .into_par_iter()
             .map(|(mut open, rows, rows_spare)| {
-                let split = split_open(binned, &mut open, rows, rows_spare, gh, params);
+                let split = split_open(binned, &mut open, rows, rows_spare, gh, units, params);
                 (open, split)
             })
             .collect();
@@ -637,7 +698,7 @@ fn grow_by_levels(
             for (sg, sh) in [(gl, hl), (open.sg - gl, open.sh - hl)] {
                 grown.push(Grown {
                     value: leaf_value(sg, sh),
-                    cover: sh,
+                    cover: value(sh),
                     split: None,
                 });
             }
@@ -700,7 +761,8 @@ fn split_open(
     open: &mut Open,
     rows: &mut [u32],
     rows_spare: &mut [u32],
-    gh: &[[f64; 2]],
+    gh: &[[i64; 2]],
+    units: Fixed,
     params: &GrowParams,
 ) -> Option<(Best, Option<[Open; 2]>)> {
     let Open {
@@ -711,21 +773,23 @@ fn split_open(
         sh,
         ..
     } = *open;
-    let pure = params.stop_when_pure && (sg <= 0.0 || sg >= sh);
-    if pure || depth >= params.max_depth || sh < 2.0 * params.min_child_weight || end - start < 2 {
+    let (g, h) = (units.value(sg), units.value(sh));
+    let pure = params.stop_when_pure && (sg <= 0 || sg >= sh);
+    if pure || depth >= params.max_depth || h < 2.0 * params.min_child_weight || end - start < 2 {
         return None;
     }
     let ctx = SplitContext {
         sg,
         sh,
-        parent_score: sg * sg / (sh + params.lambda),
+        units,
+        parent_score: g * g / (h + params.lambda),
         params,
     };
     let mut best = Best {
         gain: params.min_gain,
         feature: usize::MAX,
         bin: 0,
-        left: (0.0, 0.0),
+        left: (0, 0),
     };
     for j in 0..binned.bins.len() {
         if let Some(b) = ctx.scan(j, open.hist.occupied(j), best.gain) {

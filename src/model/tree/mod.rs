@@ -15,7 +15,7 @@ mod grow;
 pub(crate) mod keys;
 
 pub use bins::{bin_of, Binned, MAX_BINS};
-pub use grow::{grow, GrowParams, Scratch, Weights};
+pub use grow::{grow, Fixed, GrowParams, Scratch, Weights};
 
 use serde::{Deserialize, Serialize};
 
@@ -423,8 +423,12 @@ mod tests {
             .map(|j| (0..n).map(|i| ((i * (j + 7)) % 301) as f64).collect())
             .collect();
         let binned = Binned::new(&x);
-        let gh: Vec<[f64; 2]> = (0..n)
-            .map(|i| [(i as f64 * 0.37).sin(), 0.1 + (i % 13) as f64 / 13.0])
+        let units = Fixed::for_sums(n, 1.0);
+        let gh: Vec<[i64; 2]> = (0..n)
+            .map(|i| {
+                let (g, h) = ((i as f64 * 0.37).sin(), 0.1 + (i % 13) as f64 / 13.0);
+                [units.quantise(g), units.quantise(h)]
+            })
             .collect();
         let rows: Vec<u32> = (0..n as u32).filter(|i| i % 3 != 0).collect();
         assert!(rows.len() * p >= PARALLEL_MIN_CELLS);
@@ -434,7 +438,6 @@ mod tests {
                 let b = j * MAX_BINS + col[r as usize] as usize;
                 want.sums[b][0] += gh[r as usize][0];
                 want.sums[b][1] += gh[r as usize][1];
-                want.counts[b] += 1;
             }
         }
         for threads in [1, 2, 3] {
@@ -449,9 +452,10 @@ mod tests {
 
     /// Boosting's trees grow level by level, splitting a level's nodes side by side and
     /// subtracting histograms; the depth-first builder sums every node's histograms from its
-    /// rows. With gradients in quarters every sum is exact, so both must build the same tree,
-    /// numbered alike, with the same gains, on any thread count: this checks the level
-    /// grower's partitions, its subtraction and its renumbering against a separate path.
+    /// rows. Fixed-point sums are exact, so both must build the same tree, numbered alike,
+    /// with the same gains, on any thread count: this checks the level grower's partitions,
+    /// its subtraction (and the occupancy it leaves) and its renumbering against a separate
+    /// path.
     #[test]
     fn levels_grow_the_depth_first_tree_on_any_thread_count() {
         // 140k rows: the root takes the row-block histograms (few features) or the
@@ -466,17 +470,17 @@ mod tests {
                 })
                 .collect();
             let binned = Binned::new(&x);
-            let gh: Vec<[f64; 2]> = (0..n)
+            let units = Fixed::for_sums(n, 2.0);
+            let gh: Vec<[i64; 2]> = (0..n)
                 .map(|i| {
                     let signal = if x[0][i] + x[p - 1][i] > 300.0 {
                         -1.0
                     } else {
                         0.75
                     };
-                    [
-                        signal + ((i * 7) % 5) as f64 * 0.25 - 0.5,
-                        0.25 * (1 + i % 4) as f64,
-                    ]
+                    // Not on a coarse grid: every sum's low bits matter.
+                    let g = signal + ((i * 7) % 5) as f64 * 0.25 - 0.5 + (i as f64).sin() * 1e-3;
+                    [units.quantise(g), units.quantise(0.25 * (1 + i % 4) as f64)]
                 })
                 .collect();
             let rows: Vec<u32> = (0..n as u32).filter(|i| i % 5 != 0).collect();
@@ -500,7 +504,7 @@ mod tests {
                     grow(
                         &binned,
                         &mut rows.clone(),
-                        Weights::Real(&gh),
+                        Weights::Fixed { gh: &gh, units },
                         &params,
                         &mut ChaCha8Rng::seed_from_u64(1),
                         &mut gains,
@@ -607,7 +611,11 @@ mod tests {
         let x = vec![(0..200).map(|i| i as f64).collect::<Vec<_>>()];
         let y: Vec<f64> = (0..200).map(|i| f64::from(u8::from(i >= 120))).collect();
         let binned = Binned::new(&x);
-        let gh: Vec<[f64; 2]> = y.iter().map(|v| [-v, 1.0]).collect();
+        let units = Fixed::for_sums(200, 1.0);
+        let gh: Vec<[i64; 2]> = y
+            .iter()
+            .map(|v| [units.quantise(-v), units.quantise(1.0)])
+            .collect();
         let mut rows: Vec<u32> = (0..200).collect();
         let params = GrowParams {
             max_depth: 3,
@@ -623,7 +631,7 @@ mod tests {
         let tree = grow(
             &binned,
             &mut rows,
-            Weights::Real(&gh),
+            Weights::Fixed { gh: &gh, units },
             &params,
             &mut ChaCha8Rng::seed_from_u64(1),
             &mut imp,
