@@ -55,6 +55,15 @@ pub struct Fixed {
 /// low bits of its mantissa.
 const ROUNDER: f64 = 6_755_399_441_055_744.0;
 
+/// `x` (|x| < 2⁵¹) rounded half to even, through [`ROUNDER`].
+fn round_units(x: f64) -> i64 {
+    debug_assert!(
+        x.abs() < 2f64.powi(51),
+        "{x} units: beyond the units' bound"
+    );
+    ((x + ROUNDER).to_bits() as i64).wrapping_sub(ROUNDER.to_bits() as i64)
+}
+
 impl Fixed {
     /// Whole numbers (the forest's counts): one unit is 1.0.
     pub const WHOLE: Fixed = Fixed {
@@ -79,17 +88,13 @@ impl Fixed {
     /// `v` (within the `bound` these units are for) to the nearest unit, half to even.
     /// Branch-free: no libm `round` (SSE2 has none) nor a saturating cast.
     pub fn quantise(self, v: f64) -> i64 {
-        let x = v * self.scale;
-        debug_assert!(x.abs() < 2f64.powi(51), "{v} beyond the units' bound");
-        ((x + ROUNDER).to_bits() as i64).wrapping_sub(ROUNDER.to_bits() as i64)
+        round_units(v * self.scale)
     }
 
     /// [`quantise`](Fixed::quantise), but at least one unit (a hessian: its bin is then
     /// occupied).
     pub fn quantise_at_least_one(self, v: f64) -> i64 {
-        let x = (v * self.scale).max(1.0);
-        debug_assert!(x < 2f64.powi(51), "{v} beyond the units' bound");
-        ((x + ROUNDER).to_bits() as i64).wrapping_sub(ROUNDER.to_bits() as i64)
+        round_units((v * self.scale).max(1.0))
     }
 
     /// The value of `q` units.
@@ -123,7 +128,7 @@ impl Histograms {
         }
     }
 
-    pub(super) fn subtract(&mut self, other: &Histograms) {
+    fn subtract(&mut self, other: &Histograms) {
         for (a, b) in self.sums.iter_mut().zip(&other.sums) {
             a[0] = a[0].wrapping_sub(b[0]);
             a[1] = a[1].wrapping_sub(b[1]);
@@ -264,14 +269,14 @@ pub(super) fn all_histograms(
     (hist, sums)
 }
 
-/// Below these, handing half the features to another thread costs more than it saves
-/// (measured on the Billboard data: 4 features lose, 15 gain).
+/// Nodes of at least these many features and cells split their rows in two halves, one per
+/// thread (the thresholds were measured when such nodes split their features instead:
+/// on the Billboard data 4 features lost, 15 gained).
 const PARALLEL_MIN_FEATURES: usize = 8;
 pub(super) const PARALLEL_MIN_CELLS: usize = 64 * 1024;
 
-/// Rows per block when a node's histograms are split by rows instead (fewer features than
-/// [`PARALLEL_MIN_FEATURES`]); nodes of fewer than two blocks are summed in one pass, so
-/// data of up to 128k training rows gets the same sums as before blocks existed.
+/// Rows per block when a node with fewer features than [`PARALLEL_MIN_FEATURES`] is split
+/// by rows; nodes of fewer than two blocks are summed in one pass.
 const HISTOGRAM_BLOCK: usize = 64 * 1024;
 
 /// Rows whose touched bins a node's histogram records in separate bitmaps (see [`grow`]).
