@@ -12,7 +12,8 @@ XGBoost, plus LightGBM):
 It times, on 2 threads each: reading the CSV with pandas plus the checks HitCast's ingest
 makes (features present and finite, labels 0/1, repeated ids counted), XGBoost hist and
 LightGBM with 300 rounds of depth-4 trees (learning rate 0.1, row subsample 0.8, as
-HitCast's boosting in the bench: no early stopping), and each one's holdout ROC AUC.
+HitCast's boosting in the bench: no early stopping), and each one's holdout ROC AUC; with
+--proba-out, each one's holdout probabilities, for HitCast's paired comparison.
 """
 import argparse
 import json
@@ -54,6 +55,7 @@ def main():
     ap.add_argument("--data", required=True)
     ap.add_argument("--split", required=True)
     ap.add_argument("--json-out", required=True)
+    ap.add_argument("--proba-out", help="CSV of each model's holdout probabilities, row order")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--rounds", type=int, default=300)
     args = ap.parse_args()
@@ -77,9 +79,10 @@ def main():
                         n_jobs=args.threads, random_state=42, eval_metric="logloss")
     xgb.fit(xtr, ytr)
     fit = time.perf_counter() - t0
+    probas = {"xgboost": xgb.predict_proba(xte)[:, 1]}
     out["models"]["xgboost"] = {
         "version": xgboost.__version__, "fit_s": fit,
-        "roc_auc": float(roc_auc_score(yte, xgb.predict_proba(xte)[:, 1])),
+        "roc_auc": float(roc_auc_score(yte, probas["xgboost"])),
     }
 
     try:
@@ -95,11 +98,19 @@ def main():
                              verbose=-1)
         lgb.fit(xtr, ytr)
         fit = time.perf_counter() - t0
+        probas["lightgbm"] = lgb.predict_proba(xte)[:, 1]
         out["models"]["lightgbm"] = {
             "version": lightgbm.__version__, "fit_s": fit,
-            "roc_auc": float(roc_auc_score(yte, lgb.predict_proba(xte)[:, 1])),
+            "roc_auc": float(roc_auc_score(yte, probas["lightgbm"])),
         }
     out["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    if args.proba_out:
+        # repr-exact floats, one column per model, the holdout in row order.
+        names = list(probas)
+        with open(args.proba_out, "w") as f:
+            f.write(",".join(names) + "\n")
+            for row in zip(*(probas[n] for n in names)):
+                f.write(",".join(repr(float(v)) for v in row) + "\n")
     with open(args.json_out, "w") as f:
         json.dump(out, f, indent=1)
 

@@ -21,6 +21,10 @@ pub struct FamilyTiming {
     pub predict_s: f64,
     pub predict_rows: usize,
     pub holdout_roc_auc: f64,
+    /// The last fit's holdout probabilities, in `prepared.split.test` order (for the paired
+    /// comparison with the peers).
+    #[serde(skip)]
+    pub holdout_proba: Vec<f64>,
 }
 
 /// All timings of a bench run.
@@ -70,6 +74,7 @@ pub fn run(
         let mut fits = Vec::new();
         let mut predicts = Vec::new();
         let mut auc = 0.0;
+        let mut holdout_proba = Vec::new();
         for _ in 0..repeats.max(1) {
             let t = Instant::now();
             let model = ModelSpec::from_params(family, &fixed).check()?.fit_rows(
@@ -86,7 +91,8 @@ pub fn run(
                 predicts.push(t.elapsed().as_secs_f64());
                 std::hint::black_box(&p);
             }
-            auc = crate::eval::roc_auc(&test.y, &model.predict_proba(&test)?)?;
+            holdout_proba = model.predict_proba(&test)?;
+            auc = crate::eval::roc_auc(&test.y, &holdout_proba)?;
         }
         families.push(FamilyTiming {
             family,
@@ -94,6 +100,7 @@ pub fn run(
             predict_s: median(predicts),
             predict_rows: scored.len(),
             holdout_roc_auc: auc,
+            holdout_proba,
         });
     }
     let (report_s, report_timeline) = if with_report {
@@ -335,6 +342,9 @@ pub fn peak_memory() -> Option<String> {
 pub struct Peers {
     /// `(peer, fit seconds, holdout ROC AUC)`: XGBoost hist, and LightGBM when installed.
     pub boosting: Vec<(String, f64, f64)>,
+    /// Per peer of `boosting`, HitCast's boosting ROC AUC minus the peer's on the same holdout
+    /// rows, with its paired bootstrap interval ([`PEER_RESAMPLES`] resamples).
+    pub hitcast_minus_peer: Vec<crate::eval::Interval>,
     /// Seconds for pandas `read_csv` plus the same checks as HitCast's ingest.
     pub read_and_check_s: f64,
     /// Seconds for HitCast's own ingest of the same file in this process (read, validate,
@@ -352,14 +362,22 @@ pub fn peer_python() -> Option<std::path::PathBuf> {
     p.exists().then_some(p)
 }
 
+/// Stratified resamples of the paired bootstrap comparing HitCast's boosting with each peer,
+/// and their seed.
+pub const PEER_RESAMPLES: usize = 1000;
+const PEER_SEED: u64 = 42;
+
 /// Writes `prepared`'s data and holdout into `dir` (`tracks.csv`, `split.csv`) and times the
-/// peers on exactly those rows with `python` running `script` (2 threads each).
+/// peers on exactly those rows with `python` running `script` (2 threads each). Each peer's
+/// holdout ROC AUC is compared with `boost_proba`'s (HitCast's boosting, in
+/// `prepared.split.test` order) by a paired bootstrap on the same rows.
 ///
 /// # Errors
-/// [`crate::Error::Io`] for the files; [`crate::Error::Config`] when the script fails or
-/// its JSON lacks a figure.
+/// [`crate::Error::Io`] for the files; [`crate::Error::Config`] when the script fails, its
+/// JSON lacks a figure, or its probabilities do not match the holdout.
 pub fn peer(
     prepared: &Prepared,
+    boost_proba: &[f64],
     python: &std::path::Path,
     script: &std::path::Path,
     dir: &std::path::Path,
@@ -378,6 +396,7 @@ pub fn peer(
     let split_path = dir.join("split.csv");
     crate::atomic::write(&split_path, split.as_bytes())?;
     let json = dir.join("peer.json");
+    let proba = dir.join("proba.csv");
     let status = std::process::Command::new(python)
         .arg(script)
         .arg("--data")
@@ -386,6 +405,8 @@ pub fn peer(
         .arg(&split_path)
         .arg("--json-out")
         .arg(&json)
+        .arg("--proba-out")
+        .arg(&proba)
         .status()
         .map_err(|e| crate::Error::Config(format!("{}: {e}", python.display())))?;
     if !status.success() {
@@ -412,12 +433,79 @@ pub fn peer(
             ));
         }
     }
+    let hitcast_minus_peer = compare_with_peers(prepared, boost_proba, &proba, &boosting)?;
     Ok(Peers {
         boosting,
+        hitcast_minus_peer,
         read_and_check_s: number(&v["read_and_check_s"], "read_and_check_s")?,
         hitcast_ingest_s: ingest_seconds(&data)?,
         python: python.display().to_string(),
     })
+}
+
+/// HitCast's boosting ROC AUC minus each peer's, from a paired bootstrap on the holdout:
+/// `proba` (the script's) holds one column per peer of `boosting`, a line per holdout row in
+/// row order.
+fn compare_with_peers(
+    prepared: &Prepared,
+    boost_proba: &[f64],
+    proba: &std::path::Path,
+    boosting: &[(String, f64, f64)],
+) -> Result<Vec<crate::eval::Interval>> {
+    let bad = |m: String| crate::Error::Config(format!("{}: {m}", proba.display()));
+    let test = &prepared.split.test;
+    if boost_proba.len() != test.len() {
+        return Err(bad(format!(
+            "{} HitCast probabilities for {} holdout rows",
+            boost_proba.len(),
+            test.len()
+        )));
+    }
+    // The script lists the holdout in row order.
+    let mut order: Vec<usize> = (0..test.len()).collect();
+    order.sort_by_key(|&k| test[k]);
+    let y: Vec<u8> = order.iter().map(|&k| prepared.dataset.y[test[k]]).collect();
+    let ours: Vec<f64> = order.iter().map(|&k| boost_proba[k]).collect();
+    let text = std::fs::read_to_string(proba).map_err(|e| crate::Error::io(proba, e))?;
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().unwrap_or("").split(',').collect();
+    let mut columns: Vec<Vec<f64>> = vec![Vec::with_capacity(y.len()); header.len()];
+    for (i, line) in lines.enumerate() {
+        let cells: Vec<&str> = line.split(',').collect();
+        if cells.len() != header.len() {
+            return Err(bad(format!("line {}: {} cells", i + 2, cells.len())));
+        }
+        for (column, cell) in columns.iter_mut().zip(cells) {
+            let v: f64 = cell
+                .parse()
+                .map_err(|_| bad(format!("line {}: `{cell}` is not a number", i + 2)))?;
+            column.push(v);
+        }
+    }
+    let mut names = vec!["hitcast"];
+    let mut scores: Vec<&[f64]> = vec![&ours];
+    for (name, _, _) in boosting {
+        let peer = name.split(' ').next().unwrap_or("");
+        let k = header
+            .iter()
+            .position(|h| *h == peer)
+            .ok_or_else(|| bad(format!("no column `{peer}`")))?;
+        if columns[k].len() != y.len() {
+            return Err(bad(format!(
+                "{} rows for {} holdout rows",
+                columns[k].len(),
+                y.len()
+            )));
+        }
+        names.push(peer);
+        scores.push(&columns[k]);
+    }
+    let b = crate::eval::paired_bootstrap(&y, &names, &scores, PEER_RESAMPLES, PEER_SEED)?;
+    // Pairs (0, j) come first: HitCast minus peer j.
+    Ok(b.differences[..boosting.len()]
+        .iter()
+        .map(|d| d.roc_auc)
+        .collect())
 }
 
 /// Three in-process ingests of `path` (every audio feature present, the label from
@@ -451,8 +539,15 @@ impl fmt::Display for Peers {
             "peers on the same rows ({}, 2 threads, 300 rounds of depth 4, subsample 0.8):",
             self.python
         )?;
-        for (name, fit, auc) in &self.boosting {
-            writeln!(f, "  {name:<18} fit {fit:>8.3} s   ROC AUC {auc:.4}")?;
+        for ((name, fit, auc), d) in self.boosting.iter().zip(&self.hitcast_minus_peer) {
+            writeln!(
+                f,
+                "  {name:<18} fit {fit:>8.3} s   ROC AUC {auc:.4}   HitCast's minus it {:+.5} (95 % interval {:+.5} to {:+.5}, {PEER_RESAMPLES} paired resamples{})",
+                d.estimate,
+                d.lower,
+                d.upper,
+                if d.covers(0.0) { ": indistinguishable" } else { "" }
+            )?;
         }
         writeln!(
             f,

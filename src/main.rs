@@ -282,8 +282,14 @@ fn bench(args: &BenchArgs, out: &mut impl Write) -> anyhow::Result<()> {
         let Some(python) = hitcast::bench::peer_python() else {
             bail!("--peer: no Python peer environment (set HITCAST_PEER_PYTHON, or create /tmp/peer as ../shared/bench/python-peer/README.md says, plus `pip install lightgbm`)");
         };
+        let boost = b
+            .families
+            .iter()
+            .find(|t| t.family == hitcast::model::Family::Boost)
+            .ok_or_else(|| anyhow::anyhow!("--peer: the bench timed no boosting"))?;
         let peers = hitcast::bench::peer(
             &prepared,
+            &boost.holdout_proba,
             &python,
             std::path::Path::new("benches/peer_scale.py"),
             std::path::Path::new("target/bench-peer"),

@@ -42,6 +42,18 @@ pub(crate) fn prefetch<T>(slice: &[T], i: usize) {
     let _ = (slice, i);
 }
 
+/// Runs `f` compiled for AVX2 where the CPU has it (twice SSE2's lanes in the loops the
+/// compiler vectorises), else as it is. Rust never fuses a multiply and an add, so every lane
+/// computes the bits SSE2 computes: results do not depend on the CPU. `f`'s work must be
+/// inlined into it (`#[inline(always)]`) to be compiled so.
+#[inline(always)]
+pub(crate) fn with_avx2<R>(f: impl FnOnce() -> R) -> R {
+    #[cfg(target_arch = "x86_64")]
+    return simd::with_avx2(f);
+    #[cfg(not(target_arch = "x86_64"))]
+    f()
+}
+
 /// Rows that walk one tree in lockstep.
 const GROUP: usize = 8;
 

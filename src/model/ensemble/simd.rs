@@ -57,6 +57,21 @@ pub fn available() -> bool {
     std::arch::is_x86_feature_detected!("avx2")
 }
 
+/// See [`super::with_avx2`].
+#[inline(always)]
+pub(super) fn with_avx2<R>(f: impl FnOnce() -> R) -> R {
+    #[target_feature(enable = "avx2")]
+    fn run<R>(f: impl FnOnce() -> R) -> R {
+        f()
+    }
+    if available() {
+        // SAFETY: AVX2 is present (checked); `run` touches no memory of its own.
+        unsafe { run(f) }
+    } else {
+        f()
+    }
+}
+
 /// Adds every tree's output to `out`, walking 32 rows at a time with vector gathers.
 /// Each lane takes the scalar walk's steps in integers and each row adds its trees'
 /// outputs in order, so results are identical to the scalar walks.

@@ -41,9 +41,11 @@ struct Best {
 }
 
 /// The fixed point boosting's gradients and hessians are summed in: each value is a whole
-/// number of units of 2^-shift, the unit small enough that no sum of the rows' values leaves
-/// ±2⁶². Sums of integers are exact in any order, so a histogram made by subtraction is the
-/// one summed from its rows, bit for bit, and an empty bin is exactly zero.
+/// number of units of 2^-shift. A row carries both in one integer ([`Fixed::pack`]), so a
+/// histogram adds one integer per row and feature; blocks of [`PACKED_ROWS`] rows are summed
+/// so and then unpacked into two sums each (within ±2⁶² for any row count). Sums of
+/// integers are exact in any order, so a histogram made by subtraction is the one summed
+/// from its rows, bit for bit, and an empty bin is exactly zero.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Fixed {
     /// Units per 1.0 (a power of two) and its inverse.
@@ -56,6 +58,7 @@ pub struct Fixed {
 const ROUNDER: f64 = 6_755_399_441_055_744.0;
 
 /// `x` (|x| < 2⁵¹) rounded half to even, through [`ROUNDER`].
+#[inline(always)]
 fn round_units(x: f64) -> i64 {
     debug_assert!(
         x.abs() < 2f64.powi(51),
@@ -71,13 +74,12 @@ impl Fixed {
         unit: 1.0,
     };
 
-    /// Units for sums over at most `rows` values, each within ±`bound`.
-    pub fn for_sums(rows: usize, bound: f64) -> Fixed {
+    /// Units for packed gradients and hessians ([`Fixed::pack`]) within ±`bound`: a block
+    /// of [`PACKED_ROWS`] of them sums within ±2³⁰ units, so neither half of a packed sum
+    /// spills into the other. With `bound` 1, a unit is 2⁻¹⁵.
+    pub fn for_packed(bound: f64) -> Fixed {
         let log2 = |v: f64| v.max(f64::MIN_POSITIVE).log2().ceil() as i32;
-        // rows · bound · 2^shift ≤ 2⁶², and one value at most 2⁵⁰ units (see `quantise`).
-        let shift = (62 - log2(rows.max(1) as f64 * bound))
-            .min(50 - log2(bound))
-            .clamp(0, 62);
+        let shift = (30 - PACKED_ROWS.ilog2() as i32 - log2(bound)).clamp(0, 30);
         let scale = 2f64.powi(shift);
         Fixed {
             scale,
@@ -85,14 +87,30 @@ impl Fixed {
         }
     }
 
+    /// A row's gradient `g` and hessian `h` (both within the bound these units are for) in
+    /// one integer, `g · 2³² + h` in units, `h` at least one unit (its bin is then
+    /// occupied). A sum of packed values is the gradients' sum times 2³² plus the
+    /// hessians' while the hessians' stays below 2³² ([`unpack_fixed`]).
+    #[inline(always)]
+    pub fn pack(self, g: f64, h: f64) -> i64 {
+        let (g, h) = (self.quantise(g), self.quantise_at_least_one(h));
+        debug_assert!(
+            g.abs() <= 1 << (30 - PACKED_ROWS.ilog2()) && h <= 1 << (30 - PACKED_ROWS.ilog2()),
+            "({g}, {h}) units: beyond the packing's bound"
+        );
+        (g << 32).wrapping_add(h)
+    }
+
     /// `v` (within the `bound` these units are for) to the nearest unit, half to even.
     /// Branch-free: no libm `round` (SSE2 has none) nor a saturating cast.
+    #[inline(always)]
     pub fn quantise(self, v: f64) -> i64 {
         round_units(v * self.scale)
     }
 
     /// [`quantise`](Fixed::quantise), but at least one unit (a hessian: its bin is then
     /// occupied).
+    #[inline(always)]
     pub fn quantise_at_least_one(self, v: f64) -> i64 {
         round_units((v * self.scale).max(1.0))
     }
@@ -103,8 +121,18 @@ impl Fixed {
     }
 }
 
+/// Rows whose packed values ([`Fixed::pack`]) are summed before they are unpacked.
+pub const PACKED_ROWS: usize = 1 << 15;
+
+/// A sum of packed values ([`Fixed::pack`]) of at most [`PACKED_ROWS`] rows: its gradient
+/// and hessian sums (the hessians' is non-negative and below 2³², so it is the low half and
+/// the gradients' the rest, floored).
+fn unpack_fixed(v: i64) -> (i64, i64) {
+    (v >> 32, v & 0xffff_ffff)
+}
+
 /// Histograms of every feature, feature-major (`p × MAX_BINS` bins): each bin's gradient and
-/// hessian sums side by side in [`Fixed`] units (one vector add per row and feature). Every
+/// hessian sums side by side in [`Fixed`] units. Every
 /// row's hessian is at least one unit, so a bin is occupied exactly when its hessian sum is
 /// positive, subtraction included.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -197,38 +225,49 @@ impl SplitContext<'_> {
 }
 
 /// Histograms of every feature over `rows`, feature-major (`p × MAX_BINS`). One pass over
-/// the rows fills every feature (each row's gradients are read once); large nodes split
-/// their rows between threads.
+/// the rows fills every feature (each row's gradients are read once), adding each row's
+/// packed value ([`Fixed::pack`]) into a packed histogram that is unpacked into the sums
+/// every [`PACKED_ROWS`] rows: one add per row and feature, in a histogram half the size.
+/// Large nodes split their rows between threads.
 ///
 /// Also returns the rows' gradient and hessian sums, added alongside the histograms (where
 /// the add chain hides behind the histogram work).
 pub(super) fn all_histograms(
     binned: &Binned,
     rows: &[u32],
-    gh: &[[i64; 2]],
+    gh: &[i64],
 ) -> (Histograms, (i64, i64)) {
     let p = binned.bins.len();
     let mut hist = Histograms::zeros(p);
-    let fill_part = |rows: &[u32], features: std::ops::Range<usize>, sums: &mut [[i64; 2]]| {
-        let (sums, _) = sums.as_chunks_mut::<MAX_BINS>();
+    let fill_part = |rows: &[u32], sums: &mut [[i64; 2]]| {
+        let mut packed = vec![0i64; p * MAX_BINS];
         let (mut sg, mut sh) = (0i64, 0i64);
-        for (k, &r) in rows.iter().enumerate() {
-            // Rows below the root are scattered over `gh` and the bins: ask for the row
-            // `AHEAD` places on, as XGBoost does, so its loads overlap this row's work.
-            if let Some(&next) = rows.get(k + AHEAD) {
-                prefetch(gh, next as usize);
-                prefetch(&binned.rows, next as usize * p);
+        for start in (0..rows.len()).step_by(PACKED_ROWS) {
+            let (bins, _) = packed.as_chunks_mut::<MAX_BINS>();
+            let mut total = 0i64;
+            for k in start..rows.len().min(start + PACKED_ROWS) {
+                // Rows below the root are scattered over `gh` and the bins: ask for the row
+                // `AHEAD` places on, as XGBoost does, so its loads overlap this row's work.
+                if let Some(&next) = rows.get(k + AHEAD) {
+                    prefetch(gh, next as usize);
+                    prefetch(&binned.rows, next as usize * p);
+                }
+                let r = rows[k] as usize;
+                let v = gh[r];
+                total = total.wrapping_add(v);
+                let row = &binned.rows[r * p..(r + 1) * p];
+                // Whole 256-bin histograms per feature: a `u8` bin indexes them unchecked.
+                for (s, &b) in bins.iter_mut().zip(row) {
+                    let s = &mut s[usize::from(b)];
+                    *s = s.wrapping_add(v);
+                }
             }
-            let r = r as usize;
-            let [gr, hr] = gh[r];
-            sg = sg.wrapping_add(gr);
-            sh = sh.wrapping_add(hr);
-            let row = &binned.rows[r * p..(r + 1) * p];
-            // Whole 256-bin histograms per feature: a `u8` bin indexes them unchecked.
-            for (s, &b) in sums.iter_mut().zip(&row[features.clone()]) {
-                let s = &mut s[usize::from(b)];
-                s[0] = s[0].wrapping_add(gr);
-                s[1] = s[1].wrapping_add(hr);
+            let (g, h) = unpack_fixed(total);
+            (sg, sh) = (sg.wrapping_add(g), sh.wrapping_add(h));
+            for (sum, v) in sums.iter_mut().zip(&mut packed) {
+                let (g, h) = unpack_fixed(std::mem::take(v));
+                sum[0] = sum[0].wrapping_add(g);
+                sum[1] = sum[1].wrapping_add(h);
             }
         }
         (sg, sh)
@@ -240,8 +279,8 @@ pub(super) fn all_histograms(
         let (ra, rb) = rows.split_at(rows.len() / 2);
         let mut other = Histograms::zeros(p);
         let (a, b) = rayon::join(
-            || fill_part(ra, 0..p, &mut hist.sums),
-            || fill_part(rb, 0..p, &mut other.sums),
+            || fill_part(ra, &mut hist.sums),
+            || fill_part(rb, &mut other.sums),
         );
         hist.add(&other);
         (a.0.wrapping_add(b.0), a.1.wrapping_add(b.1))
@@ -252,7 +291,7 @@ pub(super) fn all_histograms(
             .par_chunks(HISTOGRAM_BLOCK)
             .map(|block| {
                 let mut part = Histograms::zeros(p);
-                let sums = fill_part(block, 0..p, &mut part.sums);
+                let sums = fill_part(block, &mut part.sums);
                 (part, sums)
             })
             .collect();
@@ -264,7 +303,7 @@ pub(super) fn all_histograms(
         }
         sums
     } else {
-        fill_part(rows, 0..p, &mut hist.sums)
+        fill_part(rows, &mut hist.sums)
     };
     (hist, sums)
 }
@@ -295,9 +334,9 @@ struct Pending {
 
 /// Each row's gradient and hessian, as [`grow`] takes them.
 pub enum Weights<'a> {
-    /// Each row's gradient and hessian side by side (read together, one load), in `units`;
+    /// Each row's gradient and hessian packed in one integer ([`Fixed::pack`]) in `units`;
     /// every hessian at least one unit (a positive hessian sum marks an occupied bin).
-    Fixed { gh: &'a [[i64; 2]], units: Fixed },
+    Fixed { gh: &'a [i64], units: Fixed },
     /// Whole-number weights (the forest: `h` its bootstrap count, `g = y·h`) packed per row as
     /// `h << 32 | g`, every sum below 2³²: sampled features' histograms then add one integer
     /// per row, and the tree is the one `Fixed` weights of the same values in
@@ -333,7 +372,7 @@ pub fn grow(
     gain_by_feature: &mut [f64],
     scratch: &mut Scratch,
 ) -> Tree {
-    let (gh, packed, units): (&[[i64; 2]], &[u64], Fixed) = match weights {
+    let (gh, packed, units): (&[i64], &[u64], Fixed) = match weights {
         Weights::Fixed { gh, units } => (gh, &[], units),
         Weights::Counts(packed) => (&[], packed, Fixed::WHOLE),
     };
@@ -366,7 +405,7 @@ pub fn grow(
         unpack(v)
     } else {
         rows.iter().fold((0i64, 0i64), |(a, b), &r| {
-            let [g, h] = gh[r as usize];
+            let (g, h) = unpack_fixed(gh[r as usize]);
             (a.wrapping_add(g), b.wrapping_add(h))
         })
     };
@@ -578,18 +617,13 @@ fn unpack(v: u64) -> (i64, i64) {
 
 /// Adds each row's gradient and hessian into its bin of one feature's histogram; returns
 /// the touched bins.
-fn fill_fixed(
-    col: &[u8],
-    rows: &[u32],
-    gh: &[[i64; 2]],
-    hist: &mut [[i64; 2]; MAX_BINS],
-) -> Touched {
+fn fill_fixed(col: &[u8], rows: &[u32], gh: &[i64], hist: &mut [[i64; 2]; MAX_BINS]) -> Touched {
     let mut lanes: [Touched; LANES] = [[0; MAX_BINS / 64]; LANES];
     let mut add = |touched: &mut Touched, r: u32| {
         let b = col[r as usize] as usize;
         touched[b >> 6] |= 1 << (b & 63);
         let bin = &mut hist[b];
-        let [g, h] = gh[r as usize];
+        let (g, h) = unpack_fixed(gh[r as usize]);
         bin[0] = bin[0].wrapping_add(g);
         bin[1] = bin[1].wrapping_add(h);
     };
@@ -643,7 +677,7 @@ struct Open {
 fn grow_by_levels(
     binned: &Binned,
     rows: &mut [u32],
-    gh: &[[i64; 2]],
+    gh: &[i64],
     units: Fixed,
     params: &GrowParams,
     gain_by_feature: &mut [f64],
@@ -766,7 +800,7 @@ fn split_open(
     open: &mut Open,
     rows: &mut [u32],
     rows_spare: &mut [u32],
-    gh: &[[i64; 2]],
+    gh: &[i64],
     units: Fixed,
     params: &GrowParams,
 ) -> Option<(Best, Option<[Open; 2]>)> {
@@ -807,7 +841,7 @@ fn split_open(
     if depth + 1 >= params.max_depth {
         return Some((best, None));
     }
-    let mid = partition_into(rows, rows_spare, &binned.bins[best.feature], best.bin);
+    let mid = partition_halves(rows, rows_spare, &binned.bins[best.feature], best.bin);
     let left_is_small = mid <= rows.len() - mid;
     let small = if left_is_small {
         &rows[..mid]
@@ -848,6 +882,32 @@ fn partition(slice: &mut [u32], scratch: &mut Vec<u32>, col: &[u8], bin: u8) -> 
     scratch.resize(slice.len(), 0);
     partition_into(slice, &mut scratch[..slice.len()], col, bin)
 }
+
+/// [`partition_into`], a large slice's halves on two threads (the root's partition left
+/// the other thread idle): each half puts its left rows first, and rotating the middle
+/// (the first half's right rows, the second's left) into place gives the one-pass order.
+pub(super) fn partition_halves(
+    slice: &mut [u32],
+    scratch: &mut [u32],
+    col: &[u8],
+    bin: u8,
+) -> usize {
+    if slice.len() < PARALLEL_PARTITION_ROWS {
+        return partition_into(slice, scratch, col, bin);
+    }
+    let half = slice.len() / 2;
+    let (a, b) = slice.split_at_mut(half);
+    let (sa, sb) = scratch.split_at_mut(half);
+    let (left_a, left_b) = rayon::join(
+        || partition_halves(a, sa, col, bin),
+        || partition_halves(b, sb, col, bin),
+    );
+    slice[left_a..half + left_b].rotate_left(half - left_a);
+    left_a + left_b
+}
+
+/// Slices of at least these many rows are partitioned by halves on two threads.
+pub(super) const PARALLEL_PARTITION_ROWS: usize = 128 * 1024;
 
 fn partition_into(slice: &mut [u32], scratch: &mut [u32], col: &[u8], bin: u8) -> usize {
     let n = slice.len();

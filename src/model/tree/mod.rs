@@ -392,7 +392,9 @@ pub fn sum_trees(trees: &[Tree], x: &[&[f64]], init: f64) -> Vec<f64> {
 
 #[cfg(test)]
 mod tests {
-    use super::grow::{all_histograms, Histograms, PARALLEL_MIN_CELLS};
+    use super::grow::{
+        all_histograms, partition_halves, Histograms, PARALLEL_MIN_CELLS, PARALLEL_PARTITION_ROWS,
+    };
     use super::*;
     use rand::SeedableRng;
     use rand_chacha::ChaCha8Rng;
@@ -417,17 +419,18 @@ mod tests {
 
     #[test]
     fn wide_histograms_equal_feature_by_feature_sums_on_any_thread_count() {
-        // Ten features × 8,000 sampled rows: large enough for the two-thread split.
-        let (p, n) = (10, 12_000);
+        // Ten features × 66,667 sampled rows: large enough for the two-thread split, each
+        // half over a packed block's bound.
+        let (p, n) = (10, 100_000);
         let x: Vec<Vec<f64>> = (0..p)
             .map(|j| (0..n).map(|i| ((i * (j + 7)) % 301) as f64).collect())
             .collect();
         let binned = Binned::new(&x);
-        let units = Fixed::for_sums(n, 1.0);
-        let gh: Vec<[i64; 2]> = (0..n)
+        let units = Fixed::for_packed(1.0);
+        let gh: Vec<i64> = (0..n)
             .map(|i| {
-                let (g, h) = ((i as f64 * 0.37).sin(), 0.1 + (i % 13) as f64 / 13.0);
-                [units.quantise(g), units.quantise(h)]
+                let (g, h) = ((i as f64 * 0.37).sin(), 0.1 + (i % 13) as f64 / 14.0);
+                units.pack(g, h)
             })
             .collect();
         let rows: Vec<u32> = (0..n as u32).filter(|i| i % 3 != 0).collect();
@@ -436,8 +439,10 @@ mod tests {
         for (j, col) in binned.bins.iter().enumerate() {
             for &r in &rows {
                 let b = j * MAX_BINS + col[r as usize] as usize;
-                want.sums[b][0] += gh[r as usize][0];
-                want.sums[b][1] += gh[r as usize][1];
+                // Unpacked row by row: the packed blocks' sums must split the same.
+                let v = gh[r as usize];
+                want.sums[b][0] += v >> 32;
+                want.sums[b][1] += v & 0xffff_ffff;
             }
         }
         for threads in [1, 2, 3] {
@@ -447,6 +452,57 @@ mod tests {
                 .expect("pool");
             let (got, _) = pool.install(|| all_histograms(&binned, &rows, &gh));
             assert!(got == want, "{threads} threads");
+        }
+    }
+
+    /// Partitioning by halves on the pool keeps the rows in the order one stable pass
+    /// gives, on any thread count and at every split (all left, all right, in between).
+    #[test]
+    fn partitions_by_halves_keep_the_one_pass_order() {
+        let n = 3 * PARALLEL_PARTITION_ROWS + 17;
+        let col: Vec<u8> = (0..n).map(|i| ((i * 7919 + i / 13) % 251) as u8).collect();
+        let rows: Vec<u32> = (0..n as u32).filter(|i| i % 7 != 3).collect();
+        for bin in [0, 3, 125, 250, 255] {
+            let want: Vec<u32> = rows
+                .iter()
+                .filter(|&&r| col[r as usize] <= bin)
+                .chain(rows.iter().filter(|&&r| col[r as usize] > bin))
+                .copied()
+                .collect();
+            let left = rows.iter().filter(|&&r| col[r as usize] <= bin).count();
+            for threads in [1, 2, 3] {
+                let pool = rayon::ThreadPoolBuilder::new()
+                    .num_threads(threads)
+                    .build()
+                    .expect("pool");
+                let mut got = rows.clone();
+                let mut scratch = vec![0; got.len()];
+                let mid = pool.install(|| partition_halves(&mut got, &mut scratch, &col, bin));
+                assert_eq!(mid, left, "bin {bin}, {threads} threads");
+                assert!(got == want, "bin {bin}, {threads} threads");
+            }
+        }
+    }
+
+    /// Packed blocks at the units' bound: every gradient ±1 and every hessian 1/4 (or
+    /// none, one unit), all in one bin, still unpack into the exact sums.
+    #[test]
+    fn packed_sums_at_the_bound_unpack_exactly() {
+        let n = 3 * super::grow::PACKED_ROWS + 5;
+        let binned = Binned::new(&[vec![1.0; n]]);
+        let units = Fixed::for_packed(1.0);
+        let rows: Vec<u32> = (0..n as u32).collect();
+        for (g, h) in [(1.0, 0.25), (-1.0, 0.25), (-1.0, 0.0), (1.0, 0.0)] {
+            let gh = vec![units.pack(g, h); n];
+            let (hist, sums) = all_histograms(&binned, &rows, &gh);
+            let want = (
+                n as i64 * units.quantise(g),
+                n as i64 * units.quantise_at_least_one(h),
+            );
+            assert_eq!(sums, want, "({g}, {h})");
+            let bin = binned.bins[0][0] as usize;
+            assert_eq!((hist.sums[bin][0], hist.sums[bin][1]), want, "({g}, {h})");
+            assert_eq!(units.value(want.0), n as f64 * g, "({g}, {h})");
         }
     }
 
@@ -470,8 +526,8 @@ mod tests {
                 })
                 .collect();
             let binned = Binned::new(&x);
-            let units = Fixed::for_sums(n, 2.0);
-            let gh: Vec<[i64; 2]> = (0..n)
+            let units = Fixed::for_packed(2.0);
+            let gh: Vec<i64> = (0..n)
                 .map(|i| {
                     let signal = if x[0][i] + x[p - 1][i] > 300.0 {
                         -1.0
@@ -480,7 +536,7 @@ mod tests {
                     };
                     // Not on a coarse grid: every sum's low bits matter.
                     let g = signal + ((i * 7) % 5) as f64 * 0.25 - 0.5 + (i as f64).sin() * 1e-3;
-                    [units.quantise(g), units.quantise(0.25 * (1 + i % 4) as f64)]
+                    units.pack(g, 0.25 * (1 + i % 4) as f64)
                 })
                 .collect();
             let rows: Vec<u32> = (0..n as u32).filter(|i| i % 5 != 0).collect();
@@ -611,11 +667,8 @@ mod tests {
         let x = vec![(0..200).map(|i| i as f64).collect::<Vec<_>>()];
         let y: Vec<f64> = (0..200).map(|i| f64::from(u8::from(i >= 120))).collect();
         let binned = Binned::new(&x);
-        let units = Fixed::for_sums(200, 1.0);
-        let gh: Vec<[i64; 2]> = y
-            .iter()
-            .map(|v| [units.quantise(-v), units.quantise(1.0)])
-            .collect();
+        let units = Fixed::for_packed(1.0);
+        let gh: Vec<i64> = y.iter().map(|v| units.pack(-v, 1.0)).collect();
         let mut rows: Vec<u32> = (0..200).collect();
         let params = GrowParams {
             max_depth: 3,
