@@ -455,8 +455,8 @@ fn compare_with_peers(
     let bad = |m: String| crate::Error::Config(format!("{}: {m}", proba.display()));
     let test = &prepared.split.test;
     if boost_proba.len() != test.len() {
-        return Err(bad(format!(
-            "{} HitCast probabilities for {} holdout rows",
+        return Err(crate::Error::Config(format!(
+            "{} HitCast boosting probabilities for {} holdout rows",
             boost_proba.len(),
             test.len()
         )));
@@ -468,8 +468,14 @@ fn compare_with_peers(
     let ours: Vec<f64> = order.iter().map(|&k| boost_proba[k]).collect();
     let text = std::fs::read_to_string(proba).map_err(|e| crate::Error::io(proba, e))?;
     let mut lines = text.lines();
-    let header: Vec<&str> = lines.next().unwrap_or("").split(',').collect();
-    let mut columns: Vec<Vec<f64>> = vec![Vec::with_capacity(y.len()); header.len()];
+    let header: Vec<&str> = lines
+        .next()
+        .ok_or_else(|| bad("empty: no header".into()))?
+        .split(',')
+        .collect();
+    let mut columns: Vec<Vec<f64>> = (0..header.len())
+        .map(|_| Vec::with_capacity(y.len()))
+        .collect();
     for (i, line) in lines.enumerate() {
         let cells: Vec<&str> = line.split(',').collect();
         if cells.len() != header.len() {
@@ -478,13 +484,15 @@ fn compare_with_peers(
         for (column, cell) in columns.iter_mut().zip(cells) {
             let v: f64 = cell
                 .parse()
-                .map_err(|_| bad(format!("line {}: `{cell}` is not a number", i + 2)))?;
+                .ok()
+                .filter(|v: &f64| (0.0..=1.0).contains(v))
+                .ok_or_else(|| bad(format!("line {}: `{cell}` is not a probability", i + 2)))?;
             column.push(v);
         }
     }
     let mut names = vec!["hitcast"];
     let mut scores: Vec<&[f64]> = vec![&ours];
-    for (name, _, _) in boosting {
+    for (name, _, auc) in boosting {
         let peer = name.split(' ').next().unwrap_or("");
         let k = header
             .iter()
@@ -495,6 +503,13 @@ fn compare_with_peers(
                 "{} rows for {} holdout rows",
                 columns[k].len(),
                 y.len()
+            )));
+        }
+        // The rows line up with ours only if the peer's own ROC AUC comes out again.
+        let again = crate::eval::roc_auc(&y, &columns[k])?;
+        if (again - auc).abs() > 1e-9 {
+            return Err(bad(format!(
+                "`{peer}` gives ROC AUC {again} on the holdout in row order, where the peer measured {auc}: the rows do not line up"
             )));
         }
         names.push(peer);
@@ -563,5 +578,122 @@ impl fmt::Display for Peers {
             writeln!(f, "  hitcast ingest, same file: {} s", runs.join(", "))?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::{DataSource, SplitOptions, SynthParams};
+
+    /// A small prepared run, scores for its holdout (split order) and the same scores in
+    /// row order, as the peer script writes them.
+    fn prepared_with_scores() -> (Prepared, Vec<f64>, Vec<f64>) {
+        let prepared = DataSource::Synthetic(SynthParams {
+            n_tracks: 2_000,
+            seed: 7,
+            ..SynthParams::default()
+        })
+        .prepare(&SplitOptions::default(), 7)
+        .unwrap();
+        let test = &prepared.split.test;
+        // Scores from the true probabilities, with some noise: not already in row order.
+        let ours: Vec<f64> = test
+            .iter()
+            .map(|&i| {
+                (prepared.dataset.x[0][i] * 0.7 + (i as f64 * 1.3).sin() * 0.2).clamp(0.0, 1.0)
+            })
+            .collect();
+        let mut order: Vec<usize> = (0..test.len()).collect();
+        order.sort_by_key(|&k| test[k]);
+        let in_row_order = order.iter().map(|&k| ours[k]).collect();
+        (prepared, ours, in_row_order)
+    }
+
+    fn auc_in_row_order(prepared: &Prepared, scores: &[f64]) -> f64 {
+        let mut rows = prepared.split.test.clone();
+        rows.sort_unstable();
+        let y: Vec<u8> = rows.iter().map(|&i| prepared.dataset.y[i]).collect();
+        crate::eval::roc_auc(&y, scores).unwrap()
+    }
+
+    fn write(dir: &std::path::Path, lines: &[String]) -> std::path::PathBuf {
+        let path = dir.join("proba.csv");
+        std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+        path
+    }
+
+    #[test]
+    fn a_peer_with_our_scores_differs_by_nothing_and_one_with_others_by_its_auc_gap() {
+        let (prepared, ours, rows) = prepared_with_scores();
+        let dir = tempfile::tempdir().unwrap();
+        // `xgboost` scores as we do; `lightgbm` is uninformative but for one row.
+        let other: Vec<f64> = (0..rows.len())
+            .map(|i| if i == 3 { 0.9 } else { 0.5 })
+            .collect();
+        let mut lines = vec!["xgboost,lightgbm".to_string()];
+        lines.extend(rows.iter().zip(&other).map(|(a, b)| format!("{a:?},{b:?}")));
+        let path = write(dir.path(), &lines);
+        let peers = [
+            (
+                "xgboost 3".to_string(),
+                1.0,
+                auc_in_row_order(&prepared, &rows),
+            ),
+            (
+                "lightgbm 4".to_string(),
+                1.0,
+                auc_in_row_order(&prepared, &other),
+            ),
+        ];
+        let d = compare_with_peers(&prepared, &ours, &path, &peers).unwrap();
+        assert_eq!(d.len(), 2);
+        assert_eq!((d[0].estimate, d[0].lower, d[0].upper), (0.0, 0.0, 0.0));
+        let gap = peers[0].2 - peers[1].2;
+        assert!((d[1].estimate - gap).abs() < 1e-12 && gap > 0.1, "{d:?}");
+        assert!(d[1].lower > 0.0, "{d:?}");
+    }
+
+    #[test]
+    fn peer_probabilities_out_of_line_or_not_probabilities_are_refused() {
+        let (prepared, ours, rows) = prepared_with_scores();
+        let dir = tempfile::tempdir().unwrap();
+        let auc = auc_in_row_order(&prepared, &rows);
+        let peers = [("xgboost 3".to_string(), 1.0, auc)];
+        let run = |lines: &[String]| {
+            let path = write(dir.path(), lines);
+            compare_with_peers(&prepared, &ours, &path, &peers)
+                .unwrap_err()
+                .to_string()
+        };
+        let column = |v: &[f64]| {
+            let mut lines = vec!["xgboost".to_string()];
+            lines.extend(v.iter().map(|p| format!("{p:?}")));
+            lines
+        };
+        // The same scores in another order: the peer's AUC does not come out.
+        let reversed: Vec<f64> = rows.iter().rev().copied().collect();
+        let err = run(&column(&reversed));
+        assert!(err.contains("do not line up"), "{err}");
+        let mut bad = column(&rows);
+        bad[5] = "nan".into();
+        let err = run(&bad);
+        assert!(err.contains("line 6: `nan` is not a probability"), "{err}");
+        let err = run(&column(&rows[1..]));
+        assert!(
+            err.contains(&format!(
+                "{} rows for {} holdout rows",
+                rows.len() - 1,
+                rows.len()
+            )),
+            "{err}"
+        );
+        let err = run(&["lightgbm".to_string()]);
+        assert!(err.contains("no column `xgboost`"), "{err}");
+        std::fs::write(dir.path().join("proba.csv"), "").unwrap();
+        let err = compare_with_peers(&prepared, &ours, &dir.path().join("proba.csv"), &peers)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("empty"), "{err}");
     }
 }

@@ -65,7 +65,7 @@ pub(super) fn with_avx2<R>(f: impl FnOnce() -> R) -> R {
         f()
     }
     if available() {
-        // SAFETY: AVX2 is present (checked); `run` touches no memory of its own.
+        // SAFETY: `run`'s one requirement is AVX2, checked just above.
         unsafe { run(f) }
     } else {
         f()

@@ -76,9 +76,19 @@ impl Fixed {
 
     /// Units for packed gradients and hessians ([`Fixed::pack`]) within ±`bound`: a block
     /// of [`PACKED_ROWS`] of them sums within ±2³⁰ units, so neither half of a packed sum
-    /// spills into the other. With `bound` 1, a unit is 2⁻¹⁵.
+    /// spills into the other. With `bound` 1 (boosting's), a unit is 2⁻¹⁵ whatever the row
+    /// count: a gradient below 2⁻¹⁶ in size rounds to 0, and a hessian below one unit
+    /// (p(1 − p) < 3·10⁻⁵, margins beyond about ±10.4) counts as one. Both are far below
+    /// what a split or a leaf of `min_child_weight` 1 can resolve.
+    ///
+    /// # Panics
+    /// When `bound` is not in (0, 2¹⁵]: no unit keeps such values packable.
     pub fn for_packed(bound: f64) -> Fixed {
-        let log2 = |v: f64| v.max(f64::MIN_POSITIVE).log2().ceil() as i32;
+        let log2 = |v: f64| v.log2().ceil() as i32;
+        assert!(
+            bound > 0.0 && bound <= f64::from(1u32 << (30 - PACKED_ROWS.ilog2())),
+            "packed units for values within ±{bound}"
+        );
         let shift = (30 - PACKED_ROWS.ilog2() as i32 - log2(bound)).clamp(0, 30);
         let scale = 2f64.powi(shift);
         Fixed {
@@ -132,9 +142,8 @@ fn unpack_fixed(v: i64) -> (i64, i64) {
 }
 
 /// Histograms of every feature, feature-major (`p × MAX_BINS` bins): each bin's gradient and
-/// hessian sums side by side in [`Fixed`] units. Every
-/// row's hessian is at least one unit, so a bin is occupied exactly when its hessian sum is
-/// positive, subtraction included.
+/// hessian sums side by side in [`Fixed`] units. Every row's hessian is at least one unit,
+/// so a bin is occupied exactly when its hessian sum is positive, subtraction included.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub(super) struct Histograms {
     pub(super) sums: Vec<[i64; 2]>,
@@ -883,9 +892,10 @@ fn partition(slice: &mut [u32], scratch: &mut Vec<u32>, col: &[u8], bin: u8) -> 
     partition_into(slice, &mut scratch[..slice.len()], col, bin)
 }
 
-/// [`partition_into`], a large slice's halves on two threads (the root's partition left
-/// the other thread idle): each half puts its left rows first, and rotating the middle
+/// [`partition_into`], a large slice's two halves on two threads (the root's partition
+/// left the other thread idle): each half puts its left rows first, and rotating the middle
 /// (the first half's right rows, the second's left) into place gives the one-pass order.
+/// One split only: each further level would add a rotation on one thread.
 pub(super) fn partition_halves(
     slice: &mut [u32],
     scratch: &mut [u32],
@@ -899,8 +909,8 @@ pub(super) fn partition_halves(
     let (a, b) = slice.split_at_mut(half);
     let (sa, sb) = scratch.split_at_mut(half);
     let (left_a, left_b) = rayon::join(
-        || partition_halves(a, sa, col, bin),
-        || partition_halves(b, sb, col, bin),
+        || partition_into(a, sa, col, bin),
+        || partition_into(b, sb, col, bin),
     );
     slice[left_a..half + left_b].rotate_left(half - left_a);
     left_a + left_b

@@ -427,9 +427,10 @@ mod tests {
             .collect();
         let binned = Binned::new(&x);
         let units = Fixed::for_packed(1.0);
+        let value = |i: usize| ((i as f64 * 0.37).sin(), 0.1 + (i % 13) as f64 / 14.0);
         let gh: Vec<i64> = (0..n)
             .map(|i| {
-                let (g, h) = ((i as f64 * 0.37).sin(), 0.1 + (i % 13) as f64 / 14.0);
+                let (g, h) = value(i);
                 units.pack(g, h)
             })
             .collect();
@@ -439,19 +440,24 @@ mod tests {
         for (j, col) in binned.bins.iter().enumerate() {
             for &r in &rows {
                 let b = j * MAX_BINS + col[r as usize] as usize;
-                // Unpacked row by row: the packed blocks' sums must split the same.
-                let v = gh[r as usize];
-                want.sums[b][0] += v >> 32;
-                want.sums[b][1] += v & 0xffff_ffff;
+                // Each row's own units: the packed blocks' sums must unpack into them.
+                let (g, h) = value(r as usize);
+                want.sums[b][0] += units.quantise(g);
+                want.sums[b][1] += units.quantise_at_least_one(h);
             }
         }
+        let want_sums = (
+            want.sums[..MAX_BINS].iter().map(|s| s[0]).sum::<i64>(),
+            want.sums[..MAX_BINS].iter().map(|s| s[1]).sum::<i64>(),
+        );
         for threads in [1, 2, 3] {
             let pool = rayon::ThreadPoolBuilder::new()
                 .num_threads(threads)
                 .build()
                 .expect("pool");
-            let (got, _) = pool.install(|| all_histograms(&binned, &rows, &gh));
+            let (got, sums) = pool.install(|| all_histograms(&binned, &rows, &gh));
             assert!(got == want, "{threads} threads");
+            assert_eq!(sums, want_sums, "{threads} threads");
         }
     }
 
@@ -460,7 +466,10 @@ mod tests {
     #[test]
     fn partitions_by_halves_keep_the_one_pass_order() {
         let n = 3 * PARALLEL_PARTITION_ROWS + 17;
-        let col: Vec<u8> = (0..n).map(|i| ((i * 7919 + i / 13) % 251) as u8).collect();
+        // Bins 1..=250: bin 0 sends every row right, 255 every row left.
+        let col: Vec<u8> = (0..n)
+            .map(|i| 1 + ((i * 7919 + i / 13) % 250) as u8)
+            .collect();
         let rows: Vec<u32> = (0..n as u32).filter(|i| i % 7 != 3).collect();
         for bin in [0, 3, 125, 250, 255] {
             let want: Vec<u32> = rows
@@ -492,7 +501,14 @@ mod tests {
         let binned = Binned::new(&[vec![1.0; n]]);
         let units = Fixed::for_packed(1.0);
         let rows: Vec<u32> = (0..n as u32).collect();
-        for (g, h) in [(1.0, 0.25), (-1.0, 0.25), (-1.0, 0.0), (1.0, 0.0)] {
+        for (g, h) in [
+            (1.0, 0.25),
+            (-1.0, 0.25),
+            (-1.0, 0.0),
+            (1.0, 0.0),
+            (1.0, 1.0),
+            (-1.0, 1.0),
+        ] {
             let gh = vec![units.pack(g, h); n];
             let (hist, sums) = all_histograms(&binned, &rows, &gh);
             let want = (
@@ -514,9 +530,9 @@ mod tests {
     /// path.
     #[test]
     fn levels_grow_the_depth_first_tree_on_any_thread_count() {
-        // 140k rows: the root takes the row-block histograms (few features) or the
-        // two-thread feature split (ten features).
-        let n = 140_000;
+        // 170k rows (136k sampled): the root takes the row-block histograms (few features)
+        // or the two-thread row halves (ten features), and partitions by halves.
+        let n = 170_000;
         for p in [3, 10] {
             let x: Vec<Vec<f64>> = (0..p)
                 .map(|j| {
