@@ -330,7 +330,9 @@ pub struct BenchArgs {
     pub no_report: bool,
     /// Also time the Python peers (XGBoost, LightGBM, pandas) on the same rows with
     /// `benches/peer_scale.py`, in `HITCAST_PEER_PYTHON` or /tmp/peer (see
-    /// ../shared/bench/python-peer/README.md); the data goes to target/bench-peer/.
+    /// ../shared/bench/python-peer/README.md), and compare HitCast's boosting ROC AUC with
+    /// each peer's on the same holdout (paired bootstrap); the data goes to
+    /// target/bench-peer/.
     #[arg(long, conflicts_with = "explain")]
     pub peer: bool,
 }
