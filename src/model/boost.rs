@@ -12,7 +12,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::ensemble::{with_avx2, Ensemble};
-use super::tree::{grow, Binned, Fixed, GrowParams, Scratch, Tree, Weights};
+use super::tree::{grow, Binned, Fixed, GrowParams, Scratch, Tree, Weights, ROUNDER};
 use super::{normalise, sigmoid, Family, Fit, Model};
 use crate::data::{stratified_holdout, Dataset};
 use crate::error::{Error, Result};
@@ -187,12 +187,11 @@ fn exp(x: f64) -> f64 {
     // ln 2 = LN2_HI + LN2_LO, LN2_HI with zeros in its low bits so k · LN2_HI is exact.
     const LN2_HI: f64 = f64::from_bits(0x3fe6_2e42_fee0_0000);
     const LN2_LO: f64 = f64::from_bits(0x3dea_39ef_3579_3c76);
-    // 1.5 · 2⁵²: adding and subtracting it rounds to a whole number.
-    const ROUND: f64 = 6_755_399_441_055_744.0;
+    // Adding and subtracting `ROUNDER` (1.5 · 2⁵²) rounds to a whole number.
     let x = x.clamp(-708.0, 709.0);
     // k in the low bits of `t`'s mantissa (two's complement), and as a float.
-    let t = x * LOG2_E + ROUND;
-    let k = t - ROUND;
+    let t = x * LOG2_E + ROUNDER;
+    let k = t - ROUNDER;
     let r = (x - k * LN2_HI) - k * LN2_LO;
     let mut p = 1.0 / 479_001_600.0;
     for d in [
@@ -323,7 +322,8 @@ impl Boost {
                 .par_chunks_mut(ROW_BLOCK)
                 .zip(gh.par_chunks_mut(ROW_BLOCK))
                 .enumerate()
-                .map(|(b, (m, gh))| {
+                // Each job keeps its buffer of random words from block to block.
+                .map_init(Vec::new, |words: &mut Vec<u32>, (b, (m, gh))| {
                     let first = b * ROW_BLOCK;
                     if let Some((tree, ranks)) = previous {
                         let rows = &binned.rows[first * p..(first + m.len()) * p];
@@ -339,7 +339,7 @@ impl Boost {
                         r.set_word_pos(start + first as u128);
                         // The block's words at once (ChaCha's wide refill, no per-draw
                         // bookkeeping).
-                        let mut words = vec![0u32; m.len()];
+                        words.resize(m.len(), 0);
                         r.fill(&mut words[..]);
                         let mut n_kept = 0;
                         for (k, &w) in words.iter().enumerate() {

@@ -55,7 +55,7 @@ pub struct Fixed {
 
 /// 1.5 · 2⁵²: added to an `x` with |x| < 2⁵¹, it leaves `x` rounded (half to even) in the
 /// low bits of its mantissa.
-const ROUNDER: f64 = 6_755_399_441_055_744.0;
+pub const ROUNDER: f64 = 6_755_399_441_055_744.0;
 
 /// `x` (|x| < 2⁵¹) rounded half to even, through [`ROUNDER`].
 #[inline(always)]

@@ -15,7 +15,7 @@ mod grow;
 pub(crate) mod keys;
 
 pub use bins::{bin_of, Binned, MAX_BINS};
-pub use grow::{grow, Fixed, GrowParams, Scratch, Weights};
+pub use grow::{grow, Fixed, GrowParams, Scratch, Weights, ROUNDER};
 
 use serde::{Deserialize, Serialize};
 
