@@ -82,14 +82,13 @@ impl Fixed {
     /// what a split or a leaf of `min_child_weight` 1 can resolve.
     ///
     /// # Panics
-    /// When `bound` is not in (0, 2¹⁵]: no unit keeps such values packable.
+    /// When `bound` is not in (0, [`PACKED_UNITS`]]: no unit keeps such values packable.
     pub fn for_packed(bound: f64) -> Fixed {
-        let log2 = |v: f64| v.log2().ceil() as i32;
         assert!(
-            bound > 0.0 && bound <= f64::from(1u32 << (30 - PACKED_ROWS.ilog2())),
+            bound > 0.0 && bound <= PACKED_UNITS as f64,
             "packed units for values within ±{bound}"
         );
-        let shift = (30 - PACKED_ROWS.ilog2() as i32 - log2(bound)).clamp(0, 30);
+        let shift = (PACKED_UNITS.ilog2() as i32 - bound.log2().ceil() as i32).clamp(0, 30);
         let scale = 2f64.powi(shift);
         Fixed {
             scale,
@@ -105,7 +104,7 @@ impl Fixed {
     pub fn pack(self, g: f64, h: f64) -> i64 {
         let (g, h) = (self.quantise(g), self.quantise_at_least_one(h));
         debug_assert!(
-            g.abs() <= 1 << (30 - PACKED_ROWS.ilog2()) && h <= 1 << (30 - PACKED_ROWS.ilog2()),
+            g.abs() <= PACKED_UNITS && h <= PACKED_UNITS,
             "({g}, {h}) units: beyond the packing's bound"
         );
         (g << 32).wrapping_add(h)
@@ -133,6 +132,10 @@ impl Fixed {
 
 /// Rows whose packed values ([`Fixed::pack`]) are summed before they are unpacked.
 pub const PACKED_ROWS: usize = 1 << 15;
+
+/// Most units one packed value may hold in either half: [`PACKED_ROWS`] of them sum within
+/// ±2³⁰.
+const PACKED_UNITS: i64 = 1 << (30 - PACKED_ROWS.ilog2());
 
 /// A sum of packed values ([`Fixed::pack`]) of at most [`PACKED_ROWS`] rows: its gradient
 /// and hessian sums (the hessians' is non-negative and below 2³², so it is the low half and
@@ -170,6 +173,14 @@ impl Histograms {
             a[0] = a[0].wrapping_sub(b[0]);
             a[1] = a[1].wrapping_sub(b[1]);
         }
+    }
+
+    /// The gradient and hessian sums of the rows: every row is in one bin of each feature,
+    /// and integer sums are exact, so any one feature's bins add up to them.
+    pub(super) fn totals(&self) -> (i64, i64) {
+        self.sums[..MAX_BINS].iter().fold((0, 0), |(g, h), s| {
+            (g.wrapping_add(s[0]), h.wrapping_add(s[1]))
+        })
     }
 
     /// The occupied bins of feature `j`, in bin order.
@@ -236,24 +247,15 @@ impl SplitContext<'_> {
 /// Histograms of every feature over `rows`, feature-major (`p × MAX_BINS`). One pass over
 /// the rows fills every feature (each row's gradients are read once), adding each row's
 /// packed value ([`Fixed::pack`]) into a packed histogram that is unpacked into the sums
-/// every [`PACKED_ROWS`] rows: one add per row and feature, in a histogram half the size.
-/// Large nodes split their rows between threads.
-///
-/// Also returns the rows' gradient and hessian sums, added alongside the histograms (where
-/// the add chain hides behind the histogram work).
-pub(super) fn all_histograms(
-    binned: &Binned,
-    rows: &[u32],
-    gh: &[i64],
-) -> (Histograms, (i64, i64)) {
+/// every [`PACKED_ROWS`] rows: one add per row and feature, in a packed buffer half the
+/// size of the sums. Large nodes split their rows between threads.
+pub(super) fn all_histograms(binned: &Binned, rows: &[u32], gh: &[i64]) -> Histograms {
     let p = binned.bins.len();
     let mut hist = Histograms::zeros(p);
     let fill_part = |rows: &[u32], sums: &mut [[i64; 2]]| {
         let mut packed = vec![0i64; p * MAX_BINS];
-        let (mut sg, mut sh) = (0i64, 0i64);
         for start in (0..rows.len()).step_by(PACKED_ROWS) {
             let (bins, _) = packed.as_chunks_mut::<MAX_BINS>();
-            let mut total = 0i64;
             for k in start..rows.len().min(start + PACKED_ROWS) {
                 // Rows below the root are scattered over `gh` and the bins: ask for the row
                 // `AHEAD` places on, as XGBoost does, so its loads overlap this row's work.
@@ -263,7 +265,6 @@ pub(super) fn all_histograms(
                 }
                 let r = rows[k] as usize;
                 let v = gh[r];
-                total = total.wrapping_add(v);
                 let row = &binned.rows[r * p..(r + 1) * p];
                 // Whole 256-bin histograms per feature: a `u8` bin indexes them unchecked.
                 for (s, &b) in bins.iter_mut().zip(row) {
@@ -271,50 +272,42 @@ pub(super) fn all_histograms(
                     *s = s.wrapping_add(v);
                 }
             }
-            let (g, h) = unpack_fixed(total);
-            (sg, sh) = (sg.wrapping_add(g), sh.wrapping_add(h));
             for (sum, v) in sums.iter_mut().zip(&mut packed) {
                 let (g, h) = unpack_fixed(std::mem::take(v));
                 sum[0] = sum[0].wrapping_add(g);
                 sum[1] = sum[1].wrapping_add(h);
             }
         }
-        (sg, sh)
     };
-    let sums = if p >= PARALLEL_MIN_FEATURES && rows.len() * p >= PARALLEL_MIN_CELLS {
+    if p >= PARALLEL_MIN_FEATURES && rows.len() * p >= PARALLEL_MIN_CELLS {
         // Wide, large nodes: each half of the rows on its own thread into its own
         // histograms (each row's data fetched once, where splitting the features fetched it
         // on both threads), added after: integer sums are the same in any order.
         let (ra, rb) = rows.split_at(rows.len() / 2);
         let mut other = Histograms::zeros(p);
-        let (a, b) = rayon::join(
+        rayon::join(
             || fill_part(ra, &mut hist.sums),
             || fill_part(rb, &mut other.sums),
         );
         hist.add(&other);
-        (a.0.wrapping_add(b.0), a.1.wrapping_add(b.1))
     } else if rows.len() >= 2 * HISTOGRAM_BLOCK {
         // Few features but many rows: blocks of rows on the pool, each its own histograms,
         // added after (integer sums: the same in any order).
-        let blocks: Vec<(Histograms, (i64, i64))> = rows
+        let blocks: Vec<Histograms> = rows
             .par_chunks(HISTOGRAM_BLOCK)
             .map(|block| {
                 let mut part = Histograms::zeros(p);
-                let sums = fill_part(block, &mut part.sums);
-                (part, sums)
+                fill_part(block, &mut part.sums);
+                part
             })
             .collect();
-        let mut sums = (0i64, 0i64);
-        for (part, (g, h)) in &blocks {
+        for part in &blocks {
             hist.add(part);
-            sums.0 = sums.0.wrapping_add(*g);
-            sums.1 = sums.1.wrapping_add(*h);
         }
-        sums
     } else {
-        fill_part(rows, &mut hist.sums)
-    };
-    (hist, sums)
+        fill_part(rows, &mut hist.sums);
+    }
+    hist
 }
 
 /// Nodes of at least these many features and cells split their rows in two halves, one per
@@ -697,7 +690,8 @@ fn grow_by_levels(
         |sg: i64, sh: i64| -value(sg) / (value(sh) + params.lambda) * params.leaf_scale;
     let scratch_rows = &mut scratch.rows;
     scratch_rows.resize(rows.len(), 0);
-    let (root_hist, (sg, sh)) = all_histograms(binned, rows, gh);
+    let root_hist = all_histograms(binned, rows, gh);
+    let (sg, sh) = root_hist.totals();
     let mut grown = Vec::with_capacity(node_bound(rows.len(), value(sh), params));
     grown.push(Grown {
         value: leaf_value(sg, sh),
@@ -857,7 +851,7 @@ fn split_open(
     } else {
         &rows[mid..]
     };
-    let (small_hist, _) = all_histograms(binned, small, gh);
+    let small_hist = all_histograms(binned, small, gh);
     let mut large_hist = std::mem::take(&mut open.hist);
     large_hist.subtract(&small_hist);
     let (left_hist, right_hist) = if left_is_small {
